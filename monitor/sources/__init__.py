@@ -1,0 +1,31 @@
+"""Source types. Each module implements :class:`monitor.sources.base.Source`; this registry maps the
+type name an operator uses (``rss``, ``telegram``, ``telegram-web``, ``telegram-export``) to it."""
+
+from __future__ import annotations
+
+import importlib
+
+from monitor.errors import InvalidInput
+from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
+
+# type name -> "module:Class"; imported lazily so the CLI starts fast and optional pieces stay apart.
+SOURCE_TYPES: dict[str, str] = {
+    "rss": "monitor.sources.rss:RssSource",
+    "telegram": "monitor.sources.telegram:TelegramSource",
+    "telegram-web": "monitor.sources.telegram_web:TelegramWebSource",
+    "telegram-export": "monitor.sources.telegram_export:TelegramExportSource",
+}
+
+
+def source_class(type_name: str) -> type[Source]:
+    """The Source implementation for a type name; ``InvalidInput`` for an unknown type."""
+    try:
+        target = SOURCE_TYPES[type_name]
+    except KeyError:
+        known = ", ".join(sorted(SOURCE_TYPES))
+        raise InvalidInput(f"unknown source type {type_name!r} (expected one of: {known})") from None
+    module_name, _, cls_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), cls_name)
+
+
+__all__ = ["Batch", "CollectContext", "Source", "SourceConfig", "SOURCE_TYPES", "source_class"]
