@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Mappin
 from monitor.types import Deletion, Item
 
 if TYPE_CHECKING:  # pragma: no cover
-    import httpx
+    from concurrent.futures import Executor
 
     from monitor.settings import Settings
+    from monitor.sources.http import Fetcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +70,8 @@ class CollectContext:
     """What the pipeline lends a collector for one run."""
 
     settings: "Settings"
-    http: "httpx.AsyncClient | None" = None
+    fetcher: "Fetcher | None" = None  # shared HTTP client with global and per-host limits
+    executor: "Executor | None" = None  # process pool for CPU-bound parsing (feedparser)
     progress: Callable[[int], None] | None = None  # called with the number of items just read
 
 
