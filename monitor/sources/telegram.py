@@ -1,0 +1,421 @@
+"""Telegram channels read through the MTProto API (Telethon), as a :class:`Source`.
+
+What the pipeline sees:
+
+* ``TelegramSource().collect(source, ctx)`` yields an initial ``Batch(state=...)`` the first time a
+  channel is resolved (id, access_hash, username, title; never resolved again afterwards, because
+  resolving usernames floods after ~50 calls), then batches of items in ascending message-id order
+  whose ``cursor`` is the highest id in the batch (service messages advance it too).
+* A long ``FloodWaitError`` ends the run with :class:`RateLimited` (``retry_after`` = the seconds
+  Telegram asked for) *after* the items already read were yielded; short waits Telethon sleeps
+  itself (``flood_sleep_threshold``).
+* Clients come from a :class:`ClientPool` (one client per account per process: an SQLite session
+  cannot be shared). Tests inject an unconnected ``TelegramClient`` with ``pool.put``.
+
+The live listener and its gap-fill are in :mod:`monitor.sources.telegram_live`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import re
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+
+from telethon import TelegramClient, errors, utils
+from telethon.tl import types
+
+from monitor.errors import (ConfigError, InvalidInput, PermanentSourceError, RateLimited,
+                            TransientSourceError)
+from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
+from monitor.sources.telegram_web import ChannelRef, parse_channel_ref, permalink
+from monitor.types import Forward, Item, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+
+
+# --- adapter: Telethon Message -> Item -----------------------------------------------------------
+
+def _document_kind(media: types.MessageMediaDocument) -> str:
+    doc = media.document
+    attrs = getattr(doc, "attributes", None) or []
+    if any(isinstance(a, types.DocumentAttributeSticker) for a in attrs):
+        return "sticker"
+    if media.voice or any(isinstance(a, types.DocumentAttributeAudio) and a.voice for a in attrs):
+        return "voice"
+    if media.round or any(isinstance(a, types.DocumentAttributeVideo) and a.round_message
+                          for a in attrs):
+        return "video_note"
+    if any(isinstance(a, types.DocumentAttributeAnimated) for a in attrs):
+        return "gif"
+    if media.video or any(isinstance(a, types.DocumentAttributeVideo) for a in attrs):
+        return "video"
+    if any(isinstance(a, types.DocumentAttributeAudio) for a in attrs):
+        return "audio"
+    return "document"
+
+
+def _plain(value: Any) -> str:
+    """Poll texts are ``TextWithEntities`` in current layers and plain strings in older ones."""
+    return getattr(value, "text", value) or ""
+
+
+def media_info(media: Any) -> tuple[str | None, str]:
+    """``(media_type, extra text to match)`` for a message's media (poll and link-preview text)."""
+    if media is None or isinstance(media, types.MessageMediaEmpty):
+        return None, ""
+    if isinstance(media, types.MessageMediaPhoto):
+        return "photo", ""
+    if isinstance(media, types.MessageMediaDocument):
+        return _document_kind(media), ""
+    if isinstance(media, types.MessageMediaPoll):
+        poll = media.poll
+        parts = [_plain(poll.question)] + [_plain(a.text) for a in poll.answers or []]
+        return "poll", "\n".join(p for p in parts if p)
+    if isinstance(media, types.MessageMediaWebPage):
+        page = media.webpage
+        parts = [getattr(page, "title", None), getattr(page, "description", None)]
+        return "webpage", "\n".join(p for p in parts if p)
+    # Everything else (geo, venue, contact, dice, story, giveaway ...): a readable snake_case name.
+    name = type(media).__name__.removeprefix("MessageMedia")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower() or None, ""
+
+
+def _forward(fwd: types.MessageFwdHeader | None) -> Forward | None:
+    if fwd is None:
+        return None
+    origin_channel = post = None
+    if isinstance(fwd.from_id, types.PeerChannel):
+        origin_channel = fwd.from_id.channel_id
+        post = fwd.channel_post
+    url = f"https://t.me/c/{origin_channel}/{post}" if origin_channel and post else None
+    # from_name is set by Telegram when the origin hid its account or is only a name.
+    return Forward(origin_channel_id=origin_channel, origin_post_id=post, origin_date=fwd.date,
+                   from_name=fwd.from_name, origin_url=url)
+
+
+def message_to_item(msg: types.Message, *, channel_id: int | None, username: str | None,
+                    fetched_at: datetime) -> Item:
+    """Adapt one Telethon ``Message`` (client-bound or built offline) into an :class:`Item`.
+
+    The text is ``msg.message`` (``msg.text`` is None without a client); a caption is the text of
+    a media post. Poll questions/answers and link-preview title/description are appended to the
+    text so watch terms match what a reader sees.
+    """
+    media_type, media_text = media_info(msg.media)
+    text = msg.message or ""
+    if media_text:
+        text = f"{text}\n\n{media_text}" if text else media_text
+    if channel_id is None and isinstance(msg.peer_id, types.PeerChannel):
+        channel_id = msg.peer_id.channel_id
+    reply_to = msg.reply_to.reply_to_msg_id if isinstance(msg.reply_to,
+                                                           types.MessageReplyHeader) else None
+    extra: dict[str, Any] = {}
+    if msg.fwd_from is not None and isinstance(msg.fwd_from.from_id, types.PeerUser):
+        extra["forward_from_user_id"] = msg.fwd_from.from_id.user_id
+    if msg.replies is not None:
+        extra["replies"] = msg.replies.replies
+    return Item(
+        external_id=str(msg.id),
+        fetched_at=fetched_at,
+        url=permalink(username, channel_id, msg.id),
+        text=text,
+        author=msg.post_author,
+        published_at=msg.date,
+        edited_at=msg.edit_date,
+        channel_id=channel_id,
+        channel_username=username,
+        views=msg.views,
+        forwards=msg.forwards,
+        reply_to_id=reply_to,
+        grouped_id=msg.grouped_id,
+        media_type=media_type,
+        forward=_forward(msg.fwd_from),
+        raw=bytes(msg),
+        raw_format="tl",
+        extra=extra,
+    )
+
+
+# --- clients and login ---------------------------------------------------------------------------
+
+def session_path(settings: Any, account: str | None) -> Path:
+    """Where an account's SQLite session lives (Telethon adds ``.session`` when it is missing)."""
+    if account is None:
+        path = Path(settings.telegram_session_path)
+    else:
+        acc = _account(settings, account)
+        path = acc.session_path or Path(settings.data_dir) / f"telegram-{account}.session"
+    path = Path(path).expanduser()
+    return path if path.name.endswith(".session") else path.with_name(path.name + ".session")
+
+
+def _account(settings: Any, account: str) -> Any:
+    try:
+        return settings.telegram.accounts[account]
+    except KeyError:
+        known = ", ".join(sorted(settings.telegram.accounts)) or "none configured"
+        raise ConfigError(f"telegram.accounts.{account}: no such account ({known})") from None
+
+
+def _secure(path: Path) -> None:
+    # The session holds the account's auth key: whoever reads it *is* the account.
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def make_client(settings: Any, account: str | None = None) -> TelegramClient:
+    """A new, unconnected ``TelegramClient`` for ``account`` (None = the default account)."""
+    tg = settings.telegram
+    acc = _account(settings, account) if account is not None else None
+    api_id = (acc.api_id if acc else None) or tg.api_id
+    api_hash = (acc.api_hash if acc else None) or tg.api_hash
+    if not api_id or not api_hash:
+        where = f"telegram.accounts.{account}" if account else "telegram"
+        raise ConfigError(f"{where}: api_id and api_hash are required (get them at my.telegram.org)")
+    path = session_path(settings, account)
+    _secure(path)
+    client = TelegramClient(str(path), int(api_id), api_hash.get_secret_value(),
+                            flood_sleep_threshold=tg.flood_sleep_threshold)
+    os.chmod(path, 0o600)  # the file existed before Telethon opened it; keep it private anyway
+    return client
+
+
+async def _ask(prompt: Callable[[], Any]) -> str:
+    value = prompt()
+    if inspect.isawaitable(value):
+        value = await value
+    return str(value).strip()
+
+
+async def login(settings: Any, account: str | None = None, *, phone: Callable[[], Any],
+                code: Callable[[], Any], password: Callable[[], Any],
+                client: TelegramClient | None = None) -> str:
+    """Sign ``account`` in interactively; returns the signed-in display name.
+
+    ``phone``, ``code`` and ``password`` are called only when needed (sync or async callables);
+    none of their answers is printed or logged. A configured ``accounts.<name>.phone`` is used
+    without asking.
+    """
+    client = client or make_client(settings, account)
+    try:
+        await client.connect()
+        if not await client.is_user_authorized():
+            configured = _account(settings, account).phone if account else None
+            number = configured or await _ask(phone)
+            await client.send_code_request(number)
+            for attempt in range(3):
+                try:
+                    await client.sign_in(number, await _ask(code))
+                    break
+                except errors.SessionPasswordNeededError:
+                    await client.sign_in(password=await _ask(password))
+                    break
+                except (errors.PhoneCodeInvalidError, errors.PhoneCodeEmptyError):
+                    if attempt == 2:
+                        raise InvalidInput("the login code was not accepted (3 attempts)") from None
+        me = await client.get_me()
+        return utils.get_display_name(me) or str(getattr(me, "id", ""))
+    except errors.PasswordHashInvalidError:
+        raise InvalidInput("the two-step verification password was not accepted") from None
+    except errors.PhoneNumberInvalidError:
+        raise InvalidInput("Telegram rejected the phone number") from None
+    except errors.FloodWaitError as exc:
+        raise RateLimited(f"Telegram asks to wait {exc.seconds}s before logging in again",
+                          retry_after=exc.seconds) from None
+    finally:
+        await client.disconnect()
+
+
+class ClientPool:
+    """One client per account per process; clients made here are connected on first use."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, TelegramClient] = {}
+        self._made: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    def put(self, account: str | None, client: TelegramClient) -> None:
+        """Use ``client`` for ``account`` as is (the caller connects it, or tests fake its calls)."""
+        self._clients[account or ""] = client
+        self._made.discard(account or "")
+
+    async def get(self, settings: Any, account: str | None) -> TelegramClient:
+        key = account or ""
+        async with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = make_client(settings, account)
+                self._made.add(key)
+            if key in self._made and not client.is_connected():
+                try:
+                    await client.connect()
+                    authorized = await client.is_user_authorized()
+                except (OSError, asyncio.TimeoutError) as exc:
+                    raise TransientSourceError(f"cannot reach Telegram: {exc}") from None
+                if not authorized:
+                    name = account or "default"
+                    raise PermanentSourceError(
+                        f"Telegram account {name!r} is not logged in (run the login command)")
+            return client
+
+    async def close(self) -> None:
+        for key in list(self._made):
+            await self._clients.pop(key).disconnect()
+        self._made.clear()
+
+
+CLIENTS = ClientPool()
+
+
+# --- resolution and history ----------------------------------------------------------------------
+
+def input_peer(state: Mapping[str, Any]) -> types.InputPeerChannel | None:
+    """The stored channel as an ``InputPeerChannel`` (no network), or None if never resolved."""
+    if state.get("channel_id") and state.get("access_hash") is not None:
+        return types.InputPeerChannel(int(state["channel_id"]), int(state["access_hash"]))
+    return None
+
+
+def _map_rpc_error(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, errors.FloodWaitError):
+        return RateLimited(f"{what}: Telegram asks to wait {exc.seconds}s (FloodWait)",
+                           retry_after=exc.seconds)
+    if isinstance(exc, (errors.UsernameNotOccupiedError, errors.UsernameInvalidError)):
+        return PermanentSourceError(f"{what}: no Telegram channel has this username")
+    if isinstance(exc, (errors.ChannelPrivateError, errors.ChannelInvalidError,
+                        errors.ChannelBannedError)):
+        return PermanentSourceError(f"{what}: the channel is private or the account was banned")
+    if isinstance(exc, (errors.AuthKeyUnregisteredError, errors.SessionRevokedError)):
+        return PermanentSourceError(f"{what}: the Telegram session was revoked; log in again")
+    if isinstance(exc, ValueError):  # Telethon: "Cannot find any entity corresponding to ..."
+        return PermanentSourceError(f"{what}: the account does not know this channel "
+                                    f"(join it, or add it by username)")
+    return TransientSourceError(f"{what}: {type(exc).__name__}: {exc}")
+
+
+async def resolve_channel(client: TelegramClient, source: SourceConfig
+                          ) -> tuple[types.InputPeerChannel, dict[str, Any] | None]:
+    """The channel's input peer, plus the state to store when it had to be resolved now."""
+    peer = input_peer(source.state)
+    if peer is not None:
+        return peer, None
+    ref = parse_channel_ref(source.locator)
+    target: Any = ref.username or types.PeerChannel(ref.channel_id)
+    try:
+        entity = await client.get_entity(target)
+    except (errors.RPCError, ValueError) as exc:
+        raise _map_rpc_error(exc, source.name) from None
+    if not isinstance(entity, types.Channel):
+        raise PermanentSourceError(f"{source.name}: {source.locator} is a user or bot, not a channel")
+    state = {"channel_id": entity.id, "access_hash": entity.access_hash,
+             "username": entity.username, "title": entity.title}
+    return types.InputPeerChannel(entity.id, entity.access_hash), state
+
+
+async def _start_id(client: TelegramClient, peer: Any, tg: Any, options: Mapping[str, Any]) -> int:
+    """min_id for a channel without a cursor: how deep the first backfill goes (0 = everything)."""
+    limit = options.get("backfill_limit", tg.backfill_limit)
+    days = options.get("backfill_days", tg.backfill_days)
+    start = 0
+    if limit is not None:
+        # The (limit+1)-th newest message bounds the backfill to exactly `limit` posts.
+        found = await client.get_messages(peer, limit=1, add_offset=int(limit))
+        start = found[0].id if found else 0
+    if days is not None:
+        found = await client.get_messages(peer, limit=1,
+                                          offset_date=utcnow() - timedelta(days=int(days)))
+        start = max(start, found[0].id if found else 0)
+    return start
+
+
+async def iter_history(client: TelegramClient, source: SourceConfig, peer: Any, settings: Any,
+                       *, progress: Callable[[int], None] | None = None,
+                       batch_size: int = BATCH_SIZE) -> AsyncIterator[Batch]:
+    """Ascending ``min_id`` poll from ``source.cursor``; used by backfill, updates and gap-fill."""
+    state = source.state
+    channel_id = state.get("channel_id") or getattr(peer, "channel_id", None)
+    ref = parse_channel_ref(source.locator)
+    username = state.get("username") or ref.username
+    pending: list[Item] = []
+    top = int(source.cursor) if source.cursor else 0
+    sent = top
+
+    def flush() -> Batch:
+        nonlocal pending, sent
+        batch = Batch(items=pending, cursor=str(top))
+        if progress and pending:
+            progress(len(pending))
+        pending, sent = [], top
+        return batch
+
+    try:
+        start = top if source.cursor else await _start_id(client, peer, settings.telegram,
+                                                          source.options)
+        top = sent = start
+        fetched_at = utcnow()
+        async for msg in client.iter_messages(peer, min_id=start, reverse=True):
+            top = max(top, msg.id)
+            if isinstance(msg, types.Message):
+                pending.append(message_to_item(msg, channel_id=channel_id, username=username,
+                                               fetched_at=fetched_at))
+            if len(pending) >= batch_size:
+                yield flush()
+    except (errors.RPCError, ValueError) as exc:
+        mapped = _map_rpc_error(exc, source.name)
+        if top > sent or pending:
+            yield flush()  # keep what was read before the wait: the pipeline commits it
+        raise mapped from None
+    except (OSError, asyncio.TimeoutError) as exc:
+        if top > sent or pending:
+            yield flush()
+        raise TransientSourceError(f"{source.name}: connection lost: {exc}") from None
+    if top > sent or pending:
+        yield flush()
+
+
+class TelegramSource(Source):
+    """A channel read with a logged-in account (``source.account`` names which one)."""
+
+    type = "telegram"
+
+    def __init__(self, clients: ClientPool | None = None) -> None:
+        self.clients = clients or CLIENTS
+
+    @classmethod
+    def check_locator(cls, locator: str) -> str:
+        return parse_channel_ref(locator).normalized()
+
+    @classmethod
+    def default_name(cls, locator: str) -> str:
+        ref = parse_channel_ref(locator)
+        return f"@{ref.username}" if ref.username else f"channel {ref.channel_id}"
+
+    async def collect(self, source: SourceConfig, ctx: CollectContext) -> AsyncIterator[Batch]:
+        client = await self.clients.get(ctx.settings, source.account)
+        peer, new_state = await resolve_channel(client, source)
+        if new_state is not None:
+            # Stored before any history call, so a FloodWait below never costs a second resolve.
+            yield Batch(state=new_state)
+            source = _with_state(source, new_state)
+        async for batch in iter_history(client, source, peer, ctx.settings,
+                                        progress=ctx.progress):
+            yield batch
+
+
+def _with_state(source: SourceConfig, state: Mapping[str, Any]) -> SourceConfig:
+    from dataclasses import replace
+    return replace(source, state={**source.state, **state})
+
+
+__all__ = ["BATCH_SIZE", "CLIENTS", "ChannelRef", "ClientPool", "TelegramSource", "input_peer",
+           "iter_history", "login", "make_client", "media_info", "message_to_item",
+           "resolve_channel", "session_path"]

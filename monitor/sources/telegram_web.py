@@ -1,0 +1,427 @@
+"""Public Telegram channels read from their web preview ``t.me/s/<channel>``, without an account.
+
+Also home of the t.me link grammar (:func:`parse_channel_ref`, :func:`permalink`) that every
+Telegram route shares; this module deliberately does not import Telethon.
+
+A preview page lists about 20 posts, oldest to newest, and links to the page before it
+(``a.tme_messages_more[data-before]``). ``collect`` walks pages newest to oldest until it reaches
+the stored cursor (updates) or the backfill depth (first run: ``backfill_limit`` posts,
+``backfill_days`` days, ``max_pages`` pages), then yields what it found oldest to newest in
+batches whose cursor is the highest id in the batch. If a fetch fails half way, what was already
+read is yielded *without* a cursor (items are idempotent by message id) before the error is raised,
+so the next run pages again from the same cursor and no post is skipped.
+
+Requests to a host are spaced by ``telegram.web_request_spacing`` seconds; a 429/503 raises
+``RateLimited`` with the server's Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, AsyncIterator
+from urllib.parse import urlsplit
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from monitor.errors import (InvalidInput, PermanentSourceError, RateLimited, SourceError,
+                            TransientSourceError)
+from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
+from monitor.types import Forward, Item, utcnow
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 100
+DEFAULT_MAX_PAGES = 50  # ~1000 posts: a first backfill without any configured depth stops here
+
+
+# --- t.me link grammar ---------------------------------------------------------------------------
+
+_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+_LINK = re.compile(r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(.*)", re.I)
+# First path segments of t.me that are features, not channels.
+_RESERVED = {"s", "c", "joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "iv",
+             "login", "setlanguage", "addtheme", "bg", "confirmphone", "invoice", "boost",
+             "contact", "addlist", "m", "i", "k", "a", "z"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRef:
+    """A channel as an operator named it: a username or a bare channel id (and maybe a post)."""
+
+    username: str | None = None
+    channel_id: int | None = None
+    post_id: int | None = None
+
+    def normalized(self) -> str:
+        """``name`` (lowercase: usernames are case-insensitive) or ``-100<bare id>``."""
+        return self.username.lower() if self.username else f"-100{self.channel_id}"
+
+
+def parse_channel_ref(text: str) -> ChannelRef:
+    """Read ``@name``, ``name``, ``t.me/name[/post]``, ``t.me/s/name``, ``t.me/c/<id>/<post>``,
+    ``-100<id>`` or a bare numeric id; ``InvalidInput`` otherwise."""
+    s = (text or "").strip()
+    bad = InvalidInput(f"{text!r} is not a Telegram channel: expected @name, t.me/name, "
+                       f"t.me/c/<id>/<post> or a numeric channel id")
+    if m := re.fullmatch(r"-100(\d{1,15})", s):
+        return ChannelRef(channel_id=int(m.group(1)))
+    if re.fullmatch(r"\d{1,15}", s):
+        return ChannelRef(channel_id=int(s))
+    post = None
+    if m := _LINK.fullmatch(s):
+        parts = [p for p in re.split(r"[?#]", m.group(1), maxsplit=1)[0].split("/") if p]
+        if parts and parts[0] == "s":
+            parts = parts[1:]
+        if not parts:
+            raise bad
+        if parts[0].startswith("+") or parts[0] == "joinchat":
+            raise InvalidInput(f"{text!r} is an invite link: join the channel with the account "
+                               f"and add it by its id or username")
+        if parts[0] == "c" and len(parts) >= 2 and parts[1].isdigit():
+            post = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+            return ChannelRef(channel_id=int(parts[1]), post_id=post)
+        s = parts[0]
+        post = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+    s = s.removeprefix("@")
+    if not _USERNAME.fullmatch(s) or s.lower() in _RESERVED:
+        raise bad
+    return ChannelRef(username=s, post_id=post)
+
+
+def permalink(username: str | None, channel_id: int | None, post_id: int) -> str | None:
+    """``https://t.me/<username>/<id>``, or ``https://t.me/c/<bare id>/<id>`` for private channels."""
+    if username:
+        return f"https://t.me/{username}/{post_id}"
+    if channel_id:
+        return f"https://t.me/c/{channel_id}/{post_id}"
+    return None
+
+
+# --- page parsing --------------------------------------------------------------------------------
+
+_BLOCKS = {"div", "p", "blockquote", "pre", "li"}
+
+
+def node_text(node: LexborNode | None) -> str:
+    """Visible text with ``<br>`` as newlines and the source's layout whitespace collapsed."""
+    if node is None:
+        return ""
+    out: list[str] = []
+    for n in node.traverse(include_text=True):
+        if n.tag == "-text":
+            out.append(re.sub(r"\s+", " ", n.text_content or ""))
+        elif n.tag == "br":
+            out.append("\n")
+        elif n.tag in _BLOCKS and out and n is not node:
+            out.append("\n")
+    lines = [re.sub(r" {2,}", " ", line).strip() for line in "".join(out).split("\n")]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def parse_count(text: str | None) -> int | None:
+    """``"214.4K"`` → 214400, ``"1.2M"`` → 1200000, ``"746"`` → 746."""
+    m = re.fullmatch(r"\s*([\d.,]+)\s*([KMB]?)\s*", text or "", re.I)
+    if not m:
+        return None
+    number = float(m.group(1).replace(",", "")) if m.group(2) else None
+    if number is None:
+        return int(re.sub(r"\D", "", m.group(1)))
+    return round(number * {"K": 1e3, "M": 1e6, "B": 1e9}[m.group(2).upper()])
+
+
+def _has(node: LexborNode, selector: str) -> bool:
+    return node.css_first(selector) is not None
+
+
+def _media_type(bubble: LexborNode) -> str | None:
+    # Order matters: an album holds photo and video wraps; a preview's own classes are link_preview_*.
+    for selector, kind in ((".tgme_widget_message_grouped_wrap", "album"),
+                           (".tgme_widget_message_roundvideo_player", "video_note"),
+                           (".tgme_widget_message_photo_wrap", "photo"),
+                           (".tgme_widget_message_video_player", "video"),
+                           (".tgme_widget_message_voice_player", "voice"),
+                           (".tgme_widget_message_document_wrap", "document"),
+                           (".tgme_widget_message_poll", "poll"),
+                           (".tgme_widget_message_sticker_wrap", "sticker"),
+                           (".tgme_widget_message_location_wrap", "geo"),
+                           (".tgme_widget_message_link_preview", "webpage")):
+        if _has(bubble, selector):
+            return kind
+    return None
+
+
+def _post_id(href: str | None) -> tuple[str | None, int | None, int | None]:
+    """``(username, bare channel id, post id)`` from a t.me permalink."""
+    try:
+        ref = parse_channel_ref(href or "")
+    except InvalidInput:
+        return None, None, None
+    return ref.username, ref.channel_id, ref.post_id
+
+
+def parse_post(node: LexborNode, fetched_at: datetime) -> Item | None:
+    """One ``div.tgme_widget_message`` as an Item (None for service messages)."""
+    name, _, number = (node.attributes.get("data-post") or "").partition("/")
+    if not number.isdigit() or "service_message" in (node.attributes.get("class") or ""):
+        return None
+    bubble = node.css_first(".tgme_widget_message_bubble") or node
+    # Reply quotes reuse .tgme_widget_message_text: only the bubble's direct child is the post.
+    text_node = next((c for c in bubble.iter() if "tgme_widget_message_text"
+                      in (c.attributes.get("class") or "").split()), None)
+    parts = [node_text(text_node)]
+    media_type = _media_type(bubble)
+    if poll := bubble.css_first(".tgme_widget_message_poll"):
+        parts += [node_text(poll.css_first(".tgme_widget_message_poll_question"))]
+        parts += [node_text(o) for o in poll.css(".tgme_widget_message_poll_option_text")]
+    if preview := bubble.css_first(".tgme_widget_message_link_preview"):
+        parts += [node_text(preview.css_first(".link_preview_title")),
+                  node_text(preview.css_first(".link_preview_description"))]
+    text = "\n\n".join(p for p in parts if p)
+
+    date_link = bubble.css_first("a.tgme_widget_message_date")
+    time_node = date_link.css_first("time[datetime]") if date_link else None
+    raw_date = time_node.attributes.get("datetime") if time_node else None
+    published, flag = fetched_at, "missing"
+    if raw_date:
+        try:
+            published, flag = datetime.fromisoformat(raw_date).astimezone(timezone.utc), None
+        except ValueError:
+            flag = "unparseable"
+
+    forward = None
+    if fwd := bubble.css_first(".tgme_widget_message_forwarded_from_name"):
+        href = fwd.attributes.get("href")
+        if href:  # origin shown: its permalink; a bare span means the origin is hidden
+            _, origin_channel, origin_post = _post_id(href)
+            forward = Forward(origin_channel_id=origin_channel, origin_post_id=origin_post,
+                              origin_url=href)
+        else:
+            forward = Forward(from_name=node_text(fwd) or None)
+    reply = bubble.css_first("a.tgme_widget_message_reply")
+    meta = bubble.css_first(".tgme_widget_message_meta")
+    author = bubble.css_first(".tgme_widget_message_from_author")
+    extra: dict[str, Any] = {}
+    if meta is not None and "edited" in node_text(meta).lower():
+        extra["edited"] = True  # the preview says "edited" but not when
+    if fwd is not None and forward and forward.origin_url:
+        extra["forwarded_from_title"] = node_text(fwd)
+    album = [_post_id(a.attributes.get("href"))[2] for a in bubble.css("a.grouped_media_wrap")]
+    if album:
+        extra["album_ids"] = [i for i in album if i]
+    return Item(
+        external_id=number,
+        fetched_at=fetched_at,
+        url=(date_link.attributes.get("href") if date_link else None)
+        or permalink(name, None, int(number)),
+        text=text,
+        author=node_text(author) or None,
+        published_at=published,
+        published_raw=raw_date,
+        date_flag=flag,
+        channel_username=name or None,
+        views=parse_count(node_text(bubble.css_first(".tgme_widget_message_views")) or None),
+        reply_to_id=_post_id(reply.attributes.get("href"))[2] if reply else None,
+        media_type=media_type,
+        forward=forward,
+        raw=node.html.encode("utf-8"),
+        raw_format="html",
+        extra=extra,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One parsed preview page."""
+
+    items: list[Item]
+    before: int | None  # id to ask ?before= for the next older page
+    has_channel_info: bool
+    title: str | None  # the channel title (or a contact/group page's title)
+
+
+def parse_page(body: bytes | str, fetched_at: datetime | None = None) -> Page:
+    """Parse a ``t.me/s`` page (or a lone post fragment)."""
+    html = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    tree = LexborHTMLParser(html)
+    fetched_at = fetched_at or utcnow()
+    items = [it for n in tree.css("div.tgme_widget_message[data-post]")
+             if (it := parse_post(n, fetched_at)) is not None]
+    before = None
+    if more := tree.css_first("a.tme_messages_more[data-before]"):
+        before = int(more.attributes["data-before"] or 0) or None
+    elif prev := tree.css_first('link[rel="prev"][href]'):
+        if m := re.search(r"[?&]before=(\d+)", prev.attributes.get("href") or ""):
+            before = int(m.group(1))
+    info = tree.css_first(".tgme_channel_info")
+    title = node_text(tree.css_first(".tgme_channel_info_header_title")
+                      or tree.css_first(".tgme_page_title")) or None
+    return Page(items=items, before=before, has_channel_info=info is not None, title=title)
+
+
+# --- fetching ------------------------------------------------------------------------------------
+
+_next_slot: dict[str, float] = {}
+
+
+async def _wait_turn(host: str, spacing: float) -> None:
+    """Reserve the host's next request slot (single event loop: no lock needed)."""
+    if spacing <= 0:
+        return
+    now = asyncio.get_running_loop().time()
+    slot = max(now, _next_slot.get(host, 0.0))
+    _next_slot[host] = slot + spacing
+    if slot > now:
+        await asyncio.sleep(slot - now)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+class _Pages:
+    """GET pages through the shared Fetcher when lent one, else a private capped httpx client."""
+
+    def __init__(self, ctx: CollectContext) -> None:
+        self.ctx, self._own = ctx, None
+
+    async def get(self, url: str) -> tuple[int, str, bytes]:
+        fetch = self.ctx.settings.fetch
+        await _wait_turn(urlsplit(url).netloc, self.ctx.settings.telegram.web_request_spacing)
+        if self.ctx.fetcher is not None:
+            r = await self.ctx.fetcher.fetch(url)
+            status, final, headers, body = r.status, str(r.url), r.headers, r.body
+        else:
+            import httpx
+            if self._own is None:
+                self._own = httpx.AsyncClient(
+                    timeout=httpx.Timeout(fetch.timeout, connect=fetch.connect_timeout),
+                    follow_redirects=True, max_redirects=fetch.max_redirects,
+                    headers={"User-Agent": fetch.user_agent})
+            try:
+                async with self._own.stream("GET", url) as r:
+                    chunks, size = [], 0
+                    async for chunk in r.aiter_bytes():
+                        size += len(chunk)
+                        if size > fetch.max_bytes:
+                            raise TransientSourceError(f"{url}: page larger than {fetch.max_bytes} bytes")
+                        chunks.append(chunk)
+                    status, final, headers, body = r.status_code, str(r.url), r.headers, b"".join(chunks)
+            except httpx.HTTPError as exc:
+                raise TransientSourceError(f"{url}: {type(exc).__name__}: {exc}") from None
+        if status in (429, 503):
+            raise RateLimited(f"{url}: HTTP {status}", status=status,
+                              retry_after=_retry_after(headers.get("retry-after")))
+        if status in (404, 410):
+            raise PermanentSourceError(f"{url}: HTTP {status}: no such channel page", status=status)
+        if status >= 500:
+            raise TransientSourceError(f"{url}: HTTP {status}", status=status)
+        if status >= 300 and status < 400:
+            final = headers.get("location") or final  # a fetcher that does not follow redirects
+        elif status >= 400:
+            raise PermanentSourceError(f"{url}: HTTP {status}", status=status)
+        return status, final, body
+
+    async def aclose(self) -> None:
+        if self._own is not None:
+            await self._own.aclose()
+
+
+def _check_preview(page: Page, final_url: str, name: str) -> None:
+    if not urlsplit(final_url).path.startswith("/s/"):
+        raise PermanentSourceError(f"@{name}: no public preview (t.me/s/{name} redirects to "
+                                   f"{final_url}): the channel does not exist or is private")
+    if not page.items and not page.has_channel_info:
+        if page.title:
+            raise PermanentSourceError(f"@{name}: not a public channel with a web preview "
+                                       f"(Telegram shows a contact or group page {page.title!r})")
+        raise PermanentSourceError(f"@{name}: this channel does not exist (Telegram shows an "
+                                   f"empty contact page)")
+
+
+class TelegramWebSource(Source):
+    """A public channel read from ``{telegram.web_base_url}/s/<username>`` (no login)."""
+
+    type = "telegram-web"
+
+    @classmethod
+    def check_locator(cls, locator: str) -> str:
+        ref = parse_channel_ref(locator)
+        if not ref.username:
+            raise InvalidInput(f"{locator!r}: the web preview needs a public @username; "
+                               f"private channels need the 'telegram' source")
+        return ref.normalized()
+
+    @classmethod
+    def default_name(cls, locator: str) -> str:
+        return f"@{parse_channel_ref(locator).username}"
+
+    async def collect(self, source: SourceConfig, ctx: CollectContext) -> AsyncIterator[Batch]:
+        name = parse_channel_ref(source.locator).username
+        if not name:
+            raise PermanentSourceError(f"{source.name}: the web preview needs a @username")
+        tg, opts = ctx.settings.telegram, source.options
+        cursor = int(source.cursor) if source.cursor else None
+        limit = opts.get("backfill_limit", tg.backfill_limit) if cursor is None else None
+        days = opts.get("backfill_days", tg.backfill_days) if cursor is None else None
+        cutoff = utcnow() - timedelta(days=int(days)) if days is not None else None
+        max_pages = int(opts.get("max_pages", DEFAULT_MAX_PAGES))
+        base = tg.web_base_url.rstrip("/")
+        found: dict[int, Item] = {}
+        title = None
+        pages = _Pages(ctx)
+        url = f"{base}/s/{name}"
+        try:
+            for number in range(max_pages):
+                _, final, body = await pages.get(url)
+                page = parse_page(body)
+                _check_preview(page, final, name)
+                title = title or page.title
+                low = min(found) if found else None
+                older = [it for it in page.items if low is None or int(it.external_id) < low]
+                if not older:
+                    break  # the page brought nothing older: the channel's start
+                found.update((int(it.external_id), it) for it in older)
+                low = min(found)
+                newer = sum(1 for i in found if cursor is None or i > cursor)
+                if (cursor is not None and low <= cursor + 1
+                        or limit is not None and newer >= int(limit)
+                        or cutoff is not None and min(it.published_at for it in older) < cutoff
+                        or page.before is None):
+                    break
+                url = f"{base}/s/{name}?before={min(page.before, low)}"
+            else:
+                log.info("%s: stopped paging after %d pages (max_pages)", source.name, max_pages)
+        except SourceError:
+            keep = [it for i, it in sorted(found.items()) if cursor is None or i > cursor]
+            if keep:
+                yield Batch(items=keep)  # no cursor: older posts may still be missing
+            raise
+        finally:
+            await pages.aclose()
+
+        items = [it for i, it in sorted(found.items()) if cursor is None or i > cursor]
+        if cutoff is not None:
+            items = [it for it in items if it.published_at >= cutoff]
+        if limit is not None:
+            items = items[len(items) - int(limit):] if int(limit) else []
+        state = {"username": name, "title": title}
+        for start in range(0, len(items), BATCH_SIZE):
+            chunk = items[start:start + BATCH_SIZE]
+            if ctx.progress:
+                ctx.progress(len(chunk))
+            yield Batch(items=chunk, cursor=chunk[-1].external_id, state=state, http_status=200)
+        if not items:
+            top = str(max(found)) if found and cursor is None else None
+            yield Batch(cursor=top, state=state, http_status=200)
