@@ -1,0 +1,52 @@
+"""The ``monitor`` command line: thin commands over library functions.
+
+Each command parses its input, opens one unit of work, calls the library and renders the result;
+domain errors become a message on stderr and an exit code (2 for bad input or config, 1 for
+conflicts and missing things), never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+
+from monitor.cli.common import AppState, run_app
+
+app = typer.Typer(
+    name="monitor",
+    help="Telegram + press monitoring: collect, match watch terms, fold stories, alert desks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: Optional[str] = typer.Option(None, "--config", envvar="MONITOR_CONFIG", help="TOML settings file"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: MONITOR_DATABASE_URL or the SQLite file in the data dir)"),
+) -> None:
+    ctx.obj = AppState(config=config, db=db)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register() -> None:
+    from monitor.cli import manage  # noqa: F401  (commands register themselves on import)
+
+    for optional in ("monitor.cli.collect", "monitor.cli.matching", "monitor.cli.telegram",
+                     "monitor.cli.alerts", "monitor.cli.service", "monitor.cli.web"):
+        try:
+            __import__(optional)
+        except ModuleNotFoundError as exc:
+            if exc.name != optional:
+                raise
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(run_app(app, argv))

@@ -1,0 +1,158 @@
+"""What every command shares: the settings/store context, output formats, error translation."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Any, Iterable, Iterator, Sequence
+
+import typer
+from sqlalchemy.orm import Session
+
+from monitor.errors import InvalidInput, MonitorError
+from monitor.settings import Settings, load_settings
+from monitor.store.db import Store
+
+
+class Format(str, Enum):
+    table = "table"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@dataclass
+class AppState:
+    config: str | None = None
+    db: str | None = None
+    _settings: Settings | None = None
+    _store: Store | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config, database_url=self.db)
+        return self._settings
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.db_url)
+        return self._store
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[Session]:
+        with self.store.unit() as session:
+            yield session
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.dispose()
+
+
+def state(ctx: typer.Context) -> AppState:
+    return ctx.find_root().obj
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """``--since`` takes a duration back from now (``24h``, ``7d``) or an ISO date/time (UTC)."""
+    if not text:
+        return None
+    from monitor.durations import parse_duration
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        try:
+            return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(text) or 0)
+        except InvalidInput:
+            raise InvalidInput(f"--since {text!r}: expected a duration such as 24h or an ISO date") from None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return str(value)
+
+
+def emit(rows: Iterable[dict[str, Any]], fmt: Format, *, columns: Sequence[str] | None = None,
+         out=None, max_width: int = 60) -> int:
+    """Write rows as an aligned table, JSON Lines or CSV; returns how many were written."""
+    out = out or sys.stdout
+    rows = list(rows) if fmt is Format.table or columns is None else rows
+    if fmt is Format.jsonl:
+        n = 0
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False, default=_json_default) + "\n")
+            n += 1
+        return n
+    if columns is None:
+        columns = list(rows[0].keys()) if rows else []
+    if fmt is Format.csv:
+        writer = csv.writer(out)
+        writer.writerow(columns)
+        n = 0
+        for row in rows:
+            writer.writerow([_cell(row.get(c)) for c in columns])
+            n += 1
+        return n
+    if not rows:
+        out.write("(none)\n")
+        return 0
+
+    def clip(text: str) -> str:
+        text = text.replace("\n", " ")
+        return text if len(text) <= max_width else text[: max_width - 1] + "…"
+
+    cells = [[clip(_cell(row.get(c))) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    buf = io.StringIO()
+    buf.write("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip() + "\n")
+    for r in cells:
+        buf.write("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() + "\n")
+    out.write(buf.getvalue())
+    return len(rows)
+
+
+def fail(message: str, code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
+    """Run the CLI, translating domain errors into messages and exit codes (never a traceback)."""
+    try:
+        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except MonitorError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
+        typer.echo("aborted", err=True)
+        return 130
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0

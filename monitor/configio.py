@@ -1,0 +1,252 @@
+"""Export and import of sources, alias sets, watchlists, terms, desks and routes as TOML.
+
+The export is deterministic (sorted by name; no internal ids, timestamps or health state), so a
+desk can keep it in version control. Secrets never appear as values: a target stored as an
+environment reference exports as ``{ env = "NAME" }``, a target stored by value as
+``{ stored = "sha256:…" }`` — a fingerprint that matches the stored secret on re-import but cannot
+recreate it. Import adds and updates, never deletes, and importing the same file twice changes
+nothing.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import tomli_w
+from sqlalchemy.orm import Session
+
+from monitor.durations import format_duration, parse_duration, parse_throttle
+from monitor.errors import InvalidInput, NotFound
+from monitor.store import desks as desk_repo
+from monitor.store import sources as source_repo
+from monitor.store import watch as watch_repo
+from monitor.store.models import Desk, DeskTarget
+
+
+def export_config(s: Session) -> str:
+    data: dict[str, Any] = {"desks": [], "sources": [], "aliases": [], "watchlists": []}
+    for desk in desk_repo.list_desks(s):
+        entry: dict[str, Any] = {"name": desk.name, "timezone": desk.timezone}
+        if desk.quiet_start and desk.quiet_end:
+            entry["quiet_hours"] = [desk.quiet_start, desk.quiet_end]
+        if desk.is_operators:
+            entry["operators"] = True
+        entry["targets"] = sorted((_target_ref(t) for t in desk.targets), key=lambda r: sorted(r.items()))
+        data["desks"].append(entry)
+    for src in source_repo.list_sources(s):
+        entry = {"name": src.name, "type": src.type, "locator": src.locator}
+        if src.options:
+            entry["options"] = dict(sorted(src.options.items()))
+        for key in ("account", "language"):
+            if getattr(src, key):
+                entry[key] = getattr(src, key)
+        if src.pinned_interval:
+            entry["interval"] = format_duration(src.pinned_interval)
+        if not src.enabled:
+            entry["enabled"] = False
+        data["sources"].append(entry)
+    for name, members in watch_repo.alias_map(s).items():
+        data["aliases"].append({"name": name, "members": members})
+    routes_by_wl: dict[int, list] = {}
+    for route, wl, desk in desk_repo.list_routes(s):
+        routes_by_wl.setdefault(wl.id, []).append((route, desk))
+    for wl in watch_repo.list_watchlists(s):
+        entry = {"name": wl.name}
+        if wl.desk_id:
+            entry["desk"] = s.get(Desk, wl.desk_id).name
+        if wl.description:
+            entry["description"] = wl.description
+        if not wl.enabled:
+            entry["enabled"] = False
+        entry["terms"] = [
+            {"query": t.query} | ({} if t.enabled else {"enabled": False})
+            for t, _ in watch_repo.list_terms(s, watchlist=wl)
+        ]
+        routes = []
+        for route, desk in sorted(routes_by_wl.get(wl.id, []), key=lambda rd: rd[1].name):
+            r: dict[str, Any] = {"desk": desk.name, "mode": route.mode,
+                                 "max_age": format_duration(route.max_age)}
+            if route.throttle_count:
+                r["throttle"] = f"{route.throttle_count}/{format_duration(route.throttle_period)}"
+            if route.digest_every:
+                r["digest_every"] = route.digest_every
+            if route.digest_at:
+                r["digest_at"] = route.digest_at
+            if route.source_filter:
+                r["sources"] = sorted(route.source_filter)
+            if route.language_filter:
+                r["languages"] = sorted(route.language_filter)
+            if route.spread_threshold:
+                r["spread_threshold"] = route.spread_threshold
+            routes.append(r)
+        if routes:
+            entry["routes"] = routes
+        data["watchlists"].append(entry)
+    header = "# monitor configuration export: sources, aliases, watchlists, terms, desks.\n" \
+             "# Secrets appear only as references. Import with: monitor import-config FILE\n"
+    return header + tomli_w.dumps({k: v for k, v in data.items() if v})
+
+
+def _target_ref(t: DeskTarget) -> dict[str, str]:
+    return {"env": t.url_env} if t.url_env else {"stored": desk_repo.target_fingerprint(t.url or "")}
+
+
+@dataclass
+class ImportReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+def import_config(s: Session, path: Path, *, validate: Callable[[str], None] | None = None,
+                  check_locator: Callable[[str, str], str] | None = None) -> ImportReport:
+    """Merge a TOML export into the database (adds and updates; never deletes)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InvalidInput(f"{path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{path}: invalid TOML: {exc}") from None
+    report = ImportReport()
+    ctx = f"{path}"
+    try:
+        for i, d in enumerate(data.get("desks", [])):
+            _import_desk(s, d, report, f"{ctx}: desks[{i}]")
+        for i, d in enumerate(data.get("sources", [])):
+            _import_source(s, d, report, f"{ctx}: sources[{i}]", check_locator)
+        for i, d in enumerate(data.get("aliases", [])):
+            _import_alias(s, d, report, f"{ctx}: aliases[{i}]")
+        for i, d in enumerate(data.get("watchlists", [])):
+            _import_watchlist(s, d, report, f"{ctx}: watchlists[{i}]", validate)
+    except KeyError as exc:
+        raise InvalidInput(f"{ctx}: missing key {exc.args[0]!r}") from None
+    return report
+
+
+def _require(d: Any, key: str, where: str, kind: type = str) -> Any:
+    if not isinstance(d, dict):
+        raise InvalidInput(f"{where}: expected a table")
+    value = d.get(key)
+    if not isinstance(value, kind):
+        raise InvalidInput(f"{where}.{key}: expected {kind.__name__}")
+    return value
+
+
+def _import_desk(s: Session, d: dict, report: ImportReport, where: str) -> None:
+    name = _require(d, "name", where)
+    quiet = d.get("quiet_hours") or [None, None]
+    try:
+        desk = desk_repo.get_desk(s, name)
+    except NotFound:
+        desk = desk_repo.add_desk(s, name, timezone=d.get("timezone", "UTC"), quiet_start=quiet[0],
+                                  quiet_end=quiet[1], is_operators=bool(d.get("operators")))
+        report.created.append(f"desk {name}")
+    else:
+        wanted = (d.get("timezone", "UTC"), quiet[0], quiet[1], bool(d.get("operators")))
+        if (desk.timezone, desk.quiet_start, desk.quiet_end, desk.is_operators) != wanted:
+            desk.timezone = desk_repo.check_timezone(wanted[0])
+            desk.quiet_start = desk_repo.check_hhmm(wanted[1], f"{where}.quiet_hours")
+            desk.quiet_end = desk_repo.check_hhmm(wanted[2], f"{where}.quiet_hours")
+            desk.is_operators = wanted[3]
+            report.updated.append(f"desk {name}")
+    known = {_target_ref(t).get("env") or _target_ref(t)["stored"] for t in desk.targets}
+    for ref in d.get("targets", []):
+        if "env" in ref and ref["env"] not in known:
+            desk_repo.add_target(s, desk, f"env:{ref['env']}")
+            report.created.append(f"desk {name} target env:{ref['env']}")
+        elif "stored" in ref and ref["stored"] not in known:
+            report.warnings.append(f"desk {name}: stored target {ref['stored']} is not in this "
+                                   "database; add it with `monitor desk target add`")
+
+
+def _import_source(s: Session, d: dict, report: ImportReport, where: str,
+                   check_locator: Callable[[str, str], str] | None) -> None:
+    name = _require(d, "name", where)
+    type_ = _require(d, "type", where)
+    locator = _require(d, "locator", where)
+    if check_locator:
+        locator = check_locator(type_, locator)
+    interval = parse_duration(d["interval"]) if d.get("interval") else None
+    fields = {"options": d.get("options", {}), "account": d.get("account"), "language": d.get("language"),
+              "pinned_interval": interval, "enabled": d.get("enabled", True)}
+    try:
+        src = source_repo.get_source(s, name)
+    except NotFound:
+        source_repo.add_source(s, type=type_, locator=locator, name=name, **fields)
+        report.created.append(f"source {name}")
+        return
+    current = {k: getattr(src, k) for k in fields}
+    if (src.type, src.locator) != (type_, locator) or current != fields:
+        src.type, src.locator = type_, locator
+        for k, v in fields.items():
+            setattr(src, k, v)
+        report.updated.append(f"source {name}")
+
+
+def _import_alias(s: Session, d: dict, report: ImportReport, where: str) -> None:
+    name = _require(d, "name", where)
+    members = _require(d, "members", where, list)
+    before = watch_repo.alias_map(s).get(name)
+    if before != members:
+        watch_repo.set_alias_set(s, name, members)
+        (report.updated if before is not None else report.created).append(f"alias {name}")
+
+
+def _import_watchlist(s: Session, d: dict, report: ImportReport, where: str,
+                      validate: Callable[[str], None] | None) -> None:
+    name = _require(d, "name", where)
+    desk = desk_repo.get_desk(s, d["desk"]) if d.get("desk") else None
+    try:
+        wl = watch_repo.get_watchlist(s, name)
+    except NotFound:
+        wl = watch_repo.add_watchlist(s, name, description=d.get("description"))
+        wl.desk_id = desk.id if desk else None
+        report.created.append(f"watchlist {name}")
+    else:
+        wanted = (desk.id if desk else None, d.get("description"), d.get("enabled", True))
+        if (wl.desk_id, wl.description, wl.enabled) != wanted:
+            wl.desk_id, wl.description, wl.enabled = wanted
+            report.updated.append(f"watchlist {name}")
+    existing = {t.query: t for t, _ in watch_repo.list_terms(s, watchlist=wl)}
+    for j, t in enumerate(d.get("terms", [])):
+        query = _require(t, "query", f"{where}.terms[{j}]")
+        enabled = t.get("enabled", True)
+        if query.strip() not in existing:
+            term = watch_repo.add_term(s, wl, query, validate=validate)
+            if not enabled:
+                watch_repo.edit_term(s, term, enabled=False)
+            report.created.append(f"term {name}: {query}")
+        elif existing[query.strip()].enabled != enabled:
+            watch_repo.edit_term(s, existing[query.strip()], enabled=enabled)
+            report.updated.append(f"term {name}: {query}")
+    current = {desk_obj.name: route for route, _, desk_obj in desk_repo.list_routes(s) if route.watchlist_id == wl.id}
+    for j, r in enumerate(d.get("routes", [])):
+        rdesk = desk_repo.get_desk(s, _require(r, "desk", f"{where}.routes[{j}]"))
+        kwargs = {
+            "mode": r.get("mode", "realtime"),
+            "throttle": parse_throttle(r["throttle"]) if r.get("throttle") else None,
+            "digest_every": r.get("digest_every"), "digest_at": r.get("digest_at"),
+            "max_age": parse_duration(r.get("max_age", "48h"), allow_none=True),
+            "sources": r.get("sources", []), "languages": r.get("languages", []),
+            "spread_threshold": r.get("spread_threshold"),
+        }
+        before = current.get(rdesk.name)
+        snapshot = _route_tuple(before) if before else None
+        route = desk_repo.add_route(s, wl, rdesk, **kwargs)
+        if snapshot is None:
+            report.created.append(f"route {name} -> {rdesk.name}")
+        elif snapshot != _route_tuple(route):
+            report.updated.append(f"route {name} -> {rdesk.name}")
+
+
+def _route_tuple(route) -> tuple:
+    return (route.mode, route.throttle_count, route.throttle_period, route.digest_every, route.digest_at,
+            route.max_age, sorted(route.source_filter or []), sorted(route.language_filter or []),
+            route.spread_threshold)

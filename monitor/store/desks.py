@@ -1,0 +1,136 @@
+"""Desks, their delivery targets and the routes that send watchlists to them."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from monitor.errors import AlreadyExists, InvalidInput, NotFound
+from monitor.store.models import Desk, DeskTarget, Route, Watchlist
+
+_ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"unknown time zone {name!r} (expected an IANA name such as Europe/Kyiv)") from None
+    return name
+
+
+def check_hhmm(value: str | None, what: str) -> str | None:
+    if value is None:
+        return None
+    if not _HHMM.match(value):
+        raise InvalidInput(f"{what} {value!r}: expected HH:MM (24-hour)")
+    return value
+
+
+def target_fingerprint(url: str) -> str:
+    """A short, non-reversible reference to a stored secret target (for exports)."""
+    return "sha256:" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def make_target(spec: str) -> DeskTarget:
+    """``env:NAME`` refers to an environment variable; anything else is the Apprise URL itself."""
+    spec = spec.strip()
+    if not spec:
+        raise InvalidInput("empty delivery target")
+    if m := _ENV_REF.match(spec):
+        return DeskTarget(url_env=m.group(1))
+    if "://" not in spec:
+        raise InvalidInput("a delivery target is an Apprise URL (scheme://...) or env:VARIABLE")
+    return DeskTarget(url=spec)
+
+
+def add_desk(
+    s: Session, name: str, *, targets: Sequence[str] = (), timezone: str = "UTC",
+    quiet_start: str | None = None, quiet_end: str | None = None, is_operators: bool = False,
+) -> Desk:
+    if not name.strip():
+        raise InvalidInput("a desk needs a name")
+    if s.scalar(select(Desk.id).where(Desk.name == name)) is not None:
+        raise AlreadyExists(f"a desk named {name!r} already exists")
+    if (quiet_start is None) != (quiet_end is None):
+        raise InvalidInput("quiet hours need both a start and an end")
+    desk = Desk(name=name, timezone=check_timezone(timezone), is_operators=is_operators,
+                quiet_start=check_hhmm(quiet_start, "quiet start"), quiet_end=check_hhmm(quiet_end, "quiet end"))
+    desk.targets = [make_target(t) for t in targets]
+    s.add(desk)
+    s.flush()
+    return desk
+
+
+def get_desk(s: Session, name: str) -> Desk:
+    desk = s.scalar(select(Desk).where(Desk.name == name))
+    if desk is None:
+        raise NotFound(f"no desk named {name!r}")
+    return desk
+
+
+def list_desks(s: Session, *, since: datetime | None = None, limit: int | None = None) -> Sequence[Desk]:
+    q = select(Desk).order_by(Desk.name)
+    if since:
+        q = q.where(Desk.created_at >= since)
+    if limit:
+        q = q.limit(limit)
+    return s.scalars(q).all()
+
+
+def remove_desk(s: Session, name: str) -> None:
+    s.delete(get_desk(s, name))
+    s.flush()
+
+
+def add_target(s: Session, desk: Desk, spec: str) -> DeskTarget:
+    target = make_target(spec)
+    for existing in desk.targets:
+        if (existing.url, existing.url_env) == (target.url, target.url_env):
+            return existing
+    desk.targets.append(target)
+    s.flush()
+    return target
+
+
+def add_route(
+    s: Session, watchlist: Watchlist, desk: Desk, *, mode: str = "realtime",
+    throttle: tuple[int, int] | None = None, digest_every: str | None = None,
+    digest_at: str | None = None, max_age: int | None = 48 * 3600,
+    sources: Sequence[str] = (), languages: Sequence[str] = (), spread_threshold: int | None = None,
+) -> Route:
+    """Send a watchlist to a desk; replaces the settings of an existing route between them."""
+    if mode not in ("realtime", "digest"):
+        raise InvalidInput(f"route mode {mode!r}: expected realtime or digest")
+    if digest_every not in (None, "hourly", "daily"):
+        raise InvalidInput(f"digest period {digest_every!r}: expected hourly or daily")
+    route = s.scalar(select(Route).where(Route.watchlist_id == watchlist.id, Route.desk_id == desk.id))
+    if route is None:
+        route = Route(watchlist_id=watchlist.id, desk_id=desk.id)
+        s.add(route)
+    route.mode = mode
+    route.throttle_count, route.throttle_period = throttle if throttle else (None, None)
+    route.digest_every = digest_every or ("daily" if mode == "digest" and digest_at else
+                                          "hourly" if mode == "digest" or throttle else None)
+    route.digest_at = check_hhmm(digest_at, "digest time")
+    route.max_age = max_age
+    route.source_filter = list(sources)
+    route.language_filter = [lang.lower() for lang in languages]
+    route.spread_threshold = spread_threshold
+    s.flush()
+    return route
+
+
+def list_routes(s: Session, *, desk: Desk | None = None) -> Sequence[tuple[Route, Watchlist, Desk]]:
+    q = (select(Route, Watchlist, Desk).join(Watchlist, Route.watchlist_id == Watchlist.id)
+         .join(Desk, Route.desk_id == Desk.id).order_by(Desk.name, Watchlist.name))
+    if desk is not None:
+        q = q.where(Route.desk_id == desk.id)
+    return s.execute(q).tuples().all()

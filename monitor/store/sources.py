@@ -1,0 +1,110 @@
+"""Sources: add, find, list, enable; the schedule and health state the pipeline records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from monitor.errors import AlreadyExists, NotFound
+from monitor.sources.base import SourceConfig
+from monitor.store.models import Source
+from monitor.types import utcnow
+
+
+def add_source(
+    s: Session,
+    *,
+    type: str,
+    locator: str,
+    name: str,
+    options: dict[str, Any] | None = None,
+    account: str | None = None,
+    language: str | None = None,
+    pinned_interval: int | None = None,
+    enabled: bool = True,
+) -> Source:
+    """Create a source, due at once. Names are unique, and so is (type, locator)."""
+    if s.scalar(select(Source.id).where(Source.name == name)) is not None:
+        raise AlreadyExists(f"a source named {name!r} already exists")
+    clash = s.scalar(select(Source).where(Source.type == type, Source.locator == locator))
+    if clash is not None:
+        raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
+    src = Source(
+        name=name, type=type, locator=locator, options=dict(options or {}), account=account,
+        language=language, pinned_interval=pinned_interval, enabled=enabled, next_check_at=utcnow(),
+        state={},
+    )
+    s.add(src)
+    s.flush()
+    return src
+
+
+def get_source(s: Session, name: str) -> Source:
+    src = s.scalar(select(Source).where(Source.name == name))
+    if src is None:
+        raise NotFound(f"no source named {name!r}")
+    return src
+
+
+def find_source(s: Session, *, type: str, locator: str) -> Source | None:
+    return s.scalar(select(Source).where(Source.type == type, Source.locator == locator))
+
+
+def list_sources(
+    s: Session, *, type: str | None = None, since: datetime | None = None, limit: int | None = None
+) -> Sequence[Source]:
+    q = select(Source).order_by(Source.name)
+    if type:
+        q = q.where(Source.type == type)
+    if since:
+        q = q.where(Source.created_at >= since)
+    if limit:
+        q = q.limit(limit)
+    return s.scalars(q).all()
+
+
+def remove_source(s: Session, name: str) -> None:
+    s.delete(get_source(s, name))
+    s.flush()
+
+
+def set_enabled(s: Session, name: str, enabled: bool) -> Source:
+    """Enable (clears the error streak and makes it due now) or disable a source."""
+    src = get_source(s, name)
+    src.enabled = enabled
+    if enabled:
+        src.error_count = 0
+        src.retired = False
+        src.paused_until = None
+        src.next_check_at = utcnow()
+    return src
+
+
+def due_sources(
+    s: Session, *, now: datetime | None = None, types: Sequence[str] | None = None,
+    names: Sequence[str] | None = None, everything: bool = False,
+) -> Sequence[Source]:
+    """Sources to collect now, earliest due first (all enabled ones when ``everything``)."""
+    now = now or utcnow()
+    q = select(Source).where(Source.enabled.is_(True), Source.retired.is_(False))
+    if names:
+        q = q.where(Source.name.in_(names))
+    elif not everything:
+        q = q.where(or_(Source.next_check_at.is_(None), Source.next_check_at <= now))
+        q = q.where(or_(Source.paused_until.is_(None), Source.paused_until <= now))
+    if types:
+        q = q.where(Source.type.in_(types))
+    return s.scalars(q.order_by(Source.next_check_at.nulls_first(), Source.id)).all()
+
+
+def to_config(src: Source) -> SourceConfig:
+    """The read-only snapshot a collector gets."""
+    return SourceConfig(
+        id=src.id, name=src.name, type=src.type, locator=src.locator, options=dict(src.options or {}),
+        account=src.account, language=src.language, etag=src.etag, last_modified=src.last_modified,
+        body_hash=src.body_hash, cursor=src.cursor, state=dict(src.state or {}),
+        last_checked_at=src.last_checked_at,
+    )

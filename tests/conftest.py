@@ -1,0 +1,157 @@
+"""Shared fixtures: real databases built by migrations, on SQLite and PostgreSQL.
+
+Every test that takes ``store`` (or ``db_url``) runs once per backend. The schema is built once
+per run and backend through Alembic into a template; each test gets a fresh copy (a file copy on
+SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL), so tests never see each other's rows and
+runs never see each other's databases.
+
+``--backend sqlite`` / ``--backend postgresql`` narrows the run; PostgreSQL's server URL comes
+from ``MONITOR_TEST_POSTGRES_URL`` (default ``postgresql://postgres@127.0.0.1:5432/test``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from monitor.store.db import Store, normalize_url
+
+PG_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", action="append", choices=BACKENDS,
+                     help="database backend(s) to run store tests on (default: both)")
+
+
+def pytest_generate_tests(metafunc):
+    if "backend" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("backend") or list(BACKENDS)
+        metafunc.parametrize("backend", chosen, scope="session")
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Path:
+    if not CORPUS.is_dir():
+        pytest.skip(f"shared corpus not found at {CORPUS}")
+    return CORPUS
+
+
+class _PgAdmin:
+    def __init__(self, url: str):
+        self.url = make_url(normalize_url(url))
+        self.engine = create_engine(self.url, isolation_level="AUTOCOMMIT", pool_size=1)
+        self.run = f"mt_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        self.counter = itertools.count()
+
+    def url_for(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        with self.engine.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        return self.url_for(name)
+
+    def drop(self, name: str) -> None:
+        with self.engine.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    admin = _PgAdmin(PG_URL)
+    try:
+        with admin.engine.connect() as c:
+            c.execute(text("SELECT 1"))
+    except Exception as exc:  # a core backend: fail loudly, never skip silently
+        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc.__class__.__name__}); start it or "
+                    "run with --backend sqlite")
+    yield admin
+    with admin.engine.connect() as c:
+        names = c.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                          {"p": admin.run + "%"}).scalars().all()
+    for name in names:
+        admin.drop(name)
+    admin.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def template_db(backend, tmp_path_factory, request):
+    """A database migrated to head once per run and backend; tests copy it."""
+    from monitor.store.migrate import upgrade
+
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        store = Store(f"sqlite:///{path}")
+        upgrade(store)
+        store.dispose()  # closing the last connection checkpoints the WAL into the file
+        assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+        return path
+    admin = request.getfixturevalue("pg_admin")
+    name = f"{admin.run}_tpl"
+    store = Store(admin.create(name))
+    upgrade(store)
+    store.dispose()
+    return name
+
+
+@pytest.fixture
+def fresh_db_url(backend, request, tmp_path):
+    """An empty database (no schema) of the backend under test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    name = f"{admin.run}_{next(admin.counter)}"
+    url = admin.create(name)
+    yield url
+    admin.drop(name)
+
+
+@pytest.fixture
+def db_url(backend, template_db, request, tmp_path):
+    """A fresh, fully migrated database of the backend under test."""
+    if backend == "sqlite":
+        target = tmp_path / "monitor.db"
+        shutil.copyfile(template_db, target)
+        yield f"sqlite:///{target}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    name = f"{admin.run}_{next(admin.counter)}"
+    url = admin.create(name, template=template_db)
+    yield url
+    admin.drop(name)
+
+
+@pytest.fixture
+def store(db_url):
+    s = Store(db_url)
+    yield s
+    s.dispose()
+
+
+@pytest.fixture
+def cli(db_url, capsys, monkeypatch, tmp_path):
+    """Run ``monitor`` in-process against the test database: returns (exit code, stdout, stderr)."""
+    from monitor.cli import app
+    from monitor.cli.common import run_app
+
+    monkeypatch.setenv("MONITOR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("MONITOR_CONFIG", raising=False)
+
+    def run(*args: str):
+        capsys.readouterr()
+        code = run_app(app, ["--db", db_url, *args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
