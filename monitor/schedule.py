@@ -1,0 +1,101 @@
+"""When to look at a source again: pure arithmetic, no clock reads, no I/O.
+
+Two questions, two functions. Both return seconds; the pipeline adds them to "now" and stores the
+next-check time on the source row.
+
+:func:`next_interval` (after a successful fetch) follows Miniflux's entry-frequency scheduler:
+count the entries published in the last week, poll about as often as the feed publishes
+(``window / count``), clamp to the configured floor and ceiling, then raise it to whatever the feed
+asked for (RSS ``ttl``, ``Cache-Control: max-age``, ``sy:updatePeriod``). A feed that published
+nothing this week is polled at the ceiling. An operator's pinned interval overrides all of that.
+
+:func:`backoff` (after a failure) follows Media Cloud's rss-fetcher grading: each consecutive error
+adds a weight to a penalty (hard errors 1, "soft" ones 0.5: 404, 429, 5xx, timeouts; temporary
+ones 0.25: resets, DNS hiccups), and the delay doubles per whole penalty point, capped. Jitter only
+ever lengthens the delay, so a ``Retry-After`` the server sent is always honoured.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from monitor.errors import PermanentSourceError, RateLimited, SourceError, SourceGone
+
+__all__ = ["ERROR_WEIGHTS", "backoff", "error_kind", "next_interval"]
+
+ERROR_WEIGHTS = {"hard": 1.0, "soft": 0.5, "temporary": 0.25}
+WEEK = 7 * 24 * 3600.0
+
+
+def next_interval(item_dates: Iterable[datetime | None], *, now: datetime, min_seconds: float = 300,
+                  max_seconds: float = 86400, feed_min_interval: float | None = None,
+                  pinned: float | None = None, window: float = WEEK) -> float:
+    """Seconds until the next check of a feed that was just fetched successfully.
+
+    ``item_dates`` are the published times of the entries the feed currently lists (items whose
+    date was a fallback should be left out by the caller: they say nothing about frequency).
+    ``feed_min_interval`` is what the feed asked for (``Batch.min_interval``); it raises the
+    interval but never beyond ``max_seconds``, so a feed claiming a one-month TTL is still seen
+    daily. ``pinned`` (an operator's fixed interval) wins over everything.
+    """
+    if pinned is not None and pinned > 0:
+        return float(pinned)
+    since = now - timedelta(seconds=window)
+    recent = sum(1 for d in item_dates if d is not None and since <= d <= now)
+    interval = max_seconds if recent == 0 else window / recent
+    interval = min(max(interval, min_seconds), max_seconds)
+    if feed_min_interval:
+        interval = max(interval, min(float(feed_min_interval), max_seconds))
+    return float(interval)
+
+
+def error_kind(error: BaseException) -> str:
+    """Grade an error for :func:`backoff`: ``hard``, ``soft`` or ``temporary``.
+
+    Hard: operator action needed (401/403, not a feed, 410, body too big). Soft: the server said
+    no for now or is broken (404 is often a botched deploy, 429, 5xx, timeouts). Temporary:
+    connection-level trouble without an HTTP answer.
+    """
+    status = getattr(error, "status", None)
+    if isinstance(error, SourceGone):
+        return "hard"
+    if isinstance(error, PermanentSourceError):
+        return "soft" if status == 404 else "hard"
+    if isinstance(error, RateLimited) or (status is not None and status >= 500):
+        return "soft"
+    if isinstance(error, SourceError) and status is None:
+        # The Fetcher marks timeouts (connect, read, overall deadline) with .timeout = True.
+        return "soft" if getattr(error, "timeout", False) else "temporary"
+    if isinstance(error, (TimeoutError,)):
+        return "soft"
+    return "hard" if not getattr(error, "transient", True) else "temporary"
+
+
+def backoff(error_count: int, kind: str | float | BaseException, base: float, *,
+            retry_after: float | None = None, max_seconds: float = 86400,
+            jitter: float = 0.1, rng: random.Random | None = None) -> float:
+    """Seconds to wait after ``error_count`` consecutive failures (1 for the first).
+
+    ``kind`` is a grade name, a weight, or the error itself (graded by :func:`error_kind`; its
+    ``retry_after`` is used when the argument is not given). The delay is
+    ``base * 2 ** (weight * (error_count - 1))``, at least ``base``, at most ``max_seconds``,
+    times a random factor in ``[1, 1 + jitter]``, and never below ``retry_after``.
+    """
+    if isinstance(kind, BaseException):
+        if retry_after is None:
+            retry_after = getattr(kind, "retry_after", None)
+        kind = error_kind(kind)
+    weight = ERROR_WEIGHTS[kind] if isinstance(kind, str) else float(kind)
+    count = max(int(error_count), 1)
+    exponent = min(weight * (count - 1), 60.0)  # 2**60 * base overflows nothing and is capped below
+    delay = min(base * 2.0 ** exponent, max_seconds)
+    delay = max(delay, base if base <= max_seconds else max_seconds)
+    if jitter > 0:
+        delay *= 1.0 + (rng or random).random() * jitter
+    if retry_after is not None and retry_after > 0:
+        # The server's word is a floor, not a ceiling; a Retry-After beyond the cap is still obeyed
+        # (polling earlier would just earn another 429).
+        delay = max(delay, float(retry_after))
+    return float(delay)
