@@ -286,17 +286,18 @@ def input_peer(state: Mapping[str, Any]) -> types.InputPeerChannel | None:
 
 
 def _map_rpc_error(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, ValueError) and isinstance(exc.__cause__, errors.RPCError):
+        exc = exc.__cause__  # get_entity wraps USERNAME_NOT_OCCUPIED in a ValueError
     if isinstance(exc, errors.FloodWaitError):
         return RateLimited(f"{what}: Telegram asks to wait {exc.seconds}s (FloodWait)",
                            retry_after=exc.seconds)
     if isinstance(exc, (errors.UsernameNotOccupiedError, errors.UsernameInvalidError)):
         return PermanentSourceError(f"{what}: no Telegram channel has this username")
-    if isinstance(exc, (errors.ChannelPrivateError, errors.ChannelInvalidError,
-                        errors.ChannelBannedError)):
+    if isinstance(exc, (errors.ChannelPrivateError, errors.ChannelBannedError)):
         return PermanentSourceError(f"{what}: the channel is private or the account was banned")
     if isinstance(exc, (errors.AuthKeyUnregisteredError, errors.SessionRevokedError)):
         return PermanentSourceError(f"{what}: the Telegram session was revoked; log in again")
-    if isinstance(exc, ValueError):  # Telethon: "Cannot find any entity corresponding to ..."
+    if isinstance(exc, (ValueError, errors.ChannelInvalidError)):  # e.g. an id never seen
         return PermanentSourceError(f"{what}: the account does not know this channel "
                                     f"(join it, or add it by username)")
     return TransientSourceError(f"{what}: {type(exc).__name__}: {exc}")
@@ -332,15 +333,20 @@ async def _start_id(client: TelegramClient, peer: Any, tg: Any, options: Mapping
         start = found[0].id if found else 0
     if days is not None:
         found = await client.get_messages(peer, limit=1,
-                                          offset_date=utcnow() - timedelta(days=int(days)))
+                                          offset_date=utcnow() - timedelta(days=float(days)))
         start = max(start, found[0].id if found else 0)
     return start
 
 
 async def iter_history(client: TelegramClient, source: SourceConfig, peer: Any, settings: Any,
                        *, progress: Callable[[int], None] | None = None,
-                       batch_size: int = BATCH_SIZE) -> AsyncIterator[Batch]:
-    """Ascending ``min_id`` poll from ``source.cursor``; used by backfill, updates and gap-fill."""
+                       batch_size: int = BATCH_SIZE, wait_time: float | None = None
+                       ) -> AsyncIterator[Batch]:
+    """Ascending ``min_id`` poll from ``source.cursor``; used by backfill, updates and gap-fill.
+
+    ``wait_time`` is Telethon's pause between 100-message requests (None: its default, 1 s on
+    long iterations, which keeps big backfills under the flood limits).
+    """
     state = source.state
     channel_id = state.get("channel_id") or getattr(peer, "channel_id", None)
     ref = parse_channel_ref(source.locator)
@@ -362,7 +368,8 @@ async def iter_history(client: TelegramClient, source: SourceConfig, peer: Any, 
                                                           source.options)
         top = sent = start
         fetched_at = utcnow()
-        async for msg in client.iter_messages(peer, min_id=start, reverse=True):
+        async for msg in client.iter_messages(peer, min_id=start, reverse=True,
+                                              wait_time=wait_time):
             top = max(top, msg.id)
             if isinstance(msg, types.Message):
                 pending.append(message_to_item(msg, channel_id=channel_id, username=username,
@@ -387,8 +394,11 @@ class TelegramSource(Source):
 
     type = "telegram"
 
-    def __init__(self, clients: ClientPool | None = None) -> None:
+    def __init__(self, clients: ClientPool | None = None, *, batch_size: int = BATCH_SIZE,
+                 wait_time: float | None = None) -> None:
         self.clients = clients or CLIENTS
+        self.batch_size = batch_size
+        self.wait_time = wait_time
 
     @classmethod
     def check_locator(cls, locator: str) -> str:
@@ -406,8 +416,8 @@ class TelegramSource(Source):
             # Stored before any history call, so a FloodWait below never costs a second resolve.
             yield Batch(state=new_state)
             source = _with_state(source, new_state)
-        async for batch in iter_history(client, source, peer, ctx.settings,
-                                        progress=ctx.progress):
+        async for batch in iter_history(client, source, peer, ctx.settings, progress=ctx.progress,
+                                        batch_size=self.batch_size, wait_time=self.wait_time):
             yield batch
 
 

@@ -375,7 +375,7 @@ class TelegramWebSource(Source):
         cursor = int(source.cursor) if source.cursor else None
         limit = opts.get("backfill_limit", tg.backfill_limit) if cursor is None else None
         days = opts.get("backfill_days", tg.backfill_days) if cursor is None else None
-        cutoff = utcnow() - timedelta(days=int(days)) if days is not None else None
+        cutoff = utcnow() - timedelta(days=float(days)) if days is not None else None
         max_pages = int(opts.get("max_pages", DEFAULT_MAX_PAGES))
         base = tg.web_base_url.rstrip("/")
         found: dict[int, Item] = {}
