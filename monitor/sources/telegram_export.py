@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import InvalidInput, PermanentSourceError
@@ -168,10 +168,11 @@ def _zone(name: str | None) -> tzinfo:
         raise InvalidInput(f"unknown time zone {name!r} (expected e.g. Europe/Moscow)") from None
 
 
-def read_export(path: str | Path, *, username: str | None = None,
+def read_export(path: str | Path, *, usernames: Mapping[int, str] | None = None,
                 tz: str | None = None) -> list[ExportedChat]:
-    """Every chat of an export. ``username`` gives permalinks ``t.me/<username>/<id>`` (the
-    export does not name it); ``tz`` is the exporter's zone, used only for zone-less old dates."""
+    """Every chat of an export. ``usernames`` (chat id → public username; exports do not name
+    it) gives permalinks ``t.me/<username>/<id>``, else channels get ``t.me/c/<id>/<id>``.
+    ``tz`` is the exporter's zone, used only for the zone-less dates of old exports."""
     file = _result_file(path)
     zone = _zone(tz)
     try:
@@ -198,7 +199,7 @@ def read_export(path: str | Path, *, username: str | None = None,
         chat_id = raw.get("id") if isinstance(raw.get("id"), int) else None
         items = [it for m in raw["messages"]
                  if (it := message_to_item(m, chat_id=chat_id, chat_type=raw.get("type"),
-                                           username=username, zone=zone,
+                                           username=(usernames or {}).get(chat_id), zone=zone,
                                            fetched_at=fetched_at)) is not None]
         chats.append(ExportedChat(name=raw.get("name"), id=chat_id, type=raw.get("type"),
                                   items=tuple(items), path=file))
@@ -236,9 +237,15 @@ class TelegramExportSource(Source):
     async def collect(self, source: SourceConfig, ctx: CollectContext) -> AsyncIterator[Batch]:
         opts = source.options
         try:
-            chats = await asyncio.to_thread(read_export, source.locator,
-                                            username=opts.get("username"), tz=opts.get("tz"))
-            chat = select_chat(chats, opts.get("chat_id"), source.locator)
+            chat_id, username = opts.get("chat_id"), opts.get("username")
+            names = {int(chat_id): username} if username and str(chat_id).isdigit() else None
+            chats = await asyncio.to_thread(read_export, source.locator, usernames=names,
+                                            tz=opts.get("tz"))
+            chat = select_chat(chats, chat_id, source.locator)
+            if username and names is None and chat.id is not None:  # single chat, no chat_id
+                chats = await asyncio.to_thread(read_export, source.locator,
+                                                usernames={chat.id: username}, tz=opts.get("tz"))
+                chat = select_chat(chats, chat.id, source.locator)
         except InvalidInput as exc:
             raise PermanentSourceError(str(exc)) from None
         items = sorted(chat.items, key=lambda it: (not it.external_id.isdigit(),
