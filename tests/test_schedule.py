@@ -1,0 +1,83 @@
+"""Schedule maths: adaptive intervals and graded backoff."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from monitor.errors import PermanentSourceError, RateLimited, SourceGone, TransientSourceError
+from monitor.schedule import backoff, error_kind, next_interval
+from monitor.sources.http import FetchTimeout
+
+NOW = datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def dates(count: int, span_days: float = 7):
+    step = timedelta(days=span_days) / max(count, 1)
+    return [NOW - step * (i + 0.5) for i in range(count)]
+
+
+def test_interval_follows_publishing_rate():
+    week = 7 * 86400
+    assert next_interval(dates(84), now=NOW, min_seconds=60) == pytest.approx(week / 84)
+    assert next_interval(dates(7), now=NOW) == pytest.approx(86400)
+    busy = next_interval(dates(5000), now=NOW, min_seconds=300)
+    assert busy == 300  # clamped to the floor
+
+
+def test_quiet_feed_goes_to_the_ceiling_and_old_or_future_dates_do_not_count():
+    old = [NOW - timedelta(days=30 + i) for i in range(50)]
+    future = [NOW + timedelta(days=1)] * 50
+    assert next_interval(old + future + [None], now=NOW, max_seconds=86400) == 86400
+    assert next_interval([], now=NOW, max_seconds=43200) == 43200
+
+
+def test_feed_min_interval_raises_but_never_past_the_ceiling():
+    assert next_interval(dates(700), now=NOW, feed_min_interval=3600) == 3600
+    assert next_interval(dates(700), now=NOW, feed_min_interval=30 * 86400,
+                         max_seconds=86400) == 86400
+    assert next_interval(dates(7), now=NOW, feed_min_interval=60) == pytest.approx(86400)
+
+
+def test_pinned_interval_wins():
+    assert next_interval(dates(700), now=NOW, pinned=900, feed_min_interval=3600) == 900
+
+
+@pytest.mark.parametrize("error,kind", [
+    (PermanentSourceError("x", status=403), "hard"),
+    (PermanentSourceError("not a feed", status=200), "hard"),
+    (PermanentSourceError("x", status=404), "soft"),
+    (SourceGone("x", status=410), "hard"),
+    (RateLimited("x", status=429, retry_after=30), "soft"),
+    (TransientSourceError("x", status=502), "soft"),
+    (FetchTimeout("x"), "soft"),
+    (TransientSourceError("reset"), "temporary"),
+])
+def test_error_grading(error, kind):
+    assert error_kind(error) == kind
+
+
+def test_backoff_grows_by_grade_and_is_capped():
+    no_jitter = dict(jitter=0, max_seconds=86400)
+    assert backoff(1, "hard", 600, **no_jitter) == 600
+    assert backoff(2, "hard", 600, **no_jitter) == 1200
+    assert backoff(3, "hard", 600, **no_jitter) == 2400
+    assert backoff(3, "soft", 600, **no_jitter) == 1200
+    assert backoff(5, "temporary", 600, **no_jitter) == 1200
+    assert backoff(50, "hard", 600, **no_jitter) == 86400
+    assert backoff(10**6, "hard", 600, **no_jitter) == 86400  # no overflow
+    hard = [backoff(n, "hard", 600, **no_jitter) for n in range(1, 10)]
+    soft = [backoff(n, "soft", 600, **no_jitter) for n in range(1, 10)]
+    assert hard == sorted(hard) and all(h >= s for h, s in zip(hard, soft))
+
+
+def test_backoff_honours_retry_after_and_jitter_only_lengthens():
+    rng = random.Random(7)
+    error = RateLimited("x", status=429, retry_after=7200)
+    values = [backoff(1, error, 600, rng=rng, max_seconds=3600) for _ in range(50)]
+    assert all(v >= 7200 for v in values)
+    jittered = [backoff(2, "soft", 600, jitter=0.2, rng=rng) for _ in range(200)]
+    assert all(600 * 2 ** 0.5 <= v <= 600 * 2 ** 0.5 * 1.2 for v in jittered)
+    assert len(set(jittered)) > 100  # really spread out
