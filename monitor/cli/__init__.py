@@ -36,7 +36,7 @@ def _root(
 def _register() -> None:
     from monitor.cli import manage  # noqa: F401  (commands register themselves on import)
 
-    for optional in ("monitor.cli.collect", "monitor.cli.matching", "monitor.cli.telegram",
+    for optional in ("monitor.cli.collect", "monitor.cli.matching", "monitor.cli.telegram", "monitor.cli.demo",
                      "monitor.cli.alerts", "monitor.cli.service", "monitor.cli.web"):
         try:
             __import__(optional)

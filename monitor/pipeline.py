@@ -1,0 +1,387 @@
+"""The one orchestrator: run a source end to end.
+
+    fetch + adapt (the source's collector) → normalize → store new items / versions → dedup /
+    cluster into stories → match → store hits → hand new hits to alerting
+
+Each :class:`~monitor.sources.base.Batch` a collector yields is ingested in ONE transaction
+together with the cursor, validators and state it carries, so a crash at any point loses nothing
+(the batch is fetched again) and a re-run doubles nothing (items are unique per source and
+external id, hits per item and term, alerts per desk and story). After the run, the outcome
+(status, error streak, next check) is recorded on the source row in a second small transaction.
+
+The matcher is compiled once per change of the watch terms (checked before every batch, so
+watchlist edits are picked up without a restart), never per item.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable, Iterable, Sequence
+
+from sqlalchemy import select
+
+from monitor import types as t
+from monitor.errors import RateLimited, SourceError, SourceGone
+from monitor.schedule import backoff, next_interval
+from monitor.settings import Settings
+from monitor.sources import Batch, CollectContext, source_class
+from monitor.store import hits as hit_repo
+from monitor.store import items as item_repo
+from monitor.store import sources as source_repo
+from monitor.store.db import Store
+from monitor.store.models import Item, Source
+from monitor.store.stories import Cluster, assign_story
+from monitor.types import utcnow
+
+log = logging.getLogger("monitor.pipeline")
+
+# Source types collected on a schedule; an export is imported once, on demand.
+SCHEDULED_TYPES = ("rss", "telegram", "telegram-web")
+
+
+@dataclass
+class BatchResult:
+    new: int = 0
+    versions: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    hits: int = 0
+    alerts: int = 0
+    stories_joined: int = 0
+    new_hit_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    source: str
+    status: str = "ok"  # ok | not_modified | error
+    error: str | None = None
+    new: int = 0
+    versions: int = 0
+    deleted: int = 0
+    hits: int = 0
+    alerts: int = 0
+    batches: int = 0
+
+
+@dataclass
+class PassSummary:
+    fetched: int = 0
+    not_modified: int = 0
+    new_items: int = 0
+    versions: int = 0
+    hits: int = 0
+    errors: int = 0
+    results: list[RunResult] = field(default_factory=list)
+
+
+class MatcherCache:
+    """The compiled matcher, rebuilt only when terms, watchlists or alias sets change."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._fingerprint: tuple | None = None
+        self.matcher = None
+        self.meta: dict[int, hit_repo.TermMeta] = {}
+        self._lock = threading.Lock()
+
+    def get(self, s):
+        fingerprint = hit_repo.terms_fingerprint(s)
+        with self._lock:
+            if fingerprint != self._fingerprint:
+                from monitor.match import TermSpec, compile_matcher
+                from monitor.store.watch import alias_map
+
+                terms = hit_repo.active_terms(s)
+                self.meta = {m.term_id: m for m in terms}
+                started = time.perf_counter()
+                self.matcher = compile_matcher([TermSpec(m.term_id, m.query) for m in terms], alias_map(s),
+                                               min_prefix=self.settings.match.min_prefix)
+                for term_id, err in getattr(self.matcher, "errors", {}).items():
+                    log.warning("watch term %s does not compile: %s", term_id, err)
+                log.info("compiled %d watch terms in %.3fs", len(terms), time.perf_counter() - started)
+                self._fingerprint = fingerprint
+            return self.matcher, self.meta
+
+
+class Pipeline:
+    """Runs sources end to end against one store. Safe to share between tasks of one event loop."""
+
+    def __init__(self, store: Store, settings: Settings, *, executor=None, fetcher=None,
+                 alerts_hook: Callable | None = None):
+        self.store = store
+        self.settings = settings
+        self.executor = executor
+        self.fetcher = fetcher
+        self.matchers = MatcherCache(settings)
+        self._write_lock = threading.Lock()  # one writer at a time (SQLite has one anyway)
+        self._alerts_hook = alerts_hook if alerts_hook is not None else _default_alerts_hook()
+        self._running: set[int] = set()
+
+    # ------------------------------------------------------------------ ingest (sync, one transaction)
+
+    def ingest(self, source_id: int, batch: Batch, *, collector: str | None = None,
+               now: datetime | None = None) -> BatchResult:
+        """Store one batch and everything it leads to, atomically."""
+        now = now or utcnow()
+        result = BatchResult()
+        with self._write_lock, self.store.unit() as s:
+            source = s.get(Source, source_id)
+            if source is None:
+                raise SourceError(f"source {source_id} vanished")
+            stored = item_repo.upsert_items(s, source, batch.items, collector=collector or source.type,
+                                            enrich=lambda v: _enrich(v, source))
+            for deletion in batch.deletions:
+                result.deleted += item_repo.mark_deleted(s, source, deletion.external_ids, deletion.deleted_at)
+            changed = [st for st in stored if st.status != "unchanged"]
+            result.new = sum(st.status == "new" for st in stored)
+            result.versions = sum(st.status == "version" for st in stored)
+            result.unchanged = len(stored) - len(changed)
+            if result.new and source.footer is None:
+                self._learn_footer(source, [st.value.text for st in stored if st.status == "new"])
+            for st in changed:
+                if st.status == "new":
+                    _story_id, how = assign_story(s, st.row, _cluster(st.value, source.footer, self.settings),
+                                                  window=timedelta(days=self.settings.dedup.window_days),
+                                                  similarity=self.settings.dedup.similarity,
+                                                  similarity_fn=_similarity)
+                    result.stories_joined += how != "new"
+            if changed:
+                new_hits = self._match(s, source, changed, now)
+                result.hits = len(new_hits)
+                if new_hits:
+                    s.flush()
+                    result.new_hit_ids = [h.id for h in new_hits]
+                    if self._alerts_hook is not None:
+                        result.alerts = self._alerts_hook(s, result.new_hit_ids, settings=self.settings, now=now) or 0
+            _apply_batch_state(source, batch, now, had_new=result.new > 0)
+        return result
+
+    def _learn_footer(self, source: Source, texts: list[str]) -> None:
+        from monitor.dedup import detect_footer
+
+        if len(texts) >= 5:
+            footer = detect_footer(texts)
+            if footer:
+                source.footer = footer
+
+    def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime) -> list:
+        from monitor.match import MatchDoc
+
+        matcher, meta = self.matchers.get(s)
+        if matcher is None or not meta:
+            return []
+        existing = hit_repo.existing_pairs(s, [st.row.id for st in changed])
+        out = []
+        for st in changed:
+            row = st.row
+            doc = MatchDoc(text=row.text or "", title=row.title, source=source.name, lang=row.language,
+                           channel=row.channel_username)
+            for th in matcher.match(doc):
+                info = meta.get(th.term_id)
+                if info is None or (row.id, th.term_id) in existing:
+                    continue
+                existing.add((row.id, th.term_id))
+                field_text = row.title if th.field == "title" else row.text
+                out.append(hit_repo.add_hit(s, item=row, meta=info, field=th.field, spans=th.spans,
+                                            snippet=th.snippet, snippet_html=th.snippet_html,
+                                            field_text=field_text, now=now))
+        return out
+
+    # ------------------------------------------------------------------ runs (async)
+
+    async def run_source(self, source_id: int, *, progress: Callable[[int], None] | None = None) -> RunResult:
+        """Collect one source: ingest each batch it yields, then record the outcome."""
+        with self.store.unit() as s:
+            row = s.get(Source, source_id)
+            if row is None:
+                raise SourceError(f"no source with id {source_id}")
+            config = source_repo.to_config(row)
+        result = RunResult(source=config.name)
+        if source_id in self._running:  # one run per source at a time
+            result.status = "skipped"
+            return result
+        self._running.add(source_id)
+        started = utcnow()
+        error: BaseException | None = None
+        not_modified = False
+        min_interval = None
+        http_status = None
+        try:
+            collector = source_class(config.type)()
+            ctx = CollectContext(settings=self.settings, fetcher=self.fetcher, executor=self.executor,
+                                 progress=progress)
+            async for batch in collector.collect(config, ctx):
+                res = await asyncio.to_thread(self.ingest, source_id, batch)
+                result.batches += 1
+                result.new += res.new
+                result.versions += res.versions
+                result.deleted += res.deleted
+                result.hits += res.hits
+                result.alerts += res.alerts
+                not_modified = not_modified or batch.not_modified
+                min_interval = batch.min_interval or min_interval
+                http_status = batch.http_status or http_status
+        except asyncio.CancelledError:
+            raise
+        except SourceError as exc:
+            error = exc
+        except Exception as exc:  # a bug in a collector must not stop the pass: record it loudly
+            log.exception("collector for source %s failed unexpectedly", config.name)
+            error = exc
+        finally:
+            self._running.discard(source_id)
+        result.status = "error" if error else ("not_modified" if not_modified and not result.new else "ok")
+        result.error = f"{type(error).__name__}: {error}" if error else None
+        await asyncio.to_thread(self.record_outcome, source_id, error=error, started=started,
+                                not_modified=not_modified, min_interval=min_interval,
+                                http_status=http_status)
+        return result
+
+    def record_outcome(self, source_id: int, *, error: BaseException | None, started: datetime,
+                       not_modified: bool = False, min_interval: float | None = None,
+                       http_status: int | None = None, now: datetime | None = None) -> None:
+        """Write the run's outcome and the next check time on the source row."""
+        now = now or utcnow()
+        fs = self.settings.fetch
+        with self._write_lock, self.store.unit() as s:
+            src = s.get(Source, source_id)
+            if src is None:
+                return
+            src.last_checked_at = now
+            if error is None:
+                src.error_count, src.last_error = 0, None
+                src.last_success_at = now
+                src.last_status = "not modified" if not_modified else (str(http_status) if http_status else "ok")
+                src.paused_until = None
+                if src.type in ("telegram",):
+                    interval = float(src.pinned_interval or self.settings.telegram.gap_fill_interval)
+                else:
+                    since = now - timedelta(days=7)
+                    dates = s.scalars(select(Item.published_at).where(
+                        Item.source_id == src.id, Item.published_at >= since, Item.date_flag.is_(None)))
+                    interval = next_interval(list(dates), now=now, min_seconds=fs.min_interval,
+                                             max_seconds=fs.max_interval,
+                                             feed_min_interval=min_interval or src.state.get("min_interval"),
+                                             pinned=src.pinned_interval)
+                src.interval = int(interval)
+                src.next_check_at = now + timedelta(seconds=interval)
+                return
+            src.error_count += 1
+            status = getattr(error, "status", None)
+            src.last_error = f"{type(error).__name__}: {error}"[:2000]
+            base = float(src.pinned_interval or src.interval or fs.default_interval)
+            if isinstance(error, SourceGone):
+                src.retired, src.last_status = True, f"gone ({status or 'permanent'})"
+                src.next_check_at = None
+                log.warning("source %s is gone: retired", src.name)
+                return
+            if isinstance(error, RateLimited):
+                src.last_status = "flood_wait" if src.type == "telegram" else f"rate limited ({status or '-'})"
+                if error.retry_after:
+                    src.paused_until = now + timedelta(seconds=error.retry_after)
+            else:
+                src.last_status = f"error ({status})" if status else "error"
+            delay = backoff(src.error_count, error, min(base, fs.max_interval), max_seconds=fs.max_interval)
+            src.next_check_at = now + timedelta(seconds=delay)
+            if src.error_count >= fs.error_limit:
+                src.enabled = False
+                src.last_status = f"stopped after {src.error_count} errors (enable to resume)"
+                log.warning("source %s stopped after %d consecutive errors", src.name, src.error_count)
+
+    async def collect(self, *, names: Sequence[str] | None = None, everything: bool = False,
+                      types: Sequence[str] | None = SCHEDULED_TYPES,
+                      progress: Callable[[RunResult], None] | None = None,
+                      item_progress: Callable[[int], None] | None = None) -> PassSummary:
+        """One pass over the due sources (or the named ones, or all), concurrently within limits."""
+        with self.store.unit() as s:
+            ids = [src.id for src in source_repo.due_sources(s, names=names, everything=everything,
+                                                             types=None if names else types)]
+        summary = PassSummary()
+        limit = asyncio.Semaphore(max(1, self.settings.fetch.concurrency))
+
+        async def one(source_id: int) -> RunResult:
+            async with limit:
+                res = await self.run_source(source_id, progress=item_progress)
+            if progress:
+                progress(res)
+            return res
+
+        for res in await asyncio.gather(*(one(i) for i in ids)):
+            summary.results.append(res)
+            summary.fetched += res.status != "error"
+            summary.not_modified += res.status == "not_modified"
+            summary.new_items += res.new
+            summary.versions += res.versions
+            summary.hits += res.hits
+            summary.errors += res.status == "error"
+        return summary
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _enrich(value: t.Item, source: Source) -> tuple[str, str | None]:
+    from monitor.match import detect_language, matching_form
+
+    text = f"{value.title}\n{value.text}" if value.title else value.text
+    lang = value.language or source.language or detect_language(text or "")
+    return matching_form(text or ""), lang
+
+
+def _cluster(value: t.Item, footer: str | None, settings: Settings) -> Cluster:
+    from monitor.dedup import band_keys, exact_keys, signature
+
+    keys = exact_keys(value, footer=footer)
+    text = value.text if len(value.text or "") >= 40 or not value.title else f"{value.title}\n{value.text}"
+    sig = signature(text or "", num_perm=settings.dedup.num_perm)
+    if sig is None:
+        return Cluster(keys=keys, signature=None, bands=())
+    bands = band_keys(sig, threshold=settings.dedup.lsh_threshold, num_perm=settings.dedup.num_perm)
+    return Cluster(keys=keys, signature=sig.to_bytes(), bands=bands)
+
+
+def _similarity(a: bytes, b: bytes) -> float:
+    from monitor.dedup import Signature, similarity
+
+    return similarity(Signature.from_bytes(a), Signature.from_bytes(b))
+
+
+def _apply_batch_state(source: Source, batch: Batch, now: datetime, *, had_new: bool) -> None:
+    """The cursor, validators and state a batch brings, committed with its items."""
+    if batch.cursor is not None:
+        source.cursor = batch.cursor
+    for attr in ("etag", "last_modified", "body_hash"):
+        value = getattr(batch, attr)
+        if value is not None:
+            setattr(source, attr, value)
+    state: dict[str, Any] = dict(source.state or {})
+    if batch.state:
+        state.update(batch.state)
+    if batch.min_interval:
+        state["min_interval"] = batch.min_interval
+    if state != (source.state or {}):
+        source.state = state
+    for key, attr in (("channel_id", "remote_id"), ("access_hash", "access_hash")):
+        if batch.state and batch.state.get(key) is not None:
+            setattr(source, attr, int(batch.state[key]))
+    if batch.new_locator and batch.new_locator != source.locator:
+        log.info("source %s moved permanently: %s -> %s", source.name, source.locator, batch.new_locator)
+        source.locator = batch.new_locator
+    if had_new:
+        source.last_new_item_at = now
+
+
+def _default_alerts_hook():
+    try:
+        from monitor.store.alerts import on_new_hits
+    except ImportError:
+        return None
+    return on_new_hits
+
+

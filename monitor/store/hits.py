@@ -1,0 +1,79 @@
+"""Hits: one per (item, term), recording the term version and item version that matched."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from monitor.store.models import Hit, Item, Source, Watchlist, WatchTerm
+
+
+@dataclass(frozen=True, slots=True)
+class TermMeta:
+    term_id: int
+    watchlist_id: int
+    version: int
+    query: str
+
+
+def active_terms(s: Session) -> list[TermMeta]:
+    """Enabled terms of enabled watchlists: what the matcher compiles."""
+    q = (select(WatchTerm.id, WatchTerm.watchlist_id, WatchTerm.version, WatchTerm.query)
+         .join(Watchlist, WatchTerm.watchlist_id == Watchlist.id)
+         .where(WatchTerm.enabled.is_(True), Watchlist.enabled.is_(True)).order_by(WatchTerm.id))
+    return [TermMeta(*row) for row in s.execute(q).all()]
+
+
+def terms_fingerprint(s: Session) -> tuple:
+    """Changes whenever a term, a watchlist or an alias set changes: the matcher is recompiled."""
+    from monitor.store.models import AliasSet
+
+    terms = s.execute(select(func.count(WatchTerm.id), func.max(WatchTerm.updated_at),
+                             func.sum(WatchTerm.version))).one()
+    lists = tuple(s.execute(select(Watchlist.id, Watchlist.enabled).order_by(Watchlist.id)).tuples())
+    aliases = s.execute(select(func.count(AliasSet.id), func.max(AliasSet.updated_at))).one()
+    return tuple(terms) + (lists,) + tuple(aliases)
+
+
+def existing_pairs(s: Session, item_ids: Sequence[int]) -> set[tuple[int, int]]:
+    pairs: set[tuple[int, int]] = set()
+    ids = list(item_ids)
+    for i in range(0, len(ids), 500):
+        pairs.update(s.execute(select(Hit.item_id, Hit.term_id).where(Hit.item_id.in_(ids[i:i + 500]))).tuples())
+    return pairs
+
+
+def matched_hash(text: str | None) -> str:
+    """SHA-256 of the exact field text a hit matched: provenance a desk can check."""
+    return hashlib.sha256((text or "").encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def add_hit(s: Session, *, item: Item, meta: TermMeta, field: str, spans, snippet: str, snippet_html: str,
+            field_text: str | None, now: datetime) -> Hit:
+    hit = Hit(item_id=item.id, term_id=meta.term_id, watchlist_id=meta.watchlist_id, term_version=meta.version,
+              item_version=item.version, story_id=item.story_id, field=field,
+              spans=[[sp.start, sp.end] for sp in spans], snippet=snippet, snippet_html=snippet_html,
+              matched_hash=matched_hash(field_text), created_at=now)
+    s.add(hit)
+    return hit
+
+
+def list_hits(
+    s: Session, *, watchlist: str | None = None, since: datetime | None = None, limit: int | None = None,
+) -> Iterable[tuple[Hit, Item, Source, WatchTerm, Watchlist]]:
+    q = (select(Hit, Item, Source, WatchTerm, Watchlist).join(Item, Hit.item_id == Item.id)
+         .join(Source, Item.source_id == Source.id).join(WatchTerm, Hit.term_id == WatchTerm.id)
+         .join(Watchlist, Hit.watchlist_id == Watchlist.id))
+    if watchlist:
+        q = q.where(Watchlist.name == watchlist)
+    if since:
+        q = q.where(Hit.created_at >= since)
+    q = q.order_by(Hit.id)
+    if limit:
+        q = q.limit(limit)
+    yield from s.execute(q.execution_options(yield_per=500)).tuples()

@@ -1,0 +1,199 @@
+"""The orchestrator on real databases: store once, versions, deletions, stories, hits, atomicity."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.errors import PermanentSourceError, RateLimited, SourceGone, TransientSourceError
+from monitor.pipeline import Pipeline
+from monitor.settings import Settings
+from monitor.sources.base import Batch
+from monitor.store import sources as source_repo
+from monitor.store import watch as watch_repo
+from monitor.store.models import Hit, Item, ItemPayload, ItemVersion, Source, Story
+from monitor.types import Deletion, Forward
+from monitor.types import Item as Value
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+CLAIM = ("Срочно: при ударе ВСУ по полигону под Донецком погибли шесть северокорейских офицеров, "
+         "ещё трое ранены. Подробности уточняем.")
+
+
+def value(eid: str, text: str, *, minutes: int = 0, **kw) -> Value:
+    return Value(external_id=eid, fetched_at=NOW, published_at=NOW - timedelta(minutes=minutes), text=text, **kw)
+
+
+@pytest.fixture
+def setup(store):
+    with store.unit() as s:
+        ids = {}
+        for name, type_ in (("feed-a", "rss"), ("feed-b", "rss"), ("chan-a", "telegram-web"),
+                            ("chan-b", "telegram-web"), ("chan-c", "telegram-web")):
+            ids[name] = source_repo.add_source(s, type=type_, locator=f"loc-{name}", name=name).id
+        wl = watch_repo.add_watchlist(s, "dprk")
+        term = watch_repo.add_term(s, wl, '"северокорейские офицеры"')
+        ids["term"] = term.id
+    return Pipeline(store, Settings(database_url=store.url), alerts_hook=False), ids
+
+
+def count(store, model, *where) -> int:
+    with store.unit() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_new_items_are_stored_once_matched_and_clustered(store, setup):
+    pipeline, ids = setup
+    batch = Batch(items=[value("1", CLAIM, raw=b'{"id": 1}', raw_format="json"), value("2", "Погода в Донецке")],
+                  cursor="2")
+    first = pipeline.ingest(ids["chan-a"], batch)
+    assert (first.new, first.hits) == (2, 1)
+    again = pipeline.ingest(ids["chan-a"], batch)
+    assert (again.new, again.unchanged, again.hits) == (0, 2, 0)
+    assert count(store, Item) == 2 and count(store, Hit) == 1 and count(store, Story) == 2
+    with store.unit() as s:
+        hit = s.scalar(select(Hit))
+        item = s.get(Item, hit.item_id)
+        assert hit.term_version == 1 and hit.item_version == 1 and hit.field == "text"
+        start, end = hit.spans[0]
+        assert "северокорейских" in item.text[start:end] or "офицеров" in item.text[start:end]
+        assert "«" in hit.snippet and s.get(Source, ids["chan-a"]).cursor == "2"
+        assert item.language == "ru" and "северокореиских" not in (item.norm_text or "x")
+        assert s.scalar(select(ItemPayload.sha256)) is not None
+
+
+def test_changed_content_is_a_new_version_and_is_matched_again(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("7", "Удар по полигону под Донецком.")]))
+    assert count(store, Hit) == 0
+    res = pipeline.ingest(ids["chan-a"], Batch(items=[value("7", CLAIM, edited_at=NOW)]))
+    assert (res.new, res.versions, res.hits) == (0, 1, 1)
+    with store.unit() as s:
+        item = s.scalar(select(Item))
+        assert item.version == 2 and item.text == CLAIM and item.edited_at == NOW
+        versions = s.scalars(select(ItemVersion.text).order_by(ItemVersion.version)).all()
+        assert versions == ["Удар по полигону под Донецком.", CLAIM]
+        assert s.scalar(select(Hit.item_version)) == 2
+
+
+def test_deletions_mark_and_never_erase(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("1", CLAIM)]))
+    res = pipeline.ingest(ids["chan-a"], Batch(deletions=[Deletion(("1", "404"), NOW)]))
+    assert res.deleted == 1
+    with store.unit() as s:
+        item = s.scalar(select(Item))
+        assert item.deleted_at == NOW and item.text == CLAIM
+    assert count(store, Hit) == 1
+
+
+def test_forwards_by_three_channels_fold_into_the_origin_story(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("4512", CLAIM, minutes=90, channel_id=111)]))
+    for i, chan in enumerate(("chan-b", "chan-c", "feed-a")):
+        fwd = Forward(origin_channel_id=111, origin_post_id=4512)
+        text = f"⚡️ {CLAIM}\n\nПідписатися | @{chan}" if i else CLAIM
+        pipeline.ingest(ids[chan], Batch(items=[value(f"9{i}", text, minutes=80 - i, channel_id=200 + i,
+                                                      forward=fwd)]))
+    with store.unit() as s:
+        stories = s.scalars(select(Story)).all()
+        assert len(stories) == 1
+        story = stories[0]
+        assert (story.item_count, story.source_count, story.first_source_id) == (4, 4, ids["chan-a"])
+        kinds = sorted(s.scalars(select(Item.dedup_kind)).all())
+        assert kinds == ["forward", "forward", "forward", "new"]
+    assert count(store, Hit) == 4  # hits stay per item
+
+
+def test_url_text_and_near_duplicates_join_and_near_misses_stay_apart(store, setup):
+    pipeline, ids = setup
+    url = "https://news.example/2024/10/officers"
+    pipeline.ingest(ids["feed-a"], Batch(items=[value("a1", "Short summary A", url=url, title="Officers killed")]))
+    pipeline.ingest(ids["feed-b"], Batch(items=[value("b1", "Different summary B", url=url, title="Officers")]))
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("10", CLAIM)]))
+    pipeline.ingest(ids["chan-b"], Batch(items=[value("20", "🔥🔥 " + CLAIM + " https://t.me/x @chan_b")]))
+    edited = CLAIM.replace("трое ранены", "четверо ранены").replace("Подробности уточняем.", "Ждём данных.")
+    pipeline.ingest(ids["chan-c"], Batch(items=[value("30", edited)]))
+    other_day = ("Сводка за 13 октября: силы ПВО сбили 41 беспилотник над Курской, Брянской и Белгородской "
+                 "областями, пострадавших нет, повреждены две линии электропередачи.")
+    template = ("Сводка за 12 октября: силы ПВО сбили 30 беспилотников над Ростовской и Воронежской "
+                "областями, пострадал один человек, повреждён жилой дом.")
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("11", template)]))
+    pipeline.ingest(ids["chan-b"], Batch(items=[value("21", other_day)]))
+    with store.unit() as s:
+        by_eid = {it.external_id: it for it in s.scalars(select(Item))}
+        assert by_eid["a1"].story_id == by_eid["b1"].story_id and by_eid["b1"].dedup_kind == "url"
+        assert by_eid["20"].story_id == by_eid["10"].story_id and by_eid["20"].dedup_kind == "text"
+        assert by_eid["30"].story_id == by_eid["10"].story_id and by_eid["30"].dedup_kind == "near"
+        assert by_eid["11"].story_id != by_eid["21"].story_id
+        assert by_eid["a1"].story_id != by_eid["10"].story_id
+
+
+def test_a_late_earlier_copy_becomes_the_story_first_seen(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["chan-b"], Batch(items=[value("2", CLAIM, minutes=10)]))
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("1", CLAIM, minutes=60)]))  # archive import, older
+    with store.unit() as s:
+        story = s.scalar(select(Story))
+        assert story.first_source_id == ids["chan-a"] and story.first_seen_at == NOW - timedelta(minutes=60)
+
+
+def test_a_crash_inside_a_batch_stores_nothing_and_the_retry_stores_once(store, setup):
+    pipeline, ids = setup
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("crash while handing hits to alerting")
+
+    crashing = Pipeline(store, pipeline.settings, alerts_hook=boom)
+    batch = Batch(items=[value("1", CLAIM), value("2", "другое")], cursor="2", etag='"v2"')
+    with pytest.raises(RuntimeError):
+        crashing.ingest(ids["chan-a"], batch)
+    assert count(store, Item) == 0 and count(store, Story) == 0
+    with store.unit() as s:
+        assert s.get(Source, ids["chan-a"]).cursor is None
+    pipeline.ingest(ids["chan-a"], batch)
+    pipeline.ingest(ids["chan-a"], batch)
+    assert count(store, Item) == 2 and count(store, Hit) == 1 and count(store, Story) == 2
+    with store.unit() as s:
+        assert (s.get(Source, ids["chan-a"]).cursor, s.get(Source, ids["chan-a"]).etag) == ("2", '"v2"')
+
+
+def test_term_edits_are_picked_up_without_a_restart(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("1", "Ким Чен Ын посетил завод")]))
+    assert count(store, Hit) == 0
+    with store.unit() as s:
+        watch_repo.add_term(s, watch_repo.get_watchlist(s, "dprk"), '"Ким Чен Ын"')
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("2", "Ким Чен Ына встретили в Пхеньяне")]))
+    assert count(store, Hit) == 1
+
+
+def test_outcomes_are_recorded_on_the_source(store, setup):
+    pipeline, ids = setup
+    sid = ids["feed-a"]
+    pipeline.record_outcome(sid, error=TransientSourceError("timeout", status=None), started=NOW, now=NOW)
+    with store.unit() as s:
+        src = s.get(Source, sid)
+        assert src.error_count == 1 and "timeout" in src.last_error and src.next_check_at > NOW
+    pipeline.record_outcome(sid, error=RateLimited("slow down", status=429, retry_after=900), started=NOW, now=NOW)
+    with store.unit() as s:
+        src = s.get(Source, sid)
+        assert src.paused_until == NOW + timedelta(seconds=900) and src.next_check_at >= src.paused_until
+        assert src.last_status == "rate limited (429)"
+    pipeline.record_outcome(sid, error=None, started=NOW, now=NOW)
+    with store.unit() as s:
+        src = s.get(Source, sid)
+        assert (src.error_count, src.last_error, src.paused_until) == (0, None, None)
+        assert src.interval == 86400  # nothing published this week: polled at the ceiling
+    for _ in range(pipeline.settings.fetch.error_limit):
+        pipeline.record_outcome(sid, error=PermanentSourceError("not a feed", status=200), started=NOW, now=NOW)
+    with store.unit() as s:
+        src = s.get(Source, sid)
+        assert src.enabled is False and src.last_status.startswith("stopped after 10 errors")
+        assert source_repo.due_sources(s, now=NOW + timedelta(days=30)) == [] or \
+            sid not in [x.id for x in source_repo.due_sources(s, now=NOW + timedelta(days=30))]
+    pipeline.record_outcome(ids["feed-b"], error=SourceGone("410 Gone", status=410), started=NOW, now=NOW)
+    with store.unit() as s:
+        assert s.get(Source, ids["feed-b"]).retired is True
