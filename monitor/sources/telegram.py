@@ -22,6 +22,7 @@ import inspect
 import logging
 import os
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
@@ -32,7 +33,7 @@ from telethon.tl import types
 from monitor.errors import (ConfigError, InvalidInput, PermanentSourceError, RateLimited,
                             TransientSourceError)
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
-from monitor.sources.telegram_web import ChannelRef, parse_channel_ref, permalink
+from monitor.sources.telegram_web import parse_channel_ref, permalink
 from monitor.types import Forward, Item, utcnow
 
 log = logging.getLogger(__name__)
@@ -261,7 +262,9 @@ class ClientPool:
                     authorized = await client.is_user_authorized()
                 except (OSError, asyncio.TimeoutError) as exc:
                     raise TransientSourceError(f"cannot reach Telegram: {exc}") from None
-                if not authorized:
+                if not authorized:  # dropped, so the next run checks again after a login
+                    await self._clients.pop(key).disconnect()
+                    self._made.discard(key)
                     name = account or "default"
                     raise PermanentSourceError(
                         f"Telegram account {name!r} is not logged in (run the login command)")
@@ -315,10 +318,15 @@ async def resolve_channel(client: TelegramClient, source: SourceConfig
         entity = await client.get_entity(target)
     except (errors.RPCError, ValueError) as exc:
         raise _map_rpc_error(exc, source.name) from None
+    except (OSError, asyncio.TimeoutError) as exc:
+        raise TransientSourceError(f"{source.name}: cannot reach Telegram: {exc}") from None
     if not isinstance(entity, types.Channel):
         raise PermanentSourceError(f"{source.name}: {source.locator} is a user or bot, not a channel")
-    state = {"channel_id": entity.id, "access_hash": entity.access_hash,
-             "username": entity.username, "title": entity.title}
+    # Channels with collectible usernames may list them only in `usernames`.
+    username = entity.username or next((u.username for u in entity.usernames or [] if u.active),
+                                       None)
+    state = {"channel_id": entity.id, "access_hash": entity.access_hash, "username": username,
+             "title": entity.title}
     return types.InputPeerChannel(entity.id, entity.access_hash), state
 
 
@@ -410,22 +418,16 @@ class TelegramSource(Source):
         return f"@{ref.username}" if ref.username else f"channel {ref.channel_id}"
 
     async def collect(self, source: SourceConfig, ctx: CollectContext) -> AsyncIterator[Batch]:
-        client = await self.clients.get(ctx.settings, source.account)
+        try:
+            client = await self.clients.get(ctx.settings, source.account)
+        except ConfigError as exc:  # missing api_id or account: this source fails, others go on
+            raise PermanentSourceError(f"{source.name}: {exc}") from None
         peer, new_state = await resolve_channel(client, source)
         if new_state is not None:
             # Stored before any history call, so a FloodWait below never costs a second resolve.
             yield Batch(state=new_state)
-            source = _with_state(source, new_state)
+            source = replace(source, state={**source.state, **new_state})
         async for batch in iter_history(client, source, peer, ctx.settings, progress=ctx.progress,
                                         batch_size=self.batch_size, wait_time=self.wait_time):
             yield batch
 
-
-def _with_state(source: SourceConfig, state: Mapping[str, Any]) -> SourceConfig:
-    from dataclasses import replace
-    return replace(source, state={**source.state, **state})
-
-
-__all__ = ["BATCH_SIZE", "CLIENTS", "ChannelRef", "ClientPool", "TelegramSource", "input_peer",
-           "iter_history", "login", "make_client", "media_info", "message_to_item",
-           "resolve_channel", "session_path"]

@@ -12,7 +12,7 @@ read is yielded *without* a cursor (items are idempotent by message id) before t
 so the next run pages again from the same cursor and no post is skipped.
 
 Requests to a host are spaced by ``telegram.web_request_spacing`` seconds; a 429/503 raises
-``RateLimited`` with the server's Retry-After.
+``RateLimited`` with the server's Retry-After (from :class:`monitor.sources.http.Fetcher`).
 """
 
 from __future__ import annotations
@@ -22,14 +22,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, AsyncIterator
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from monitor.errors import (InvalidInput, PermanentSourceError, RateLimited, SourceError,
-                            TransientSourceError)
+from monitor.errors import InvalidInput, PermanentSourceError, SourceError
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
 from monitor.types import Forward, Item, utcnow
 
@@ -279,59 +277,24 @@ async def _wait_turn(host: str, spacing: float) -> None:
         await asyncio.sleep(slot - now)
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - utcnow()).total_seconds())
-    except (TypeError, ValueError):
-        return None
-
-
 class _Pages:
-    """GET pages through the shared Fetcher when lent one, else a private capped httpx client."""
+    """GET pages through the pipeline's shared Fetcher, or a private one when none is lent.
+
+    The Fetcher follows redirects (``.url`` is where we landed), caps time and size, and raises
+    ``RateLimited`` (with Retry-After) on 429/503 and other SourceErrors on failures.
+    """
 
     def __init__(self, ctx: CollectContext) -> None:
         self.ctx, self._own = ctx, None
 
-    async def get(self, url: str) -> tuple[int, str, bytes]:
-        fetch = self.ctx.settings.fetch
+    async def get(self, url: str) -> tuple[str, bytes]:
         await _wait_turn(urlsplit(url).netloc, self.ctx.settings.telegram.web_request_spacing)
-        if self.ctx.fetcher is not None:
-            r = await self.ctx.fetcher.fetch(url)
-            status, final, headers, body = r.status, str(r.url), r.headers, r.body
-        else:
-            import httpx
-            if self._own is None:
-                self._own = httpx.AsyncClient(
-                    timeout=httpx.Timeout(fetch.timeout, connect=fetch.connect_timeout),
-                    follow_redirects=True, max_redirects=fetch.max_redirects,
-                    headers={"User-Agent": fetch.user_agent})
-            try:
-                async with self._own.stream("GET", url) as r:
-                    chunks, size = [], 0
-                    async for chunk in r.aiter_bytes():
-                        size += len(chunk)
-                        if size > fetch.max_bytes:
-                            raise TransientSourceError(f"{url}: page larger than {fetch.max_bytes} bytes")
-                        chunks.append(chunk)
-                    status, final, headers, body = r.status_code, str(r.url), r.headers, b"".join(chunks)
-            except httpx.HTTPError as exc:
-                raise TransientSourceError(f"{url}: {type(exc).__name__}: {exc}") from None
-        if status in (429, 503):
-            raise RateLimited(f"{url}: HTTP {status}", status=status,
-                              retry_after=_retry_after(headers.get("retry-after")))
-        if status in (404, 410):
-            raise PermanentSourceError(f"{url}: HTTP {status}: no such channel page", status=status)
-        if status >= 500:
-            raise TransientSourceError(f"{url}: HTTP {status}", status=status)
-        if status >= 300 and status < 400:
-            final = headers.get("location") or final  # a fetcher that does not follow redirects
-        elif status >= 400:
-            raise PermanentSourceError(f"{url}: HTTP {status}", status=status)
-        return status, final, body
+        fetcher = self.ctx.fetcher
+        if fetcher is None:
+            from monitor.sources.http import Fetcher
+            fetcher = self._own = self._own or Fetcher(self.ctx.settings.fetch)
+        response = await fetcher.fetch(url)
+        return str(response.url), response.body
 
     async def aclose(self) -> None:
         if self._own is not None:
@@ -384,7 +347,7 @@ class TelegramWebSource(Source):
         url = f"{base}/s/{name}"
         try:
             for number in range(max_pages):
-                _, final, body = await pages.get(url)
+                final, body = await pages.get(url)
                 page = parse_page(body)
                 _check_preview(page, final, name)
                 title = title or page.title

@@ -235,6 +235,11 @@ async def test_not_logged_in_account_is_permanent(tmp_path, monkeypatch):
     monkeypatch.setattr(TelegramClient, "is_user_authorized", authorized)
     with pytest.raises(PermanentSourceError, match="not logged in"):
         await pool.get(settings(tmp_path), None)
+    assert pool._clients == {}  # checked again on the next run, after a login
+    with pytest.raises(PermanentSourceError, match="not logged in"):
+        await run(TelegramSource(pool), src(), CollectContext(settings(tmp_path)))
+    with pytest.raises(PermanentSourceError, match="api_id"):  # config problem: this source fails
+        await run(TelegramSource(ClientPool()), src(), CollectContext(Settings(data_dir=tmp_path)))
 
 
 async def test_login_with_two_step_password_never_logs_secrets(tmp_path, caplog, capsys):

@@ -232,3 +232,8 @@ async def test_rate_limit_keeps_what_was_read_without_moving_the_cursor(server):
             got.append(batch)
     assert info.value.retry_after == 120
     assert ids(got) == [120, 121, 123, 124, 125] and got[0].cursor is None
+
+
+async def test_unknown_page_is_permanent(server):
+    with pytest.raises(PermanentSourceError, match="404"):
+        await collect(source("nobody_here"), ctx_for(server))
