@@ -25,7 +25,7 @@ import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Mapping
 
 from telethon import TelegramClient, errors, utils
 from telethon.tl import types
@@ -181,7 +181,8 @@ def make_client(settings: Any, account: str | None = None) -> TelegramClient:
     api_hash = (acc.api_hash if acc else None) or tg.api_hash
     if not api_id or not api_hash:
         where = f"telegram.accounts.{account}" if account else "telegram"
-        raise ConfigError(f"{where}: api_id and api_hash are required (get them at my.telegram.org)")
+        raise ConfigError(f"{where}: api_id and api_hash are required "
+                          f"(get them at my.telegram.org)")
     path = session_path(settings, account)
     _secure(path)
     client = TelegramClient(str(path), int(api_id), api_hash.get_secret_value(),
@@ -245,7 +246,7 @@ class ClientPool:
         self._lock = asyncio.Lock()
 
     def put(self, account: str | None, client: TelegramClient) -> None:
-        """Use ``client`` for ``account`` as is (the caller connects it, or tests fake its calls)."""
+        """Use ``client`` for ``account`` as is (the caller connects it; tests fake its calls)."""
         self._clients[account or ""] = client
         self._made.discard(account or "")
 
@@ -321,7 +322,8 @@ async def resolve_channel(client: TelegramClient, source: SourceConfig
     except (OSError, asyncio.TimeoutError) as exc:
         raise TransientSourceError(f"{source.name}: cannot reach Telegram: {exc}") from None
     if not isinstance(entity, types.Channel):
-        raise PermanentSourceError(f"{source.name}: {source.locator} is a user or bot, not a channel")
+        raise PermanentSourceError(f"{source.name}: {source.locator} is a user or bot, "
+                                   f"not a channel")
     # Channels with collectible usernames may list them only in `usernames`.
     username = entity.username or next((u.username for u in entity.usernames or [] if u.active),
                                        None)

@@ -88,7 +88,8 @@ def _media(msg: dict) -> tuple[str | None, str]:
     if "photo" in msg:
         return "photo", ""
     if isinstance(poll := msg.get("poll"), dict):
-        answers = [join_text(a.get("text")) for a in poll.get("answers") or [] if isinstance(a, dict)]
+        answers = [join_text(a.get("text")) for a in poll.get("answers") or []
+                   if isinstance(a, dict)]
         return "poll", "\n".join(p for p in [join_text(poll.get("question"))] + answers if p)
     if msg.get("media_type"):
         return _MEDIA.get(msg["media_type"], msg["media_type"]), ""
@@ -187,7 +188,8 @@ def read_export(path: str | Path, *, usernames: Mapping[int, str] | None = None,
     elif isinstance(data, dict) and isinstance(data.get("chats"), dict) \
             and isinstance(data["chats"].get("list"), list):
         left = data.get("left_chats")
-        raw_chats = data["chats"]["list"] + (left.get("list") or [] if isinstance(left, dict) else [])
+        left_list = (left.get("list") or []) if isinstance(left, dict) else []
+        raw_chats = data["chats"]["list"] + left_list
     else:
         raise InvalidInput(f"{file}: not a Telegram Desktop export (expected a JSON object with "
                            f"'messages' or 'chats.list')")

@@ -92,7 +92,7 @@ def parse_channel_ref(text: str) -> ChannelRef:
 
 
 def permalink(username: str | None, channel_id: int | None, post_id: int) -> str | None:
-    """``https://t.me/<username>/<id>``, or ``https://t.me/c/<bare id>/<id>`` for private channels."""
+    """``https://t.me/<username>/<id>``, or ``https://t.me/c/<bare id>/<id>`` when private."""
     if username:
         return f"https://t.me/{username}/{post_id}"
     if channel_id:
@@ -137,7 +137,7 @@ def _has(node: LexborNode, selector: str) -> bool:
 
 
 def _media_type(bubble: LexborNode) -> str | None:
-    # Order matters: an album holds photo and video wraps; a preview's own classes are link_preview_*.
+    # Order matters: an album holds photo and video wraps; previews use link_preview_* classes.
     for selector, kind in ((".tgme_widget_message_grouped_wrap", "album"),
                            (".tgme_widget_message_roundvideo_player", "video_note"),
                            (".tgme_widget_message_photo_wrap", "photo"),

@@ -30,7 +30,8 @@ CH = 1234567890
 
 
 def msg(i: int, text: str = "", *, date: datetime | None = None, **kw) -> types.Message:
-    return types.Message(id=i, peer_id=types.PeerChannel(CH), date=date or T0 + timedelta(minutes=i),
+    return types.Message(id=i, peer_id=types.PeerChannel(CH),
+                         date=date or T0 + timedelta(minutes=i),
                          message=text or f"Сообщение номер {i}", post=True, **kw)
 
 

@@ -46,8 +46,8 @@ def live():
     source = SourceConfig(id=7, name="@novosti_test", type="telegram", locator="novosti_test",
                           cursor="5", state=STATE)
     unresolved = SourceConfig(id=8, name="@later", type="telegram", locator="later_one")
-    listener = TelegramListener(client, [source, unresolved], on_batch,
-                                settings=Settings(telegram=TelegramSettings(api_id=1, api_hash="x")))
+    settings = Settings(telegram=TelegramSettings(api_id=1, api_hash="x"))
+    listener = TelegramListener(client, [source, unresolved], on_batch, settings=settings)
     listener.start()
     listener.start()  # idempotent: handlers are registered once
     return fake, client, listener, source, got, arrived

@@ -81,11 +81,12 @@ def test_locators_and_counts():
     ("message_media_file.html", dict(media_type="document",
                                      origin=("https://t.me/kremlinprachka/20294", 20294),
                                      starts="Центр изучения новых коммуникаций")),
-    ("message_link_preview.html", dict(media_type="webpage", contains="ОККУПАЦИЯ ВОЛОСАТЫМ КРАБОМ")),
+    ("message_link_preview.html", dict(media_type="webpage",
+                                       contains="ОККУПАЦИЯ ВОЛОСАТЫМ КРАБОМ")),
     ("message_link_preview_video.html", dict(edited=True, contains="Жениться вам, барин, пора!")),
-    ("message_media_photo_and_video.html", dict(media_type="album",
-                                                album=[46908, 46909, 46910],
-                                                starts="Ночью над Белгородом сбили 3 беспилотника")),
+    ("message_media_photo_and_video.html", dict(
+        media_type="album", album=[46908, 46909, 46910],
+        starts="Ночью над Белгородом сбили 3 беспилотника")),
     ("message_media_round_video.html", dict(media_type="video_note", starts="")),
 ])
 def test_corpus_fragments(name, expect):
@@ -237,3 +238,19 @@ async def test_rate_limit_keeps_what_was_read_without_moving_the_cursor(server):
 async def test_unknown_page_is_permanent(server):
     with pytest.raises(PermanentSourceError, match="404"):
         await collect(source("nobody_here"), ctx_for(server))
+
+
+async def test_requests_to_a_host_are_spaced(monkeypatch):
+    from monitor.sources import telegram_web
+
+    waits = []
+
+    async def sleep(seconds):
+        waits.append(seconds)
+
+    monkeypatch.setattr(telegram_web.asyncio, "sleep", sleep)
+    for _ in range(3):
+        await telegram_web._wait_turn("spaced.example", 5.0)
+    await telegram_web._wait_turn("other.example", 5.0)
+    # The first request goes at once; each next one waits for its slot, another host does not.
+    assert len(waits) == 2 and 4 < waits[0] <= 5 and 9 < waits[1] <= 10

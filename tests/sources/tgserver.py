@@ -55,8 +55,8 @@ class TgServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
 
     def start(self) -> "TgServer":
         self._thread.start()
@@ -68,7 +68,8 @@ class TgServer:
 
     def page(self, path: str, body: str | bytes, status: int = 200, **headers: str) -> None:
         data = body.encode("utf-8") if isinstance(body, str) else body
-        self.routes[path] = Route(status, data, {k.replace("_", "-"): v for k, v in headers.items()})
+        extra = {k.replace("_", "-"): v for k, v in headers.items()}
+        self.routes[path] = Route(status, data, extra)
 
     def redirect(self, path: str, location: str, status: int = 302) -> None:
         self.routes[path] = Route(status, b"", {"Location": location})
