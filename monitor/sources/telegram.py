@@ -395,8 +395,8 @@ async def iter_history(client: TelegramClient, source: SourceConfig, peer: Any, 
         if top > sent or pending:
             yield flush()
         raise TransientSourceError(f"{source.name}: connection lost: {exc}") from None
-    if top > sent or pending:
-        yield flush()
+    if top > sent or pending or (not source.cursor and top):
+        yield flush()  # on a first run, also the depth limit's start: never computed twice
 
 
 class TelegramSource(Source):

@@ -344,6 +344,16 @@ class TelegramWebSource(Source):
         found: dict[int, Item] = {}
         title = None
         pages = _Pages(ctx)
+
+        def wanted() -> list[Item]:
+            """What was found, past the cursor and within the backfill depth, oldest first."""
+            items = [it for i, it in sorted(found.items()) if cursor is None or i > cursor]
+            if cutoff is not None:
+                items = [it for it in items if it.published_at >= cutoff]
+            if limit is not None:
+                items = items[-int(limit):] if int(limit) else []
+            return items
+
         url = f"{base}/s/{name}"
         try:
             for number in range(max_pages):
@@ -367,18 +377,13 @@ class TelegramWebSource(Source):
             else:
                 log.info("%s: stopped paging after %d pages (max_pages)", source.name, max_pages)
         except SourceError:
-            keep = [it for i, it in sorted(found.items()) if cursor is None or i > cursor]
-            if keep:
+            if keep := wanted():
                 yield Batch(items=keep)  # no cursor: older posts may still be missing
             raise
         finally:
             await pages.aclose()
 
-        items = [it for i, it in sorted(found.items()) if cursor is None or i > cursor]
-        if cutoff is not None:
-            items = [it for it in items if it.published_at >= cutoff]
-        if limit is not None:
-            items = items[len(items) - int(limit):] if int(limit) else []
+        items = wanted()
         state = {"username": name, "title": title}
         for start in range(0, len(items), BATCH_SIZE):
             chunk = items[start:start + BATCH_SIZE]

@@ -187,6 +187,9 @@ async def test_backfill_depth_by_count_and_days(tmp_path, fake, source_with):
     ctx = CollectContext(settings(tmp_path, backfill_limit=5))
     ids = [i.external_id for b in await run(source_with(), src(), ctx) for i in b.items]
     assert ids == ["246", "247", "248", "249", "250"]
+    batches = await run(source_with(), src(), CollectContext(settings(tmp_path, backfill_limit=0)))
+    assert [b.cursor for b in batches if b.cursor] == ["250"]  # no history, new posts from here
+    assert not [i for b in batches for i in b.items]
     # Messages are a minute apart: 30 minutes back from the newest.
     fake.messages = [msg(i, date=datetime.now(UTC) - timedelta(minutes=250 - i))
                      for i in range(1, 251)]

@@ -193,6 +193,9 @@ async def test_backfill_depth_by_count(server):
     batches = await collect(source(backfill_limit=7), ctx_for(server))
     assert ids(batches) == [117, 119, 120, 121, 123, 124, 125]
     assert server.requests == ["/s/vesti_test", "/s/vesti_test?before=120"]
+    server.requests.clear()
+    batches = await collect(source(backfill_limit=50), ctx_for(server))  # deeper than the channel
+    assert len(ids(batches)) == 14 and len(server.requests) == 3
 
 
 async def test_backfill_depth_by_days_older_than_every_post(server):
