@@ -264,6 +264,12 @@ class Claim:
     kind: str
 
 
+def alert_targets(s: Session, alert_id: int) -> list[int]:
+    """Targets an alert still has to reach."""
+    return list(s.scalars(select(Delivery.target_id).where(Delivery.alert_id == alert_id,
+                                                           Delivery.status == "pending")).all())
+
+
 def fail_disabled_targets(s: Session, now: datetime) -> int:
     """Pending deliveries to a disabled target fail: they would otherwise hold their alert open."""
     ids = s.scalars(select(Delivery.id).join(DeskTarget, Delivery.target_id == DeskTarget.id)
@@ -416,8 +422,9 @@ def alert_content(s: Session, alert_id: int) -> dict[str, Any]:
     """
     alert = s.get(Alert, alert_id)
     desk = s.get(Desk, alert.desk_id)
-    base = {"alert_id": alert.id, "kind": alert.kind, "desk": desk.name, "created_at": alert.created_at,
-            "key": alert.key, **{k: v for k, v in (alert.payload or {}).items() if k in ("title", "text")}}
+    base = {"alert_id": alert.id, "kind": alert.kind, "desk": desk.name, "tz": desk.timezone,
+            "created_at": alert.created_at, "key": alert.key,
+            **{k: v for k, v in (alert.payload or {}).items() if k in ("title", "text", "watchlist")}}
     if alert.kind in ("story", "update") and alert.hit_id:
         rows = _story_rows(s, Alert.id == alert.id)
         if rows:

@@ -1,0 +1,141 @@
+"""Alerts about the world changing pace (spikes) and about the pipeline itself (operators).
+
+Each condition is keyed by its *occurrence*, so it alerts once and again only when it happens anew:
+
+=======================================  ===============================================
+``spike:<watchlist>:<hour>:<desk>``      hits in the last hour exceed the baseline
+``op:silent:<source>:<last new item>``   no new item for longer than ``alerts.silent_after``
+``op:failing:<source>:<last success>``   3+ errors in a row, or erroring for 3 intervals
+``op:logged_out:<source>:<last success>`` the Telegram session was logged out
+``op:flood_wait:<source>:<paused until>`` a FloodWait longer than an hour
+``op:desk_failing:<desk>:<last sent>``   5+ failed attempts to a desk since it last received
+=======================================  ===============================================
+
+Spike rule: the baseline of a watchlist is the mean number of hits in the same hour of each of
+the previous ``alerts.spike_baseline_days`` days. It is a spike when the last hour's hits are at
+least ``alerts.spike_min_hits`` and more than ``alerts.spike_factor`` times the baseline — and
+never before the watchlist has existed for the whole baseline period (a new watchlist has no
+"normal" yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from sqlalchemy.orm import Session
+
+from monitor.durations import parse_duration
+from monitor.settings import Settings
+from monitor.store import alerts as repo
+from monitor.store.db import Store
+from monitor.store.models import Source
+
+log = logging.getLogger("monitor.alerts")
+
+LONG_FLOOD_WAIT = timedelta(hours=1)
+FAILING_STREAK = 3
+DESK_FAILED_ATTEMPTS = 5
+
+
+def is_spike(count: int, baseline_counts: Sequence[int], *, factor: float, min_hits: int) -> bool:
+    """Whether ``count`` hits in an hour is a spike against the same hour on previous days."""
+    if not baseline_counts or count < min_hits:
+        return False
+    baseline = sum(baseline_counts) / len(baseline_counts)
+    return count > factor * baseline
+
+
+def check_spikes(s: Session, settings: Settings, now: datetime) -> int:
+    """Write a spike alert per watchlist in spike and routed desk; returns alerts created."""
+    cfg = settings.alerts
+    routed = repo.routed_watchlists(s)
+    if not routed:
+        return 0
+    ids = [wl.id for wl, _ in routed]
+    hour = timedelta(hours=1)
+    current = repo.hit_counts(s, ids, now - hour, now)
+    days = [repo.hit_counts(s, ids, now - timedelta(days=d) - hour, now - timedelta(days=d))
+            for d in range(1, cfg.spike_baseline_days + 1)]
+    created = 0
+    for wl, desks in routed:
+        if wl.created_at > now - timedelta(days=cfg.spike_baseline_days):
+            continue  # not enough history for a baseline
+        count, base = current.get(wl.id, 0), [d.get(wl.id, 0) for d in days]
+        if not is_spike(count, base, factor=cfg.spike_factor, min_hits=cfg.spike_min_hits):
+            continue
+        mean = sum(base) / len(base)
+        payload = {"title": f"Spike in {wl.name}: {count} hits in the last hour",
+                   "text": f"{count} hits in the hour to {now:%Y-%m-%d %H:%M} UTC; the same hour of the "
+                           f"previous {len(base)} days averaged {mean:.1f}.",
+                   "watchlist": wl.name, "count": count, "baseline": mean}
+        for desk in desks:
+            created += repo.insert_alert(
+                s, key=f"spike:{wl.id}:{now:%Y-%m-%dT%H}:{desk.id}", kind="spike", desk_id=desk.id, now=now,
+                due_at=repo.due_time(desk, "spike", now), payload=payload) is not None
+    return created
+
+
+def source_problems(src: Source, now: datetime, *, silent_after: int | None,
+                    default_interval: int) -> list[tuple[str, str, str]]:
+    """(key, title, text) for each operator condition a source is in right now."""
+    def stamp(dt: datetime | None) -> str:
+        return dt.strftime("%Y-%m-%dT%H:%M:%S") if dt else "never"
+
+    name, out = src.name, []
+    since_ok = stamp(src.last_success_at)
+    if src.last_status == "logged_out":
+        out.append((f"op:logged_out:{src.id}:{since_ok}", f"Telegram session logged out ({name})",
+                    f"Source {name} (account {src.account or 'default'}) cannot collect: the session was "
+                    "logged out. Log in again with `monitor telegram login`."))
+    if src.last_status == "flood_wait" and src.paused_until and src.paused_until - now > LONG_FLOOD_WAIT:
+        out.append((f"op:flood_wait:{src.id}:{stamp(src.paused_until)}", f"Long FloodWait on {name}",
+                    f"Telegram asked to wait until {src.paused_until:%Y-%m-%d %H:%M} UTC before collecting {name}."))
+    interval = src.pinned_interval or src.interval or default_interval
+    erroring_since = src.last_success_at or src.created_at
+    if src.error_count >= FAILING_STREAK or (
+            src.last_status == "error" and erroring_since and now - erroring_since > timedelta(seconds=3 * interval)):
+        out.append((f"op:failing:{src.id}:{since_ok}", f"Source failing: {name}",
+                    f"{src.error_count} errors in a row; last error: {src.last_error or 'unknown'}."))
+    if not out and silent_after is not None:
+        last_new = src.last_new_item_at or src.created_at
+        if last_new and now - last_new > timedelta(seconds=silent_after):
+            out.append((f"op:silent:{src.id}:{stamp(src.last_new_item_at)}", f"Source silent: {name}",
+                        f"No new item from {name} since {stamp(src.last_new_item_at)} UTC."))
+    return out
+
+
+def check_operators(s: Session, settings: Settings, now: datetime) -> int:
+    """Write operator alerts for sources and desks in trouble; returns alerts created."""
+    desk = repo.operators_desk(s, settings.alerts.operators_desk)
+    if desk is None:
+        return 0
+    silent = parse_duration(settings.alerts.silent_after, allow_none=True)
+    problems = [p for src in repo.watched_sources(s)
+                for p in source_problems(src, now, silent_after=silent,
+                                         default_interval=settings.fetch.default_interval)]
+    for other, last_ok, failed in repo.desk_failures(s):
+        if other.id != desk.id and failed >= DESK_FAILED_ATTEMPTS:
+            when = last_ok.strftime("%Y-%m-%dT%H:%M:%S") if last_ok else "never"
+            problems.append((f"op:desk_failing:{other.id}:{when}", f"Deliveries to desk {other.name} keep failing",
+                             f"{failed} failed attempts since its last delivery ({when}). "
+                             f"See `monitor alerts --desk {other.name}`."))
+    created = 0
+    for key, title, text in problems:
+        created += repo.insert_alert(s, key=key, kind="operator", desk_id=desk.id, now=now,
+                                     payload={"title": title, "text": text}) is not None
+    return created
+
+
+async def check_health(store: Store, settings: Settings, now: datetime) -> int:
+    """Spike and operator checks in one unit of work; returns the alerts created."""
+    def run() -> int:
+        with store.unit() as s:
+            return check_spikes(s, settings, now) + check_operators(s, settings, now)
+
+    created = await asyncio.to_thread(run)
+    if created:
+        log.info("health check created %d alert(s)", created)
+    return created
