@@ -194,7 +194,7 @@ async def test_backfill_depth_by_count(server):
     assert ids(batches) == [117, 119, 120, 121, 123, 124, 125]
     assert server.requests == ["/s/vesti_test", "/s/vesti_test?before=120"]
     server.requests.clear()
-    batches = await collect(source(backfill_limit=50), ctx_for(server))  # deeper than the channel
+    batches = await collect(source(backfill_limit=20), ctx_for(server))  # deeper than the channel
     assert len(ids(batches)) == 14 and len(server.requests) == 3
 
 
