@@ -1,0 +1,326 @@
+"""Compile parsed queries into predicates over *literals*, and literals into automaton keys.
+
+A *literal* is a word or phrase after morphology: a set of variants (token-pattern tuples, see
+:mod:`.morph`). Identical literals are shared between terms. Each variant yields one automaton key
+over the matcher's scan string (tokens joined by single spaces, a space at both ends):
+
+* the leading run of single-form EXACT tokens, joined by spaces, with a space before;
+* if that run is the whole variant, a space after too — then the automaton alone proves the match;
+* otherwise the key stops inside (``PREFIX``/``TOLERANT``/``KOREAN`` stem) or after the run, and the
+  rest of the variant is checked in Python from the key's end (:class:`Check`).
+
+Predicates are small tuples evaluated by :mod:`.matcher`:
+``("lit", lit_id, fields)``, ``("seq", (lit_id, ...), slop, fields)``, ``("and", (...))``,
+``("or", (...))``, ``("not", p)``, ``("near", a, b, n, ordered)``, ``("meta", name, values)``.
+``fields`` is a bitmask: 1 = title, 2 = text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from ..errors import QuerySyntaxError
+from . import morph
+from .morph import EXACT, TokPat, Variant
+from .normalize import matching_form, tokens_of
+from .parser import parse
+from .query import AliasRef, And, Field, Meta, Near, Node, Not, Or, Phrase, Term
+
+TITLE, TEXT, ANY = 1, 2, 3
+_FIELD_BITS = {"title": TITLE, "text": TEXT}
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """What the Python side verifies after a key fired.
+
+    ``partial``: the key ended inside a token whose rest ``first`` must accept; ``rest``: the patterns
+    of the following tokens.
+    """
+
+    first: TokPat | None
+    rest: tuple[TokPat, ...]
+
+
+def variant_key(v: Variant) -> tuple[str, Check | None]:
+    words: list[str] = []
+    k = 0
+    while k < len(v) and v[k].kind == EXACT and not v[k].forms:
+        words.append(v[k].text)
+        k += 1
+    if k == len(v):
+        return " " + " ".join(words) + " ", None
+    nxt = v[k]
+    if nxt.kind != EXACT:
+        return " " + " ".join(words + [nxt.text]), Check(nxt, v[k + 1:])
+    if not words:  # pragma: no cover - morph expands the first pattern
+        raise ValueError("variant starts with a multi-form pattern")
+    return " " + " ".join(words) + " ", Check(None, v[k:])
+
+
+def _expand_first(v: Variant) -> list[Variant]:
+    """Split leading multi-form EXACT patterns into single forms (so keys can hold them)."""
+    out = [v]
+    for k in range(len(v)):
+        if v[k].kind != EXACT:
+            break
+        if not v[k].forms:
+            continue
+        if k > 0 and len(out) * len(v[k].forms) > morph.MAX_VARIANTS:
+            break
+        out = [x[:k] + (TokPat(EXACT, f),) + x[k + 1:] for x in out for f in sorted(v[k].forms)]
+    return out
+
+
+class LiteralTable:
+    """Literals shared by all terms of one matcher."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[Variant, ...], int] = {}
+        self.variants: list[tuple[Variant, ...]] = []
+
+    def add(self, variants: list[Variant]) -> int:
+        expanded: dict[Variant, None] = {}
+        for v in variants:
+            for x in _expand_first(v):
+                expanded.setdefault(x, None)
+        key = tuple(expanded)
+        lit = self.ids.get(key)
+        if lit is None:
+            lit = self.ids[key] = len(self.variants)
+            self.variants.append(key)
+        return lit
+
+
+@dataclass
+class CompiledTerm:
+    term_id: int
+    query: str
+    pred: tuple
+    guards: frozenset[int] | None  # one of these literals must fire; None: evaluate always
+    simple: bool  # pred is a literal or an OR of literals in any field
+    positive_lits: frozenset[int]
+
+
+class _Compiler:
+    def __init__(self, table: LiteralTable, aliases: Mapping[str, Sequence[str]], min_prefix: int,
+                 query: str):
+        self.table = table
+        self.aliases = {str(k).casefold(): v for k, v in aliases.items()}
+        self.min_prefix = min_prefix
+        self.query = query
+
+    def error(self, msg: str, pos: int, expected: str) -> QuerySyntaxError:
+        return QuerySyntaxError(msg, query=self.query, position=pos, expected=expected)
+
+    def literal(self, text: str, pos: int, *, exact: bool, prefix: bool, slop: int | None,
+                phrase: bool) -> tuple:
+        chunks = text.split() if phrase else [text]
+        toks: list[str] = []
+        pres: list[bool] = []
+        for c in chunks:
+            is_pre = prefix or (phrase and c.endswith("*"))
+            ctoks = tokens_of(matching_form(c.rstrip("*") if phrase else c))
+            if not ctoks:
+                continue
+            toks += ctoks
+            pres += [False] * (len(ctoks) - 1) + [is_pre]
+            if is_pre and len(ctoks[-1]) < self.min_prefix:
+                raise self.error(
+                    f"prefix '{ctoks[-1]}*' is too short", pos,
+                    f"at least {self.min_prefix} characters before '*'")
+        if not toks:
+            raise self.error("nothing to match", pos, "a word with letters or digits")
+        if slop is not None and len(toks) > 1:
+            per_word = [
+                self.table.add(morph.phrase_variants([t], [p], exact=exact))
+                for t, p in zip(toks, pres)
+            ]
+            return ("seq", tuple(per_word), slop, ANY)
+        variants = morph.phrase_variants(toks, pres, exact=exact)
+        return ("lit", self.table.add(variants), ANY)
+
+    def compile(self, node: Node) -> tuple:
+        if isinstance(node, Term):
+            return self.literal(node.text, node.pos, exact=node.exact, prefix=node.prefix,
+                                slop=None, phrase=False)
+        if isinstance(node, Phrase):
+            return self.literal(node.text, node.pos, exact=node.exact, prefix=False,
+                                slop=node.slop, phrase=True)
+        if isinstance(node, AliasRef):
+            members = self.aliases.get(node.name.casefold())
+            if members is None:
+                raise self.error(f"unknown alias '@{node.name}'", node.pos, "a defined alias name")
+            items = []
+            for m in members:
+                if isinstance(m, str) and tokens_of(matching_form(m)):
+                    items.append(self.literal(m, node.pos, exact=False, prefix=False, slop=None,
+                                              phrase=True))
+            if not items:
+                raise self.error(f"alias '@{node.name}' has no usable member", node.pos,
+                                 "an alias with at least one name")
+            return items[0] if len(items) == 1 else ("or", tuple(items))
+        if isinstance(node, And):
+            return ("and", tuple(self.compile(c) for c in node.items))
+        if isinstance(node, Or):
+            return ("or", tuple(self.compile(c) for c in node.items))
+        if isinstance(node, Not):
+            return ("not", self.compile(node.item))
+        if isinstance(node, Near):
+            return ("near", self.compile(node.left), self.compile(node.right), node.distance,
+                    node.ordered)
+        if isinstance(node, Field):
+            return _scope(self.compile(node.item), _FIELD_BITS[node.name])
+        if isinstance(node, Meta):
+            return ("meta", node.name, tuple(_meta_norm(node.name, v) for v in node.values))
+        raise TypeError(f"unknown node {node!r}")  # pragma: no cover
+
+
+def _meta_norm(name: str, value: str) -> str:
+    v = value.strip().casefold()
+    if name == "channel":
+        v = _channel_norm(v)
+    return v
+
+
+def _channel_norm(v: str) -> str:
+    v = v.strip().casefold()
+    for p in ("https://", "http://"):
+        if v.startswith(p):
+            v = v[len(p):]
+    for p in ("www.t.me/s/", "t.me/s/", "www.t.me/", "t.me/", "telegram.me/", "@"):
+        if v.startswith(p):
+            v = v[len(p):]
+    return v.rstrip("/")
+
+
+def _scope(pred: tuple, bits: int) -> tuple:
+    kind = pred[0]
+    if kind == "lit":
+        return ("lit", pred[1], bits)
+    if kind == "seq":
+        return ("seq", pred[1], pred[2], bits)
+    if kind in ("and", "or"):
+        return (kind, tuple(_scope(p, bits) for p in pred[1]))
+    if kind == "not":
+        return ("not", _scope(pred[1], bits))
+    if kind == "near":
+        return ("near", _scope(pred[1], bits), _scope(pred[2], bits), pred[3], pred[4])
+    return pred
+
+
+def guards(pred: tuple) -> frozenset[int] | None:
+    """Literals at least one of which occurs in every matching document (None: no such set)."""
+    kind = pred[0]
+    if kind == "lit":
+        return frozenset((pred[1],))
+    if kind == "seq":
+        return frozenset((pred[1][0],))
+    if kind == "or":
+        out: set[int] = set()
+        for p in pred[1]:
+            g = guards(p)
+            if g is None:
+                return None
+            out |= g
+        return frozenset(out)
+    if kind == "and":
+        cands = [g for g in (guards(p) for p in pred[1]) if g is not None]
+        return min(cands, key=len) if cands else None
+    if kind == "near":
+        cands = [g for g in (guards(pred[1]), guards(pred[2])) if g is not None]
+        return min(cands, key=len) if cands else None
+    return None
+
+
+def positive_literals(pred: tuple, negated: bool = False) -> set[int]:
+    kind = pred[0]
+    if kind == "lit":
+        return set() if negated else {pred[1]}
+    if kind == "seq":
+        return set() if negated else set(pred[1])
+    if kind == "not":
+        return positive_literals(pred[1], not negated)
+    if kind in ("and", "or"):
+        return set().union(*(positive_literals(p, negated) for p in pred[1]))
+    if kind == "near":
+        return positive_literals(pred[1], negated) | positive_literals(pred[2], negated)
+    return set()
+
+
+def _is_simple(pred: tuple) -> bool:
+    if pred[0] == "lit":
+        return pred[2] == ANY
+    if pred[0] == "or":
+        return all(_is_simple(p) for p in pred[1])
+    return False
+
+
+def compile_term(term_id: int, query: str, table: LiteralTable,
+                 aliases: Mapping[str, Sequence[str]], min_prefix: int, *,
+                 max_length: int = 2000, max_nesting: int = 20) -> CompiledTerm:
+    ast = parse(query, max_length=max_length, max_nesting=max_nesting)
+    pred = _Compiler(table, aliases, min_prefix, query).compile(ast)
+    return CompiledTerm(term_id, query, pred, guards(pred), _is_simple(pred),
+                        frozenset(positive_literals(pred)))
+
+
+def literal_prefixes(variants: tuple[Variant, ...]) -> list[str]:
+    """Substrings of the matching form, one of which every occurrence of the literal contains.
+
+    Variants of one literal have the same number of tokens; the token position whose strings
+    compress best (fewest, then longest) is used.
+    """
+    if not variants:
+        return []
+    best: list[str] | None = None
+    for k in range(min(len(v) for v in variants)):
+        cands: set[str] = set()
+        for v in variants:
+            p = v[k]
+            cands.add(_common_prefix(p.forms) if p.kind == EXACT and p.forms else p.text)
+        if "" in cands:
+            continue
+        cp = _common_prefix(cands)
+        if len(cp) >= 3:
+            out = [cp]
+        else:
+            out = sorted(s for s in cands if not any(t != s and t in s for t in cands))
+        if best is None or (len(out), -min(map(len, out))) < (len(best), -min(map(len, best))):
+            best = out
+    return best or []
+
+
+def _common_prefix(strings) -> str:
+    strings = list(strings)
+    if not strings:
+        return ""
+    lo, hi = min(strings), max(strings)
+    n = 0
+    while n < len(lo) and lo[n] == hi[n]:
+        n += 1
+    return lo[:n]
+
+
+def prefilter_of(pred: tuple, table: LiteralTable) -> list[str] | None:
+    kind = pred[0]
+    if kind in ("lit", "seq"):
+        lit = pred[1] if kind == "lit" else pred[1][0]
+        out = literal_prefixes(table.variants[lit])
+        return out or None
+    if kind == "or":
+        acc: set[str] = set()
+        for p in pred[1]:
+            r = prefilter_of(p, table)
+            if r is None:
+                return None
+            acc.update(r)
+        return sorted(s for s in acc if not any(t != s and t in s for t in acc))
+    if kind in ("and", "near"):
+        parts = pred[1] if kind == "and" else (pred[1], pred[2])
+        cands = [r for r in (prefilter_of(p, table) for p in parts) if r is not None]
+        if not cands:
+            return None
+        return min(cands, key=lambda r: (len(r), -min(len(s) for s in r)))
+    return None

@@ -1,0 +1,316 @@
+"""The compiled matcher: one Aho-Corasick automaton for every literal form of every term.
+
+Per document field: normalize (:func:`.normalize.fold`), build the scan string (tokens joined by
+single spaces), run the automaton once, turn key hits into literal occurrences (most keys carry their
+own token boundaries, so they need no Python check), then evaluate only the terms whose guard
+literals fired (plus the few without guards). Token indices, original offsets and snippets are
+computed lazily, only for what a match needs.
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import accumulate
+
+import ahocorasick
+
+from ..errors import QuerySyntaxError
+from ..types import Span, TermHit
+from .compiler import TEXT, TITLE, Check, CompiledTerm, LiteralTable, _channel_norm, \
+    compile_term, variant_key
+from .normalize import fold, tables
+from .snippet import snippet as make_snippet
+
+log = logging.getLogger(__name__)
+_FIELD_NAMES = {TITLE: "title", TEXT: "text"}
+
+
+class _FieldScan:
+    """One field of one document, scanned."""
+
+    __slots__ = ("name", "bit", "original", "form", "omap", "scan", "toks", "occ", "_starts",
+                 "_nspans")
+
+    def __init__(self, name: str, bit: int, original: str) -> None:
+        self.name, self.bit, self.original = name, bit, original
+        self.form, self.omap = fold(original)
+        self.toks: list[str] = tables().token_re.findall(self.form)
+        self.scan = " " + " ".join(self.toks) + " "
+        self.occ: dict[int, list[tuple[int, int]]] = {}
+        self._starts: list[int] | None = None
+        self._nspans: list[tuple[int, int]] | None = None
+
+    def starts(self) -> list[int]:
+        """Scan-string start of every token."""
+        if self._starts is None:
+            self._starts = [1] + [s + 1 for s in accumulate(len(t) + 1 for t in self.toks)][:-1] \
+                if self.toks else []
+        return self._starts
+
+    def tok_index(self, scan_pos: int) -> int:
+        return bisect_right(self.starts(), scan_pos) - 1
+
+    def original_span(self, s: int, e: int) -> Span:
+        if self._nspans is None:
+            self._nspans = [m.span() for m in tables().token_re.finditer(self.form)]
+        a, b = self._nspans[self.tok_index(s)], self._nspans[self.tok_index(e - 1)]
+        if self.omap is None:
+            return Span(a[0], b[1])
+        return Span(self.omap.start(a[0]), self.omap.end(b[1]))
+
+
+def _verify(scan: str, end: int, check: Check) -> int:
+    """Check the rest of a variant after its key ended at ``end`` (inclusive); return the
+    exclusive scan end of the match or -1."""
+    pos = end + 1
+    if check.first is not None:
+        tok_end = scan.index(" ", end)
+        stem_start = end + 1 - len(check.first.text)
+        if not check.first.accepts(scan[stem_start:tok_end]):
+            return -1
+        pos = tok_end
+    else:
+        pos = end  # the key ended with the space before the next token
+    for pat in check.rest:
+        nxt = scan.find(" ", pos + 1)
+        if nxt < 0 or not pat.accepts(scan[pos + 1:nxt]):
+            return -1
+        pos = nxt
+    return pos
+
+
+class Matcher:
+    """Matches documents against every compiled term. Build with :func:`compile_matcher`."""
+
+    def __init__(self, terms: Iterable, aliases: Mapping[str, Sequence[str]] = {}, *,
+                 min_prefix: int = 3) -> None:
+        self.errors: dict[int, QuerySyntaxError] = {}
+        self.table = LiteralTable()
+        self.terms: dict[int, CompiledTerm] = {}
+        for spec in terms:
+            try:
+                ct = compile_term(spec.term_id, spec.query, self.table, aliases, min_prefix)
+            except QuerySyntaxError as exc:
+                self.errors[spec.term_id] = exc
+                continue
+            except Exception as exc:  # a bug must not take the other terms down
+                log.exception("term %s failed to compile", spec.term_id)
+                self.errors[spec.term_id] = QuerySyntaxError(
+                    f"internal error while compiling: {exc!r}", query=str(spec.query),
+                    position=0, expected="a query the matcher can compile")
+                continue
+            self.terms[spec.term_id] = ct
+        self._build()
+
+    def _build(self) -> None:
+        entries: dict[str, list] = {}
+        for lit, variants in enumerate(self.table.variants):
+            for v in variants:
+                key, check = variant_key(v)
+                entries.setdefault(key, []).append((lit, len(key), check))
+        self.keys = len(entries)
+        auto = ahocorasick.Automaton()
+        for key, ents in entries.items():
+            auto.add_word(key, tuple(ents))
+        if entries:
+            auto.make_automaton()
+        self._auto = auto if entries else None
+        self._simple: dict[int, list[int]] = {}
+        self._guarded: dict[int, list[int]] = {}
+        self._always: list[int] = []
+        for tid, ct in self.terms.items():
+            if ct.guards is None:
+                self._always.append(tid)
+                continue
+            bucket = self._simple if ct.simple else self._guarded
+            for lit in ct.guards:
+                bucket.setdefault(lit, []).append(tid)
+
+    # -- scanning ---------------------------------------------------------------------------
+    def _scan(self, fs: _FieldScan) -> None:
+        scan = fs.scan
+        occ = fs.occ
+        if self._auto is None or len(scan) <= 2:
+            return
+        for end, ents in self._auto.iter(scan):
+            for lit, klen, check in ents:
+                if check is None:
+                    span = (end - klen + 2, end)
+                else:
+                    e = _verify(scan, end, check)
+                    if e < 0:
+                        continue
+                    span = (end - klen + 2, e)
+                lst = occ.get(lit)
+                if lst is None:
+                    occ[lit] = [span]
+                else:
+                    lst.append(span)
+
+    def match(self, doc) -> list[TermHit]:
+        """One :class:`TermHit` per matching term, ordered by term id."""
+        fields = []
+        if doc.title:
+            fields.append(_FieldScan("title", TITLE, doc.title))
+        fields.append(_FieldScan("text", TEXT, doc.text or ""))
+        for fs in fields:
+            self._scan(fs)
+        cand_simple: set[int] = set()
+        cand: set[int] = set()
+        for fs in fields:
+            for lit in fs.occ:
+                s = self._simple.get(lit)
+                if s:
+                    cand_simple.update(s)
+                g = self._guarded.get(lit)
+                if g:
+                    cand.update(g)
+        ctx = _Context(doc, fields)
+        hits = []
+        for tid in sorted(cand_simple | cand | set(self._always)):
+            ct = self.terms[tid]
+            ev = ctx.evaluate(ct.pred)
+            if ev is None:
+                continue
+            hits.append(ctx.hit(tid, ev))
+        return hits
+
+
+class _Context:
+    """Evaluation of predicates against one scanned document."""
+
+    def __init__(self, doc, fields: list[_FieldScan]) -> None:
+        self.doc = doc
+        self.fields = fields
+        self._lang: str | None | bool = False
+        self._snips: dict = {}
+
+    def _occ(self, lit: int, bits: int) -> list:
+        out = []
+        for fs in self.fields:
+            if fs.bit & bits:
+                lst = fs.occ.get(lit)
+                if lst:
+                    out.extend((fs, s, e, ((s, e),)) for s, e in lst)
+        return out
+
+    def evaluate(self, pred: tuple):
+        """Evidence list (field, start, end, parts) when ``pred`` holds, else None."""
+        kind = pred[0]
+        if kind == "lit":
+            occ = self._occ(pred[1], pred[2])
+            return occ or None
+        if kind == "or":
+            acc = None
+            for p in pred[1]:
+                r = self.evaluate(p)
+                if r is not None:
+                    acc = r if acc is None else acc + r
+            return acc
+        if kind == "and":
+            acc = []
+            for p in pred[1]:
+                r = self.evaluate(p)
+                if r is None:
+                    return None
+                acc += r
+            return acc
+        if kind == "not":
+            return None if self.evaluate(pred[1]) is not None else []
+        if kind == "near":
+            return self._near(pred)
+        if kind == "seq":
+            return self._seq(pred)
+        if kind == "meta":
+            return [] if self._meta(pred[1], pred[2]) else None
+        raise ValueError(kind)  # pragma: no cover
+
+    def _near(self, pred: tuple):
+        a = self.evaluate(pred[1])
+        if a is None:
+            return None
+        b = self.evaluate(pred[2])
+        if b is None:
+            return None
+        n, ordered = pred[3], pred[4]
+        out = []
+        for fa, sa, ea, pa in a:
+            for fb, sb, eb, pb in b:
+                if fa is not fb:
+                    continue
+                if ea < sb:  # a before b
+                    gap = fa.tok_index(sb) - fa.tok_index(ea - 1) - 1
+                elif eb < sa and not ordered:
+                    gap = fa.tok_index(sa) - fa.tok_index(eb - 1) - 1
+                else:
+                    continue
+                if gap <= n:
+                    out.append((fa, min(sa, sb), max(ea, eb), pa + pb))
+        return out or None
+
+    def _seq(self, pred: tuple):
+        lits, slop, bits = pred[1], pred[2], pred[3]
+        out = []
+        for fs in self.fields:
+            if not fs.bit & bits:
+                continue
+            lists = [sorted(fs.occ.get(lit, ())) for lit in lits]
+            if not all(lists):
+                continue
+            for s0, e0 in lists[0]:
+                parts = [(s0, e0)]
+                pos = e0
+                for lst in lists[1:]:
+                    nxt = next((x for x in lst if x[0] > pos), None)
+                    if nxt is None:
+                        break
+                    parts.append(nxt)
+                    pos = nxt[1]
+                else:
+                    span_toks = fs.tok_index(pos - 1) - fs.tok_index(s0) + 1
+                    inside = sum(fs.tok_index(e - 1) - fs.tok_index(s) + 1 for s, e in parts)
+                    if span_toks - inside <= slop:
+                        out.append((fs, s0, pos, tuple(parts)))
+        return out or None
+
+    def _meta(self, name: str, values: tuple[str, ...]) -> bool:
+        if name == "lang":
+            actual = self.doc.lang
+            if not actual:
+                if self._lang is False:
+                    from .lang import detect_language
+
+                    self._lang = detect_language(self.doc.text or "")
+                actual = self._lang
+        else:
+            actual = getattr(self.doc, name, None)
+        if not actual:
+            return False
+        actual = _channel_norm(actual) if name == "channel" else str(actual).strip().casefold()
+        for v in values:
+            if v.endswith("*"):
+                if actual.startswith(v.rstrip("*")):
+                    return True
+            elif actual == v:
+                return True
+        return False
+
+    def hit(self, term_id: int, evidence: list) -> TermHit:
+        by_field: dict = {}
+        for fs, _s, _e, parts in evidence:
+            by_field.setdefault(fs.bit, (fs, set()))[1].update(parts)
+        if not by_field:
+            fs = self.fields[-1]
+            spans: tuple[Span, ...] = ()
+        else:
+            fs, parts = by_field[min(by_field)]  # title (1) before text (2)
+            spans = tuple(sorted({fs.original_span(s, e) for s, e in parts},
+                                 key=lambda sp: (sp.start, sp.end)))
+        key = (fs.bit, spans)
+        snip = self._snips.get(key)
+        if snip is None:
+            snip = self._snips[key] = make_snippet(fs.original, spans)
+        return TermHit(term_id=term_id, field=fs.name, spans=spans, snippet=snip[0],
+                       snippet_html=snip[1])

@@ -1,0 +1,90 @@
+"""Snippets: a window of the original text around the matched spans, marked up two ways.
+
+``snippet(text, spans)`` returns ``(plain, html)``: the plain form wraps each match in « »; the HTML
+form is fully escaped text (``html.escape`` with quotes) with ``<mark>…</mark>`` around matches, so
+hostile text stays inert. Both collapse whitespace runs to one space and drop control and bidi
+override characters (they could reorder what a reader sees). The window (``width`` characters of the
+original) starts a little before the first span, is snapped to word boundaries when that costs
+little, and gets "…" where text was cut.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+
+_WS_RE = re.compile(r"\s+")
+_UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
+                        "\u2066-\u2069]")
+_SNAP = 24  # how far a window edge may move to reach a word boundary
+
+
+def _clean(s: str) -> str:
+    return _WS_RE.sub(" ", _UNSAFE_RE.sub("", s))
+
+
+def _spans(spans: Iterable) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for sp in spans:
+        s, e = (sp.start, sp.end) if hasattr(sp, "start") else (int(sp[0]), int(sp[1]))
+        if e > s:
+            out.append((s, e))
+    out.sort()
+    merged: list[tuple[int, int]] = []
+    for s, e in out:
+        if merged and s <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(e, merged[-1][1]))
+        else:
+            merged.append((s, e))
+    return merged
+
+
+def snippet(text: str, spans: Iterable = (), *, width: int = 240) -> tuple[str, str]:
+    """``(plain, html)`` snippet of ``text`` around ``spans`` (``Span`` or ``(start, end)`` pairs)."""
+    text = text or ""
+    n = len(text)
+    width = max(width, 16)
+    merged = [(max(0, s), min(n, e)) for s, e in _spans(spans) if s < n]
+    if merged:
+        fs, fe = merged[0]
+        lead = max(0, (width - (fe - fs)) // 4)
+        start = max(0, fs - lead)
+        end = min(n, start + width)
+        if end - start < width:
+            start = max(0, end - width)
+        if fs < start:
+            start = fs
+    else:
+        start, end = 0, min(n, width)
+    first_span = merged[0][0] if merged else n
+    if start > 0:
+        ws = text.find(" ", start, min(start + _SNAP, first_span))
+        if ws >= 0:
+            start = ws + 1
+    if end < n:
+        last_needed = max((e for s, e in merged if s < end), default=start)
+        ws = text.rfind(" ", max(start, end - _SNAP, last_needed), end)
+        if ws > start:
+            end = ws
+    plain: list[str] = ["…"] if start > 0 else []
+    marked: list[str] = ["…"] if start > 0 else []
+    pos = start
+    for s, e in merged:
+        if s >= end:
+            break
+        s, e = max(s, start), min(e, end)
+        if e <= s:
+            continue
+        before = _clean(text[pos:s])
+        inside = _clean(text[s:e])
+        plain += [before, "«", inside, "»"]
+        marked += [html.escape(before), "<mark>", html.escape(inside), "</mark>"]
+        pos = e
+    tail = _clean(text[pos:end])
+    plain.append(tail)
+    marked.append(html.escape(tail))
+    if end < n:
+        plain.append("…")
+        marked.append("…")
+    return "".join(plain).strip(), "".join(marked).strip()
