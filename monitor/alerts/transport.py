@@ -1,0 +1,230 @@
+"""Delivering a rendered alert to one target URL, with failures classified for the outbox.
+
+Two paths:
+
+- **JSON webhooks** (``json://``, ``jsons://`` and plain ``http(s)://`` targets) are POSTed with
+  httpx by this module, because only then can the HTTP status be classified: connection refused,
+  timeouts, 5xx, 408 and 429 are *transient* (retry with backoff); other 4xx and redirects are
+  *permanent* (an operator must fix the target). The payload is
+  ``{"alert_id", "title", "body", "format", "kind"}`` with an ``Idempotency-Key:
+  monitor-alert-<id>`` header, so a receiver can drop a repeat after a retry.
+- **Everything else goes through Apprise.** An URL Apprise cannot load is permanent. Apprise only
+  answers true/false, so a false answer is transient unless what it logged (captured with
+  ``apprise.LogCapture``) carries a 4xx status other than 408/429.
+
+Target URLs hold secrets (bot tokens, passwords, webhook paths): messages only ever show
+:func:`redact_target`. Retries, throttling and digests are the outbox's, not this module's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+from monitor.alerts.render import AlertContent, Rendered, render
+from monitor.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+_WEBHOOK_SCHEMES = {"json": "http", "jsons": "https", "http": "http", "https": "https"}
+# Schemes whose host part is a real network host (shown by redact_target); for the others
+# (tgram://<bot token>/…, discord://<webhook id>/<token>, …) the host itself is a secret.
+_HOST_SCHEMES = frozenset((
+    "json", "jsons", "http", "https", "xml", "xmls", "form", "forms", "mailto", "mailtos",
+    "ntfy", "ntfys", "matrix", "matrixs", "gotify", "gotifys", "apprise", "apprises", "mqtt",
+    "mqtts", "rocket", "rockets", "mmost", "mmosts", "nctalk", "nctalks",
+))
+_FORMAT_BY_SCHEME = {
+    "mailto": "html", "mailtos": "html",
+    "tgram": "telegram",
+    "slack": "markdown", "discord": "markdown", "matrix": "markdown", "matrixs": "markdown",
+}
+# What each target accepts in one message (Apprise would truncate longer bodies blindly).
+_LIMIT_BY_SCHEME = {"tgram": 4096, "discord": 2000, "slack": 4000, "mailto": 16000,
+                    "mailtos": 16000}
+_APPRISE_FORMAT = {"text": "text", "html": "html", "markdown": "markdown", "telegram": "html"}
+_PERMANENT_IN_LOG = re.compile(r"\b(?:error|status|code)[=: ]+(4(?!08|29)\d\d)\b", re.IGNORECASE)
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else ""
+
+
+def target_format(url: str) -> str:
+    """The body format a target gets: mailto → html, tgram → telegram, slack/discord/matrix →
+    markdown, JSON webhooks and everything else → text."""
+    return _FORMAT_BY_SCHEME.get(_scheme(url), "text")
+
+
+def render_for(url: str, content: AlertContent, *, tz: str = "UTC") -> Rendered:
+    """Render ``content`` in the format and within the length the target ``url`` accepts."""
+    return render(content, target_format(url), tz=tz, max_length=_LIMIT_BY_SCHEME.get(_scheme(url)))
+
+
+def redact_target(url: str) -> str:
+    """The target without its secrets: scheme and network host (+ port), the rest masked.
+
+    ``tgram://123:ABC/456`` → ``tgram://****``; ``json://u:p@127.0.0.1:8080/hook?x=1`` →
+    ``json://127.0.0.1:8080/****``. Anything unparsable → ``****``.
+    """
+    scheme = _scheme(url)
+    if not scheme or not re.fullmatch(r"[a-z][a-z0-9+.-]{0,31}", scheme):
+        return "****"
+    if scheme not in _HOST_SCHEMES:
+        return f"{scheme}://****"
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port
+    except ValueError:
+        return f"{scheme}://****"
+    if not host:
+        return f"{scheme}://****"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    rest = parts.path.strip("/") or parts.query or parts.username
+    return f"{scheme}://{netloc}/****" if rest else f"{scheme}://{netloc}"
+
+
+def check_target(url: str) -> None:
+    """Validate a target URL without sending anything; ValueError says what is wrong."""
+    scheme = _scheme(url)
+    if not scheme:
+        raise ValueError("not a target URL: expected scheme://…, e.g. tgram://, mailto://, json://")
+    if scheme in _WEBHOOK_SCHEMES:
+        try:
+            parts = urlsplit(url)
+            ok = bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{redact_target(url)}: not a valid webhook URL (host missing or bad port)")
+        return
+    import apprise
+
+    if apprise.Apprise.instantiate(url) is None:
+        raise ValueError(f"{redact_target(url)}: Apprise cannot load this URL "
+                         f"(unknown service {scheme}:// or missing/invalid parts)")
+
+
+async def deliver(url: str, rendered: Rendered, *, alert_id: int, timeout: float,
+                  kind: str = "story") -> None:
+    """Send ``rendered`` to ``url``; raise :class:`DeliveryError` (``transient`` set) on failure."""
+    if _scheme(url) in _WEBHOOK_SCHEMES:
+        await _post_json(url, rendered, alert_id=alert_id, timeout=timeout, kind=kind)
+    else:
+        await _notify_apprise(url, rendered, timeout=timeout)
+
+
+# --- JSON webhooks -----------------------------------------------------------------------------
+
+def _webhook_request(url: str) -> tuple[str, dict[str, str], httpx.BasicAuth | None]:
+    """The http(s) URL, extra headers and auth a json:// / http(s):// target stands for.
+
+    Follows Apprise's json:// conventions where they matter: ``+Name=value`` query parameters
+    are headers, ``user:pass@`` is basic auth; Apprise's own options (``-key``, ``:key``) are
+    dropped; other query parameters stay in the URL.
+    """
+    parts = urlsplit(url)
+    scheme = _WEBHOOK_SCHEMES[parts.scheme.lower()]
+    headers: dict[str, str] = {}
+    query = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key.startswith("+") and len(key) > 1:
+            headers[key[1:]] = value
+        elif not key.startswith(("-", ":")):
+            query.append((key, value))
+    auth = None
+    if parts.username:
+        auth = httpx.BasicAuth(unquote(parts.username), unquote(parts.password or ""))
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    target = urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    return target, headers, auth
+
+
+async def _post_json(url: str, rendered: Rendered, *, alert_id: int, timeout: float,
+                     kind: str) -> None:
+    where = redact_target(url)
+    try:
+        target, headers, auth = _webhook_request(url)
+    except ValueError as exc:
+        raise DeliveryError(f"{where}: invalid webhook URL ({exc})", transient=False) from None
+    payload = {"alert_id": alert_id, "title": rendered.title, "body": rendered.body,
+               "format": rendered.format, "kind": kind}
+    headers = {**headers, "Idempotency-Key": f"monitor-alert-{alert_id}",
+               "User-Agent": "monitor-alerts/0.1"}
+    try:
+        # asyncio.timeout bounds the whole exchange: httpx's timeouts are per read, so a server
+        # that drips one byte a second would otherwise hold the worker indefinitely.
+        async with asyncio.timeout(timeout):
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                                         trust_env=False) as client:
+                response = await client.post(target, json=payload, headers=headers, auth=auth)
+    except (TimeoutError, httpx.TimeoutException):
+        raise DeliveryError(f"{where}: timed out after {timeout:g} s", transient=True) from None
+    except httpx.TransportError as exc:
+        # refused, reset, DNS failure, protocol error: the receiver may be back later
+        raise DeliveryError(f"{where}: {type(exc).__name__}: {_scrub(str(exc), url)}",
+                            transient=True) from None
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    reason = f"{where}: HTTP {status}"
+    if status in (408, 429) or status >= 500:
+        if retry_after := response.headers.get("Retry-After"):
+            reason += f" (Retry-After: {retry_after[:40]})"
+        raise DeliveryError(reason, transient=True)
+    # 3xx (a moved webhook) and other 4xx need an operator: retrying will not help
+    raise DeliveryError(reason, transient=False)
+
+
+# --- Apprise -----------------------------------------------------------------------------------
+
+def _scrub(message: str, url: str) -> str:
+    """Remove every secret-looking part of ``url`` from a log message."""
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.username, parts.password, parts.netloc]
+        if _scheme(url) not in _HOST_SCHEMES:
+            secrets.append(parts.hostname)
+        secrets += [seg for seg in parts.path.split("/") if len(seg) >= 4]
+        secrets += [v for _, v in parse_qsl(parts.query) if len(v) >= 4]
+    except ValueError:
+        return "(details withheld: unparsable target)"
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        message = message.replace(secret, "****")
+    return message
+
+
+async def _notify_apprise(url: str, rendered: Rendered, *, timeout: float) -> None:
+    import apprise
+
+    where = redact_target(url)
+    ap = apprise.Apprise()
+    if not ap.add(url):
+        raise DeliveryError(f"{where}: Apprise cannot load this URL", transient=False)
+    for server in ap:
+        # Apprise's own defaults are 4 s connect / 4 s read and, for SMTP, 15 s
+        server.socket_connect_timeout = server.socket_read_timeout = timeout
+    # Only e-mail keeps a separate subject; elsewhere the body already starts with the escaped
+    # title, and Apprise would prepend this plain one without escaping it for the target.
+    title = rendered.title if _scheme(url) in ("mailto", "mailtos") else ""
+    with apprise.LogCapture(level=logging.WARNING) as captured:
+        try:
+            async with asyncio.timeout(timeout * 2 + 1):
+                ok = await ap.async_notify(body=rendered.body, title=title,
+                                           body_format=_APPRISE_FORMAT[rendered.format])
+        except TimeoutError:
+            raise DeliveryError(f"{where}: timed out after {timeout:g} s", transient=True) from None
+        logged = captured.getvalue()
+    if ok:
+        return
+    detail = " | ".join(ln.split(" - ", 2)[-1].strip() for ln in logged.splitlines() if ln.strip())
+    detail = _scrub(detail, url)[-500:] or "no details logged"
+    permanent = _PERMANENT_IN_LOG.search(detail) is not None
+    raise DeliveryError(f"{where}: delivery failed: {detail}", transient=not permanent)
