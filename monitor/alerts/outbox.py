@@ -1,36 +1,18 @@
 """From an outbox row to a message: the content of an alert, rendered for one target.
 
 The SQL that reads an alert's facts is :func:`monitor.store.alerts.alert_content`; this module turns
-those facts into :class:`~monitor.alerts.render.AlertContent` and picks the format a target
-understands. Content is read at send time, so "how many sources carry it" is current when the
-message leaves, and a retry after an outage reports the story as it now stands.
+those facts into :class:`~monitor.alerts.render.AlertContent`, rendered per target by
+:func:`monitor.alerts.transport.render_for`. Content is read at send time, so "how many sources
+carry it" is current when the message leaves, and a retry after an outage reports the story as it
+now stands.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
-from monitor.alerts.render import AlertContent, Rendered, render
-
-# Apprise schemes by what their receivers display. Telegram takes its own HTML subset; e-mail
-# takes HTML; chat tools that speak Markdown get Markdown; everything else (webhooks, ntfy,
-# SMS, ...) gets plain text, which is always safe.
-_FORMAT_BY_SCHEME = {
-    "tgram": "telegram", "mailto": "html", "mailtos": "html",
-    "discord": "markdown", "slack": "markdown", "matrix": "markdown", "matrixs": "markdown",
-    "mmost": "markdown", "mmosts": "markdown", "rocket": "markdown", "rockets": "markdown",
-    "msteams": "markdown", "zulip": "markdown",
-}
-
-
-def format_for(url: str) -> str:
-    """The render format for an Apprise URL (``text`` when the scheme is unknown)."""
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return "text"
-    return _FORMAT_BY_SCHEME.get(scheme, "text")
+from monitor.alerts.render import AlertContent, Rendered
+from monitor.alerts.transport import render_for
 
 
 def _entry(row: dict[str, Any], **extra: Any) -> AlertContent:
@@ -63,5 +45,5 @@ def content_from(data: dict[str, Any]) -> AlertContent:
 
 
 def rendered_for(url: str, data: dict[str, Any]) -> Rendered:
-    """The message for one target: the alert's content in the format the target displays."""
-    return render(content_from(data), format_for(url), tz=data.get("tz") or "UTC")
+    """The message for one target: the alert's content in the format and length it accepts."""
+    return render_for(url, content_from(data), tz=data.get("tz") or "UTC")

@@ -122,9 +122,9 @@ class _Worker:
             try:
                 if problem is not None:
                     raise problem
-                await asyncio.wait_for(self.sender(url, rendered_for(url, content),
-                                                   alert_id=claim.alert_id, timeout=self.timeout),
-                                       self.timeout + 5)
+                await asyncio.wait_for(self.sender(url, rendered_for(url, content), alert_id=claim.alert_id,
+                                                   timeout=self.timeout, kind=content["kind"]),
+                                       self.timeout * 2 + 5)
             except DeliveryError as exc:
                 outcome = "transient" if exc.transient else "permanent"
                 error, retry_after = str(exc), getattr(exc, "retry_after", None)

@@ -108,14 +108,14 @@ def on_new_hits(s: Session, hit_ids: Sequence[int], *, settings: Any = None, now
         return 0
     rows = s.execute(select(Hit, Item, Source).join(Item, Hit.item_id == Item.id)
                      .join(Source, Item.source_id == Source.id)
-                     .where(Hit.id.in_(list(hit_ids))).order_by(Hit.id)).tuples().all()
+                     .where(Hit.id.in_(list(hit_ids))).order_by(Hit.id)).all()
     if not rows:
         return 0
     routes: dict[int, list[tuple[Route, Desk]]] = defaultdict(list)
     for route, desk in s.execute(select(Route, Desk).join(Desk, Route.desk_id == Desk.id).join(
             Watchlist, Route.watchlist_id == Watchlist.id)
             .where(Route.watchlist_id.in_({h.watchlist_id for h, _, _ in rows}), Route.enabled.is_(True),
-                   Watchlist.enabled.is_(True)).order_by(Route.id)).tuples():
+                   Watchlist.enabled.is_(True)).order_by(Route.id)):
         routes[route.watchlist_id].append((route, desk))
     muted = _active_mutes(s, {h.story_id for h, _, _ in rows if h.story_id}, {h.term_id for h, _, _ in rows}, now)
     created = 0
@@ -131,7 +131,7 @@ def _active_mutes(s: Session, story_ids: set[int], term_ids: set[int], now: date
     q = select(Mute.kind, Mute.ref_id).where(Mute.until > now, (
         (Mute.kind == "story") & Mute.ref_id.in_(story_ids or {-1}))
         | ((Mute.kind == "term") & Mute.ref_id.in_(term_ids or {-1})))
-    return set(s.execute(q).tuples())
+    return set(s.execute(q))
 
 
 def _route_hit(s: Session, hit: Hit, item: Item, source: Source, route: Route, desk: Desk,
@@ -143,14 +143,16 @@ def _route_hit(s: Session, hit: Hit, item: Item, source: Source, route: Route, d
     ref = f"{desk.id}:{hit.story_id}" if hit.story_id else f"{desk.id}:i{item.id}"
     base = dict(desk_id=desk.id, route_id=route.id, story_id=hit.story_id, hit_id=hit.id, now=now,
                 payload={"term_id": hit.term_id, "watchlist_id": hit.watchlist_id, "item_id": item.id})
-    seen = item.published_at or item.fetched_at
-    if route.max_age is not None and seen is not None and now - seen > timedelta(seconds=route.max_age):
-        insert_alert(s, key=f"old:{ref}", kind="story", status="skipped", **base)
-        return 0
-    if ("story", hit.story_id) in muted or ("term", hit.term_id) in muted:
-        insert_alert(s, key=f"muted:{ref}", kind="story", status="muted", **base)
-        return 0
     key = f"story:{ref}" if hit.story_id else f"item:{ref}"
+    seen = item.published_at or item.fetched_at
+    too_old = route.max_age is not None and seen is not None and now - seen > timedelta(seconds=route.max_age)
+    is_muted = ("story", hit.story_id) in muted or ("term", hit.term_id) in muted
+    if too_old or is_muted:
+        # Recorded for the desk's audit, unless the story already alerted (nothing was held back).
+        if s.scalar(select(Alert.id).where(Alert.key == key)) is None:
+            insert_alert(s, key=f"{'old' if too_old else 'muted'}:{ref}", kind="story",
+                         status="skipped" if too_old else "muted", **base)
+        return 0
     if route.mode == "digest" or _over_throttle(s, route, now):
         due = next_digest_at(now, every=route.digest_every, at=route.digest_at, tz_name=desk.timezone)
         return int(insert_alert(s, key=key, kind="story", status="held", due_at=due, **base) is not None)
@@ -246,7 +248,7 @@ def list_alerts(s: Session, *, desk: str | None = None, status: str | None = Non
         q = q.limit(limit)
     return [{"id": a.id, "desk": name, "kind": a.kind, "status": a.status, "key": a.key, "created": a.created_at,
              "due": a.due_at, "sent": a.sent_at, "targets": f"{int(ok or 0)}/{n}", "attempts": int(tries or 0)}
-            for a, name, n, ok, tries in s.execute(q).tuples()]
+            for a, name, n, ok, tries in s.execute(q)]
 
 
 # ---------------------------------------------------------------------------- the worker's half
@@ -353,7 +355,7 @@ def record_outcome(s: Session, claim: Claim, *, outcome: str, error: str | None,
 
 def _settle(s: Session, alert_id: int, now: datetime) -> None:
     counts = dict(s.execute(select(Delivery.status, func.count(Delivery.id)).where(Delivery.alert_id == alert_id)
-                            .group_by(Delivery.status)).tuples().all())
+                            .group_by(Delivery.status)).all())
     if counts.get("pending"):
         return
     status = "failed" if counts.get("failed") else "sent"
@@ -368,7 +370,7 @@ def build_due_digests(s: Session, now: datetime) -> list[int]:
     made = []
     groups = s.execute(select(Alert.route_id, Alert.desk_id, Alert.due_at)
                        .where(Alert.status == "held", Alert.digest_id.is_(None), Alert.due_at <= now)
-                       .distinct().order_by(Alert.due_at)).tuples().all()
+                       .distinct().order_by(Alert.due_at)).all()
     for route_id, desk_id, slot in groups:
         q = select(Alert.id).where(Alert.status == "held", Alert.digest_id.is_(None), Alert.due_at == slot,
                                    Alert.desk_id == desk_id, Alert.route_id == route_id).order_by(Alert.id)
@@ -451,7 +453,7 @@ def routed_watchlists(s: Session) -> list[tuple[Watchlist, list[Desk]]]:
     for wl, desk in s.execute(select(Watchlist, Desk).join(Route, Route.watchlist_id == Watchlist.id)
                               .join(Desk, Route.desk_id == Desk.id)
                               .where(Watchlist.enabled.is_(True), Route.enabled.is_(True))
-                              .order_by(Watchlist.id, Desk.id)).tuples():
+                              .order_by(Watchlist.id, Desk.id)):
         out.setdefault(wl.id, (wl, []))[1].append(desk)
     return list(out.values())
 
@@ -462,7 +464,7 @@ def hit_counts(s: Session, watchlist_ids: Sequence[int], start: datetime, end: d
         return {}
     return dict(s.execute(select(Hit.watchlist_id, func.count(Hit.id))
                           .where(Hit.watchlist_id.in_(list(watchlist_ids)), Hit.created_at >= start,
-                                 Hit.created_at < end).group_by(Hit.watchlist_id)).tuples().all())
+                                 Hit.created_at < end).group_by(Hit.watchlist_id)).all())
 
 
 def watched_sources(s: Session) -> Sequence[Source]:
