@@ -1,0 +1,277 @@
+"""Read queries behind the web pages: the hits feed, item and story pages, term statistics, source
+health, the alert log and the backtest prefilter.
+
+Lists are keyset-paginated on the primary key (``id < :before``, newest first), never ``OFFSET``,
+so a page costs the same at hit 100 000 as at hit 10. Visibility is applied here, not in the
+templates: a viewer's queries are restricted to the watchlists of the desks they belong to
+(``allowed`` is a list of watchlist ids; ``None`` means no restriction).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, Iterator, Sequence
+
+from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from monitor.store.models import (
+    Alert, Delivery, DeliveryAttempt, Desk, DeskTarget, Hit, Item, ItemVersion, Review, Source,
+    Story, User, Watchlist, WatchTerm,
+)
+from monitor.types import utcnow
+
+
+@dataclass(frozen=True)
+class HitFilter:
+    """What the feed, its live updates and the exports show. ``None`` fields do not filter."""
+
+    watchlist_id: int | None = None
+    desk_id: int | None = None
+    source_id: int | None = None
+    language: str | None = None
+    review_state: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    allowed: tuple[int, ...] | None = None  # visible watchlist ids (viewers); None = all
+
+
+def visible_watchlist_ids(s: Session, desk_ids: Sequence[int] | None) -> tuple[int, ...] | None:
+    """The watchlists a user may see: all (None) for operators, else those of their desks."""
+    if desk_ids is None:
+        return None
+    if not desk_ids:
+        return ()
+    return tuple(s.scalars(select(Watchlist.id).where(Watchlist.desk_id.in_(desk_ids))))
+
+
+def _feed_select():
+    return (
+        select(
+            Hit.id, Hit.created_at, Hit.review_state, Hit.field, Hit.snippet_html, Hit.snippet,
+            Hit.item_id, Hit.story_id, Hit.term_id, Hit.assignee_id, Hit.spans,
+            WatchTerm.query.label("term_query"), WatchTerm.label.label("term_label"),
+            Watchlist.name.label("watchlist"), Watchlist.id.label("watchlist_id"),
+            Item.title, Item.url, Item.published_at, Item.fetched_at, Item.language,
+            Item.deleted_at, Item.channel_username, Source.name.label("source"),
+            Source.id.label("source_id"), Story.source_count, User.name.label("assignee"),
+        )
+        .join(Item, Item.id == Hit.item_id)
+        .join(Source, Source.id == Item.source_id)
+        .join(WatchTerm, WatchTerm.id == Hit.term_id)
+        .join(Watchlist, Watchlist.id == Hit.watchlist_id)
+        .outerjoin(Story, Story.id == Hit.story_id)
+        .outerjoin(User, User.id == Hit.assignee_id)
+    )
+
+
+def _apply(q, f: HitFilter, s: Session):
+    if f.allowed is not None:
+        q = q.where(Hit.watchlist_id.in_(f.allowed or (-1,)))
+    if f.watchlist_id is not None:
+        q = q.where(Hit.watchlist_id == f.watchlist_id)
+    if f.desk_id is not None:
+        # Resolved to watchlist ids first so the (watchlist_id, id) index serves the scan.
+        ids = tuple(s.scalars(select(Watchlist.id).where(Watchlist.desk_id == f.desk_id))) or (-1,)
+        q = q.where(Hit.watchlist_id.in_(ids))
+    if f.source_id is not None:
+        q = q.where(Item.source_id == f.source_id)
+    if f.language:
+        q = q.where(Item.language == f.language)
+    if f.review_state:
+        q = q.where(Hit.review_state == f.review_state)
+    if f.since is not None:
+        q = q.where(Hit.created_at >= f.since)
+    if f.until is not None:
+        q = q.where(Hit.created_at < f.until)
+    return q
+
+
+def feed(s: Session, f: HitFilter, *, before: int | None = None, after: int | None = None,
+         limit: int = 50) -> list[Row]:
+    """Hits newest first: a page older than ``before``, or everything newer than ``after``."""
+    q = _apply(_feed_select(), f, s)
+    if before is not None:
+        q = q.where(Hit.id < before)
+    if after is not None:
+        q = q.where(Hit.id > after)
+    return list(s.execute(q.order_by(Hit.id.desc()).limit(limit)))
+
+
+def iter_feed(s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000) -> Iterator[Row]:
+    """Every hit of a filter, newest first, fetched in keyset batches (for exports)."""
+    before, n = None, 0
+    while n < cap:
+        rows = feed(s, f, before=before, limit=min(batch, cap - n))
+        if not rows:
+            return
+        yield from rows
+        n += len(rows)
+        before = rows[-1].id
+
+
+def hit_row(s: Session, hit_id: int, f: HitFilter) -> Row | None:
+    """One hit with the feed's columns, if visible under ``f``."""
+    q = _apply(_feed_select(), replace(f), s).where(Hit.id == hit_id)
+    return s.execute(q).first()
+
+
+def latest_hit_id(s: Session) -> int:
+    return s.scalar(select(func.max(Hit.id))) or 0
+
+
+# ---------------------------------------------------------------- item and story pages
+
+
+def item_page(s: Session, item_id: int) -> dict[str, Any] | None:
+    """An item with its source, versions (oldest first), hits (with terms) and story."""
+    item = s.get(Item, item_id)
+    if item is None:
+        return None
+    versions = s.scalars(select(ItemVersion).where(ItemVersion.item_id == item_id)
+                         .order_by(ItemVersion.version)).all()
+    hits = s.execute(
+        select(Hit, WatchTerm.query, Watchlist.name, Watchlist.id)
+        .join(WatchTerm, WatchTerm.id == Hit.term_id).join(Watchlist, Watchlist.id == Hit.watchlist_id)
+        .where(Hit.item_id == item_id).order_by(Hit.id)).all()
+    return {"item": item, "source": s.get(Source, item.source_id), "versions": versions,
+            "hits": hits, "story": s.get(Story, item.story_id) if item.story_id else None}
+
+
+def story_timeline(s: Session, story_id: int, *, limit: int = 500) -> list[Row]:
+    """The items of a story in publication order (first seen first), with their sources."""
+    when = func.coalesce(Item.published_at, Item.fetched_at)
+    q = (select(Item.id, Item.title, Item.url, Item.published_at, Item.fetched_at, Item.language,
+                Item.deleted_at, Item.dedup_kind, Item.channel_username, Source.name.label("source"),
+                Source.type.label("source_type"))
+         .join(Source, Source.id == Item.source_id).where(Item.story_id == story_id)
+         .order_by(when, Item.id).limit(limit))
+    return list(s.execute(q))
+
+
+def reviews_of(s: Session, hit_ids: Sequence[int]) -> list[Row]:
+    """The review trail of some hits, oldest first, with reviewer and assignee names."""
+    if not hit_ids:
+        return []
+    assigned = aliased(User)
+    assignee = select(assigned.name).where(assigned.id == Review.assignee_id).scalar_subquery()
+    q = (select(Review.id, Review.hit_id, Review.verdict, Review.note, Review.created_at,
+                User.name.label("reviewer"), assignee.label("assignee"))
+         .outerjoin(User, User.id == Review.reviewer_id).where(Review.hit_id.in_(hit_ids))
+         .order_by(Review.id))
+    return list(s.execute(q))
+
+
+# ---------------------------------------------------------------- terms
+
+
+def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per term: hits, reviewed (relevant + not relevant) and relevant counts."""
+    if not term_ids:
+        return {}
+    q = (select(Hit.term_id, func.count(),
+                func.sum(case((Hit.review_state == "relevant", 1), else_=0)),
+                func.sum(case((Hit.review_state == "not_relevant", 1), else_=0)))
+         .where(Hit.term_id.in_(term_ids)).group_by(Hit.term_id))
+    out = {}
+    for term_id, total, rel, notrel in s.execute(q):
+        rel, notrel = int(rel or 0), int(notrel or 0)
+        out[term_id] = {"hits": int(total), "relevant": rel, "reviewed": rel + notrel}
+    return out
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: datetime | None,
+                        before: int | None = None, limit: int = 2000) -> list[Row]:
+    """Items that may match, newest first: ``norm_text`` contains any of ``substrings``.
+
+    The substrings come from the matcher's prefilter (already in matching form). On PostgreSQL the
+    trigram GIN index on ``norm_text`` serves the ``LIKE``; SQLite scans. ``None`` means the query
+    cannot be prefiltered and every item in the window is a candidate.
+    """
+    q = (select(Item.id, Item.title, Item.text, Item.language, Item.channel_username,
+                Item.published_at, Source.name.label("source"))
+         .join(Source, Source.id == Item.source_id))
+    if substrings is not None:
+        subs = [x for x in substrings if x]
+        if not subs:
+            return []
+        q = q.where(or_(*(Item.norm_text.like(f"%{_like_escape(x)}%", escape="\\") for x in subs)))
+    if since is not None:
+        q = q.where(Item.fetched_at >= since)
+    if before is not None:
+        q = q.where(Item.id < before)
+    return list(s.execute(q.order_by(Item.id.desc()).limit(limit)))
+
+
+def items_brief(s: Session, item_ids: Sequence[int]) -> list[Row]:
+    if not item_ids:
+        return []
+    q = (select(Item.id, Item.title, Item.text, Item.published_at, Source.name.label("source"))
+         .join(Source, Source.id == Item.source_id).where(Item.id.in_(item_ids)).order_by(Item.id.desc()))
+    return list(s.execute(q))
+
+
+def hit_item_ids(s: Session, term_id: int, item_ids: Sequence[int]) -> set[int]:
+    """Which of these items already have a stored hit for the term."""
+    if not item_ids:
+        return set()
+    return set(s.scalars(select(Hit.item_id).where(Hit.term_id == term_id, Hit.item_id.in_(item_ids))))
+
+
+# ---------------------------------------------------------------- sources
+
+
+def source_health(s: Session, *, silent_after: timedelta, days: int = 7) -> list[dict[str, Any]]:
+    """Every source with its health and items per day over the last ``days`` days."""
+    now = utcnow()
+    since = now - timedelta(days=days)
+    counts = dict(s.execute(select(Item.source_id, func.count()).where(Item.published_at >= since)
+                            .group_by(Item.source_id)).tuples().all())
+    rows = []
+    for src in s.scalars(select(Source).order_by(Source.name)):
+        last_new = src.last_new_item_at or src.created_at
+        rows.append({
+            "source": src, "per_day": round(counts.get(src.id, 0) / days, 1),
+            "silent": bool(src.enabled and not src.retired and last_new and now - last_new > silent_after),
+        })
+    return rows
+
+
+# ---------------------------------------------------------------- desks and alerts
+
+
+def alert_log(s: Session, *, desk_ids: Sequence[int] | None = None, before: int | None = None,
+              limit: int = 50) -> list[dict[str, Any]]:
+    """Alerts newest first with their deliveries and each delivery's attempts."""
+    q = (select(Alert, Desk.name).join(Desk, Desk.id == Alert.desk_id))
+    if desk_ids is not None:
+        q = q.where(Alert.desk_id.in_(desk_ids or (-1,)))
+    if before is not None:
+        q = q.where(Alert.id < before)
+    alerts = s.execute(q.order_by(Alert.id.desc()).limit(limit)).all()
+    ids = [a.id for a, _ in alerts]
+    deliveries: dict[int, list] = {i: [] for i in ids}
+    attempts: dict[int, list] = {}
+    if ids:
+        drows = s.execute(select(Delivery, DeskTarget).join(DeskTarget, DeskTarget.id == Delivery.target_id)
+                          .where(Delivery.alert_id.in_(ids)).order_by(Delivery.id)).all()
+        for d, t in drows:
+            deliveries[d.alert_id].append((d, t))
+        dids = [d.id for d, _ in drows]
+        if dids:
+            for att in s.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(dids))
+                                 .order_by(DeliveryAttempt.id)):
+                attempts.setdefault(att.delivery_id, []).append(att)
+    return [{"alert": a, "desk": name, "deliveries": deliveries[a.id], "attempts": attempts}
+            for a, name in alerts]
+
+
+def watchlist_by_token(s: Session, token: str) -> Watchlist | None:
+    if not token:
+        return None
+    return s.scalar(select(Watchlist).where(and_(Watchlist.atom_token == token, Watchlist.atom_token.is_not(None))))

@@ -1,0 +1,177 @@
+"""The web application: ``create_app(settings, store)`` builds it for ``monitor web``, ``run`` and
+``demo``.
+
+Server-rendered pages (Jinja2 with autoescape everywhere) plus a small vanilla script for live
+updates, live query validation, tests and backtests. Every response carries a strict CSP (no inline
+script or style) and the usual hardening headers; the session is a signed cookie (see
+:mod:`monitor.web.security`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader
+
+from monitor.errors import MonitorError, NotFound
+from monitor.settings import Settings
+from monitor.store import users as user_repo
+from monitor.store.db import Store
+from monitor.web.deps import Ctx, Forbidden, LoginRequired, act, current
+from monitor.web.security import (
+    SECURITY_HEADERS, SESSION_COOKIE, SESSION_MAX_AGE, LoginLimiter, SessionSigner, new_csrf_token,
+    highlight, safe_url, sanitize_marks,
+)
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class WebState:
+    settings: Settings
+    store: Store
+    signer: SessionSigner
+    limiter: LoginLimiter
+    env: Environment
+
+    def render(self, name: str, ctx: Ctx | None, status: int = 200, **values: Any) -> HTMLResponse:
+        values.setdefault("me", ctx)
+        if ctx is not None:
+            values.setdefault("flash", ctx.request.state.session.pop("flash", None))
+            if values["flash"]:
+                ctx.request.state.session_dirty = True
+        return HTMLResponse(self.env.get_template(name).render(**values), status_code=status)
+
+    def fragment(self, name: str, **values: Any) -> str:
+        return self.env.get_template(name).render(**values)
+
+
+def _fmt_time(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def make_env() -> Environment:
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["marks"] = sanitize_marks
+    env.filters["safe_url"] = safe_url
+    env.filters["t"] = _fmt_time
+    env.filters["highlight"] = highlight
+    return env
+
+
+def create_app(settings: Settings, store: Store) -> FastAPI:
+    """The FastAPI app serving every page and the JSON API over ``store``."""
+    key = settings.web.secret_key.get_secret_value() if settings.web.secret_key else None
+    web = WebState(settings=settings, store=store, signer=SessionSigner(key), limiter=LoginLimiter(),
+                   env=make_env())
+    app = FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.web = web
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def session_and_headers(request: Request, call_next):
+        session = web.signer.loads(request.cookies.get(SESSION_COOKIE))
+        fresh = session is None or "csrf" not in session
+        request.state.session = {"csrf": new_csrf_token()} if fresh else session
+        request.state.session_dirty = fresh
+        response = await call_next(request)
+        if request.state.session_dirty:
+            response.set_cookie(SESSION_COOKIE, web.signer.dumps(request.state.session),
+                                max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
+                                secure=settings.web.secure_cookies, path="/")
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/") or request.method != "GET" and \
+            request.headers.get("x-requested-with") == "fetch"
+
+    @app.exception_handler(LoginRequired)
+    async def _login_required(request: Request, exc: LoginRequired):
+        if request.method == "GET" and not wants_json(request):
+            return RedirectResponse("/login", status_code=303)
+        return JSONResponse({"error": "login required"}, status_code=401)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden):
+        if wants_json(request):
+            return JSONResponse({"error": exc.message}, status_code=403)
+        return web.render("error.html", None, status=403, message=exc.message, me=None)
+
+    @app.exception_handler(MonitorError)
+    async def _domain_error(request: Request, exc: MonitorError):
+        status = 404 if isinstance(exc, NotFound) else 400
+        if wants_json(request):
+            return JSONResponse({"error": str(exc)}, status_code=status)
+        if request.method != "GET":
+            # Back to the form the change came from, with the message shown there.
+            request.state.session["flash"] = ["error", str(exc)[:500]]
+            request.state.session_dirty = True
+            return RedirectResponse(_back(request), status_code=303)
+        return web.render("error.html", None, status=status, message=str(exc), me=None)
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_page(ctx: Ctx = Depends(current)):
+        return web.render("login.html", ctx)
+
+    @app.post("/login")
+    def login(ctx: Ctx = Depends(act("viewer", login=False))):
+        name, password = ctx.field("name"), ctx.form.get("password") or ""
+        ip = ctx.request.client.host if ctx.request.client else "?"
+        if web.limiter.blocked(name, ip):
+            return web.render("login.html", ctx, status=429,
+                              error="Too many failed attempts; wait a few minutes.")
+        with ctx.unit() as s:
+            user = user_repo.authenticate(s, name, password)
+            uid = user.id if user else None
+        if uid is None:
+            web.limiter.failed(name, ip)
+            return web.render("login.html", ctx, status=401, error="Wrong name or password.")
+        web.limiter.succeeded(name)
+        # A new session (and CSRF token) at login: a token planted before login is worthless after.
+        ctx.request.state.session = {"uid": uid, "csrf": new_csrf_token()}
+        ctx.request.state.session_dirty = True
+        return RedirectResponse("/", status_code=303)
+
+    @app.post("/logout")
+    def logout(ctx: Ctx = Depends(act("viewer"))):
+        ctx.request.state.session = {"csrf": new_csrf_token()}
+        ctx.request.state.session_dirty = True
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return Response("ok", media_type="text/plain")
+
+    from monitor.web import admin, feed, watch
+
+    app.include_router(feed.router)
+    app.include_router(watch.router)
+    app.include_router(admin.router)
+    return app
+
+
+def _back(request: Request) -> str:
+    """The same-site path the request came from (never an absolute URL: no open redirect)."""
+    ref = request.headers.get("referer") or "/"
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(ref)
+    if parts.netloc and parts.netloc != request.url.netloc:
+        return "/"
+    path = parts.path or "/"
+    if not path.startswith("/") or path.startswith("//"):
+        return "/"
+    return path + (f"?{parts.query}" if parts.query else "")

@@ -1,0 +1,121 @@
+"""Request context: who is asking, what they may see, and the guard every state change passes.
+
+Routes take ``Depends(need("viewer"))`` to read and ``Depends(act("operator"))`` to change
+something. ``act`` refuses, in this order: no login (401, or a redirect to the login page for a
+browser navigation), a role below the one needed (403), a missing or wrong CSRF token (403). The
+JSON API under ``/api`` goes through the same dependencies, so it has the same rules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+
+from monitor.store import users as user_repo
+from monitor.store import views
+from monitor.store.models import User
+from monitor.web.security import csrf_ok
+
+
+class LoginRequired(Exception):
+    """No valid session: browsers are sent to the login page, API calls get 401."""
+
+
+class Forbidden(Exception):
+    """Logged in, but not allowed (role, desk membership or CSRF token)."""
+
+    def __init__(self, message: str = "not allowed"):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Ctx:
+    """The current request's user (None when anonymous) and what they may see."""
+
+    request: Request
+    user_id: int | None = None
+    name: str | None = None
+    role: str | None = None
+    desk_ids: list[int] | None = None  # None: every desk (operators and admins)
+    allowed: tuple[int, ...] | None = None  # visible watchlist ids; None: all
+    form: Any = field(default_factory=FormData)
+
+    @property
+    def csrf(self) -> str:
+        return self.request.state.session["csrf"]
+
+    def can(self, role: str) -> bool:
+        return self.role is not None and user_repo.role_at_least(self.role, role)
+
+    @contextlib.contextmanager
+    def unit(self) -> Iterator[Session]:
+        with self.request.app.state.web.store.unit() as s:
+            yield s
+
+    def flash(self, message: str, kind: str = "ok") -> None:
+        self.request.state.session["flash"] = [kind, message[:500]]
+        self.request.state.session_dirty = True
+
+    def field(self, name: str, default: str = "") -> str:
+        value = self.form.get(name)
+        return value.strip() if isinstance(value, str) else default
+
+
+def current(request: Request) -> Ctx:
+    """Load the session's user (every request: a disabled or removed user is out at once)."""
+    ctx = Ctx(request=request)
+    uid = request.state.session.get("uid")
+    if uid is None:
+        return ctx
+    with request.app.state.web.store.unit() as s:
+        user = s.get(User, uid)
+        if user is None or user.disabled:
+            return ctx
+        ctx.user_id, ctx.name, ctx.role = user.id, user.name, user.role
+        if not user_repo.role_at_least(user.role, "operator"):
+            ctx.desk_ids = user_repo.desk_ids_of(s, user.id)
+            ctx.allowed = views.visible_watchlist_ids(s, ctx.desk_ids)
+    return ctx
+
+
+def need(role: str) -> Callable[..., Ctx]:
+    """A dependency for reading: logged in with at least ``role``."""
+
+    def dep(ctx: Ctx = Depends(current)) -> Ctx:
+        if ctx.user_id is None:
+            raise LoginRequired()
+        if not ctx.can(role):
+            raise Forbidden(f"this needs the {role} role")
+        return ctx
+
+    return dep
+
+
+async def _form(request: Request) -> FormData:
+    if request.method in ("GET", "HEAD"):
+        return FormData()
+    return await request.form()
+
+
+def act(role: str, *, login: bool = True) -> Callable[..., Any]:
+    """A dependency for state changes: login (unless ``login=False``), role, then CSRF."""
+
+    def dep(ctx: Ctx = Depends(current), form: FormData = Depends(_form)) -> Ctx:
+        if login:
+            if ctx.user_id is None:
+                raise LoginRequired()
+            if not ctx.can(role):
+                raise Forbidden(f"this needs the {role} role")
+        given = ctx.request.headers.get("x-csrf-token") or form.get("csrf_token")
+        if not csrf_ok(ctx.request.state.session.get("csrf"), given if isinstance(given, str) else None):
+            raise Forbidden("missing or wrong CSRF token: reload the page and try again")
+        ctx.form = form
+        return ctx
+
+    return dep
