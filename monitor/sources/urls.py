@@ -55,7 +55,7 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     if not url:
         return None
     try:
-        if base:
+        if base and not url.startswith(("http://", "https://")):  # urljoin is costly: only if needed
             url = urljoin(base.strip(), url)
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
