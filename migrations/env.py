@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from monitor.store.db import make_engine
+from monitor.store.migrate import include_object
 from monitor.store.models import Base
 
 config = context.config
@@ -47,6 +48,7 @@ def _run(connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

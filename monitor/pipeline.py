@@ -26,7 +26,9 @@ from typing import Any, Callable, Iterable, Sequence
 from sqlalchemy import select
 
 from monitor import types as t
+from monitor import metrics
 from monitor.errors import RateLimited, SourceError, SourceGone
+from monitor.faults import crashpoint
 from monitor.schedule import backoff, next_interval
 from monitor.settings import Settings
 from monitor.sources import Batch, CollectContext, source_class
@@ -113,14 +115,15 @@ class Pipeline:
     """Runs sources end to end against one store. Safe to share between tasks of one event loop."""
 
     def __init__(self, store: Store, settings: Settings, *, executor=None, fetcher=None,
-                 alerts_hook: Callable | None = None):
+                 alerts_hook: Callable | bool = True):
         self.store = store
         self.settings = settings
         self.executor = executor
         self.fetcher = fetcher
         self.matchers = MatcherCache(settings)
         self._write_lock = threading.Lock()  # one writer at a time (SQLite has one anyway)
-        self._alerts_hook = alerts_hook if alerts_hook is not None else _default_alerts_hook()
+        # True: the outbox hook when alerting is installed; False: no alerting (tools, tests).
+        self._alerts_hook = _default_alerts_hook() if alerts_hook is True else (alerts_hook or None)
         self._running: set[int] = set()
 
     # ------------------------------------------------------------------ ingest (sync, one transaction)
@@ -136,6 +139,7 @@ class Pipeline:
                 raise SourceError(f"source {source_id} vanished")
             stored = item_repo.upsert_items(s, source, batch.items, collector=collector or source.type,
                                             enrich=lambda v: _enrich(v, source))
+            crashpoint("after_items")
             for deletion in batch.deletions:
                 result.deleted += item_repo.mark_deleted(s, source, deletion.external_ids, deletion.deleted_at)
             changed = [st for st in stored if st.status != "unchanged"]
@@ -159,7 +163,13 @@ class Pipeline:
                     result.new_hit_ids = [h.id for h in new_hits]
                     if self._alerts_hook is not None:
                         result.alerts = self._alerts_hook(s, result.new_hit_ids, settings=self.settings, now=now) or 0
+            crashpoint("before_cursor")
             _apply_batch_state(source, batch, now, had_new=result.new > 0)
+            source_type = source.type
+        crashpoint("after_commit")
+        metrics.ITEMS.labels(source_type, "new").inc(result.new)
+        metrics.ITEMS.labels(source_type, "version").inc(result.versions)
+        metrics.HITS.inc(result.hits)
         return result
 
     def _learn_footer(self, source: Source, texts: list[str]) -> None:
@@ -177,6 +187,7 @@ class Pipeline:
         if matcher is None or not meta:
             return []
         existing = hit_repo.existing_pairs(s, [st.row.id for st in changed])
+        crashpoint("during_matching")
         out = []
         for st in changed:
             row = st.row
@@ -237,6 +248,8 @@ class Pipeline:
         finally:
             self._running.discard(source_id)
         result.status = "error" if error else ("not_modified" if not_modified and not result.new else "ok")
+        metrics.FETCHES.labels(config.type, result.status).inc()
+        metrics.RUN_SECONDS.labels(config.type).observe((utcnow() - started).total_seconds())
         result.error = f"{type(error).__name__}: {error}" if error else None
         await asyncio.to_thread(self.record_outcome, source_id, error=error, started=started,
                                 not_modified=not_modified, min_interval=min_interval,

@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('last_checked_at', monitor.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_success_at', monitor.store.types.UTCDateTime(timezone=True), nullable=True),
     sa.Column('last_new_item_at', monitor.store.types.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_status', sa.String(length=40), nullable=True),
+    sa.Column('last_status', sa.String(length=120), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('error_count', sa.Integer(), nullable=False),
     sa.Column('etag', sa.Text(), nullable=True),

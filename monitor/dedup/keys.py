@@ -208,6 +208,29 @@ def forward_key(origin_channel_id: int | None, origin_post_id: int | None) -> st
 
 
 _TELEGRAM_HOSTS = frozenset(("t.me", "telegram.me", "telegram.dog"))
+_USERNAME_POST = re.compile(r"^/(?:s/)?([A-Za-z][A-Za-z0-9_]{3,31})/(\d+)/?$")
+
+
+def username_key(username: str | None, post_id: int | str | None) -> str | None:
+    """``tg:@<username>/<post id>``: a public post's identity when its channel id is unknown
+    (``t.me/s`` pages and forwards shown with an origin link name the channel, not its id)."""
+    if not username or post_id is None or not str(post_id).isdigit():
+        return None
+    return f"tg:@{username.lstrip('@').lower()}/{int(post_id)}"
+
+
+def permalink_key(url: str | None) -> str | None:
+    """:func:`username_key` of a ``t.me/<username>/<id>`` permalink, else None."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if (parts.hostname or "").lower() not in _TELEGRAM_HOSTS:
+        return None
+    m = _USERNAME_POST.match(parts.path)
+    return username_key(m.group(1), m.group(2)) if m else None
 _NOT_ARTICLE_PATHS = frozenset(
     ("", "/", "/index.html", "/index.htm", "/index.php", "/feed", "/rss", "/news", "/news/")
 )
@@ -253,10 +276,17 @@ def exact_keys(item: Item, *, footer: str | None = None) -> list[tuple[str, str]
     """
     keys: list[tuple[str, str]] = []
     fwd = item.forward
-    if fwd is not None and (k := forward_key(fwd.origin_channel_id, fwd.origin_post_id)):
-        keys.append(("forward", k))
+    if fwd is not None:
+        for k in (forward_key(fwd.origin_channel_id, fwd.origin_post_id), permalink_key(fwd.origin_url)):
+            if k and ("forward", k) not in keys:
+                keys.append(("forward", k))
     if item.channel_id is not None and item.external_id.isdigit():
         if (k := forward_key(item.channel_id, int(item.external_id))) and ("forward", k) not in keys:
+            keys.append(("tg", k))
+    # A public channel's post is also known by username (t.me/s pages carry no channel id), so
+    # a Telethon copy, a t.me/s copy and a forward shown with an origin link all meet.
+    if item.channel_username and (k := username_key(item.channel_username, item.external_id)):
+        if ("forward", k) not in keys:
             keys.append(("tg", k))
     if k := url_key(item.url):
         keys.append(("url", k))

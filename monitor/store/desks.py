@@ -133,4 +133,4 @@ def list_routes(s: Session, *, desk: Desk | None = None) -> Sequence[tuple[Route
          .join(Desk, Route.desk_id == Desk.id).order_by(Desk.name, Watchlist.name))
     if desk is not None:
         q = q.where(Route.desk_id == desk.id)
-    return s.execute(q).tuples().all()
+    return s.execute(q).all()

@@ -35,7 +35,7 @@ def terms_fingerprint(s: Session) -> tuple:
 
     terms = s.execute(select(func.count(WatchTerm.id), func.max(WatchTerm.updated_at),
                              func.sum(WatchTerm.version))).one()
-    lists = tuple(s.execute(select(Watchlist.id, Watchlist.enabled).order_by(Watchlist.id)).tuples())
+    lists = tuple(s.execute(select(Watchlist.id, Watchlist.enabled).order_by(Watchlist.id)))
     aliases = s.execute(select(func.count(AliasSet.id), func.max(AliasSet.updated_at))).one()
     return tuple(terms) + (lists,) + tuple(aliases)
 
@@ -44,7 +44,7 @@ def existing_pairs(s: Session, item_ids: Sequence[int]) -> set[tuple[int, int]]:
     pairs: set[tuple[int, int]] = set()
     ids = list(item_ids)
     for i in range(0, len(ids), 500):
-        pairs.update(s.execute(select(Hit.item_id, Hit.term_id).where(Hit.item_id.in_(ids[i:i + 500]))).tuples())
+        pairs.update(s.execute(select(Hit.item_id, Hit.term_id).where(Hit.item_id.in_(ids[i:i + 500]))))
     return pairs
 
 
@@ -76,4 +76,4 @@ def list_hits(
     q = q.order_by(Hit.id)
     if limit:
         q = q.limit(limit)
-    yield from s.execute(q.execution_options(yield_per=500)).tuples()
+    yield from s.execute(q.execution_options(yield_per=500))

@@ -138,7 +138,7 @@ def list_items(
     q = q.order_by(Item.fetched_at, Item.id)
     if limit:
         q = q.limit(limit)
-    yield from s.execute(q.execution_options(yield_per=500)).tuples()
+    yield from s.execute(q.execution_options(yield_per=500))
 
 
 def stream_for_backtest(
@@ -157,7 +157,7 @@ def stream_for_backtest(
     if contains_any:
         q = q.where(or_(*(Item.norm_text.contains(piece, autoescape=True) for piece in contains_any)))
     q = q.order_by(Item.id.desc())
-    yield from s.execute(q.execution_options(yield_per=batch)).tuples()
+    yield from s.execute(q.execution_options(yield_per=batch))
 
 
 def count_items(s: Session, *, since: datetime | None = None, source: str | None = None) -> int:

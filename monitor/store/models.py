@@ -122,7 +122,7 @@ class Source(Base):
     last_checked_at: Mapped[datetime | None]
     last_success_at: Mapped[datetime | None]
     last_new_item_at: Mapped[datetime | None]
-    last_status: Mapped[str | None] = mapped_column(String(40))
+    last_status: Mapped[str | None] = mapped_column(String(120))
     last_error: Mapped[str | None] = mapped_column(Text)
     error_count: Mapped[int] = mapped_column(default=0)
     # resume state
@@ -328,6 +328,10 @@ class Hit(Base):
     __table_args__ = (
         UniqueConstraint("item_id", "term_id"),
         Index("ix_hits_watchlist_created", "watchlist_id", "created_at"),
+        # keyset pagination of the web feed and per-term precision (migration 0002)
+        Index("ix_hits_watchlist_id_id", "watchlist_id", "id"),
+        Index("ix_hits_review_state_id", "review_state", "id"),
+        Index("ix_hits_term_id_review_state", "term_id", "review_state"),
     )
 
 

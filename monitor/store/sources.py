@@ -25,11 +25,13 @@ def add_source(
     language: str | None = None,
     pinned_interval: int | None = None,
     enabled: bool = True,
+    unique_locator: bool = True,
 ) -> Source:
-    """Create a source, due at once. Names are unique, and so is (type, locator)."""
+    """Create a source, due at once. Names are unique, and so is (type, locator) unless
+    ``unique_locator`` is off (several chats of one Telegram export share its path)."""
     if s.scalar(select(Source.id).where(Source.name == name)) is not None:
         raise AlreadyExists(f"a source named {name!r} already exists")
-    clash = s.scalar(select(Source).where(Source.type == type, Source.locator == locator))
+    clash = s.scalar(select(Source).where(Source.type == type, Source.locator == locator)) if unique_locator else None
     if clash is not None:
         raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
     src = Source(
@@ -98,6 +100,20 @@ def due_sources(
     if types:
         q = q.where(Source.type.in_(types))
     return s.scalars(q.order_by(Source.next_check_at.nulls_first(), Source.id)).all()
+
+
+def find_channel_source(s: Session, *, channel_id: int | None, name: str | None) -> Source | None:
+    """The source that collects a Telegram channel: by its stored id, else by its name."""
+    if channel_id is not None:
+        found = s.scalar(select(Source).where(Source.remote_id == channel_id).order_by(Source.id).limit(1))
+        if found is not None:
+            return found
+        for src in s.scalars(select(Source).where(Source.type == "telegram-export")):
+            if str((src.options or {}).get("chat_id")) == str(channel_id):
+                return src
+    if name:
+        return s.scalar(select(Source).where(Source.name == name))
+    return None
 
 
 def to_config(src: Source) -> SourceConfig:

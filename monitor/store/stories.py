@@ -123,7 +123,7 @@ def story_timeline(s: Session, story_id: int) -> list[tuple[Item, Source]]:
     """Every item of a story with its source, in the order the story spread."""
     q = (select(Item, Source).join(Source, Item.source_id == Source.id).where(Item.story_id == story_id)
          .order_by(func.coalesce(Item.published_at, Item.fetched_at), Item.id))
-    return list(s.execute(q).tuples())
+    return list(s.execute(q))
 
 
 def list_stories(

@@ -120,7 +120,7 @@ def list_terms(
     q = q.order_by(Watchlist.name, WatchTerm.id)
     if limit:
         q = q.limit(limit)
-    return s.execute(q).tuples().all()
+    return s.execute(q).all()
 
 
 def term_versions(s: Session, term: WatchTerm) -> Sequence[WatchTermVersion]:

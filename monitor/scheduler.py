@@ -1,0 +1,130 @@
+"""Drives pipeline runs; does no collection work itself.
+
+The sources table is the truth: every ``tick`` seconds an APScheduler job (coalesced, never two at
+once) reads the sources whose stored next-check time has come and hands them to a
+:class:`Dispatcher`, which runs at most one run per source at a time within per-source-type
+concurrency limits. A restart therefore resumes exactly where the database says, and a SIGKILL
+needs no clean-up: there is no lease or lock to release, and an interrupted batch was never
+committed.
+
+Dispatch sits behind an interface so a multi-node executor (e.g. a PostgreSQL job queue) can
+replace :class:`LocalDispatcher` without touching the pipeline.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import logging
+import random
+from typing import Awaitable, Callable
+
+from monitor import metrics
+from monitor.pipeline import SCHEDULED_TYPES, Pipeline
+from monitor.settings import Settings
+from monitor.store import sources as source_repo
+from monitor.store.maintenance import queue_lag
+from monitor.types import utcnow
+
+log = logging.getLogger("monitor.scheduler")
+
+# Runs at once per source type: feeds are cheap and many; Telegram accounts flood when rushed.
+DEFAULT_LIMITS = {"rss": 20, "telegram-web": 2, "telegram": 3}
+
+
+class Dispatcher(abc.ABC):
+    """Where source runs execute."""
+
+    @abc.abstractmethod
+    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
+        """Start a run unless one for this source is in flight; True when started."""
+
+    @abc.abstractmethod
+    def in_flight(self) -> set[int]:
+        """Ids of the sources being run now."""
+
+    @abc.abstractmethod
+    async def stop(self, grace: float) -> None:
+        """Let in-flight runs finish for ``grace`` seconds, then abandon them (nothing half-done is
+        committed: each batch is one transaction)."""
+
+
+class LocalDispatcher(Dispatcher):
+    """Runs in this process as asyncio tasks."""
+
+    def __init__(self, run: Callable[[int], Awaitable[object]], limits: dict[str, int] | None = None):
+        self._run = run
+        self._limits = {k: asyncio.Semaphore(v) for k, v in {**DEFAULT_LIMITS, **(limits or {})}.items()}
+        self._tasks: dict[int, asyncio.Task] = {}
+
+    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
+        if source_id in self._tasks:
+            return False
+        sem = self._limits.setdefault(source_type, asyncio.Semaphore(4))
+
+        async def go():
+            try:
+                if delay:
+                    await asyncio.sleep(delay)  # jitter: spread a crowd of due sources
+                async with sem:
+                    metrics.RUNNING.inc()
+                    try:
+                        await self._run(source_id)
+                    finally:
+                        metrics.RUNNING.dec()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("run of source %s failed", source_id)
+            finally:
+                self._tasks.pop(source_id, None)
+
+        self._tasks[source_id] = asyncio.create_task(go(), name=f"source-{source_id}")
+        return True
+
+    def in_flight(self) -> set[int]:
+        return set(self._tasks)
+
+    async def stop(self, grace: float) -> None:
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+            log.info("abandoned %d in-flight run(s); they resume from the database on restart", len(pending))
+
+
+class Scanner:
+    """The tick: find due sources in SQL and dispatch them."""
+
+    def __init__(self, pipeline: Pipeline, dispatcher: Dispatcher, *, max_jitter: float = 2.0):
+        self.pipeline = pipeline
+        self.dispatcher = dispatcher
+        self.max_jitter = max_jitter
+        self.last_scan = None
+
+    async def scan(self) -> int:
+        now = utcnow()
+
+        def due():
+            with self.pipeline.store.unit() as s:
+                rows = source_repo.due_sources(s, now=now, types=SCHEDULED_TYPES)
+                metrics.QUEUE_LAG.set(queue_lag(s, now))
+                return [(r.id, r.type) for r in rows]
+
+        started = 0
+        busy = self.dispatcher.in_flight()
+        for source_id, source_type in await asyncio.to_thread(due):
+            if source_id in busy:
+                continue
+            delay = random.uniform(0, self.max_jitter) if self.max_jitter else 0.0
+            started += await self.dispatcher.dispatch(source_id, source_type, delay=delay)
+        self.last_scan = now
+        return started
+
+
+def type_limits(settings: Settings) -> dict[str, int]:
+    return {"rss": max(1, settings.fetch.concurrency)}

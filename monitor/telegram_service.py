@@ -1,0 +1,86 @@
+"""The Telegram live listener inside ``monitor run``: one client per account, events routed to
+sources and ingested through the pipeline. The scheduled runs of ``telegram`` sources (every
+``telegram.gap_fill_interval``) are the gap-fill poll that catches what live updates missed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from sqlalchemy import select, update
+
+from monitor.errors import PermanentSourceError, SourceError
+from monitor.pipeline import Pipeline
+from monitor.settings import Settings
+from monitor.store import sources as source_repo
+from monitor.store.models import Source
+
+log = logging.getLogger("monitor.telegram")
+RELOAD_SECONDS = 60
+
+
+def _configured(settings: Settings, account: str | None) -> bool:
+    creds = settings.telegram.accounts.get(account) if account else settings.telegram
+    return bool(creds and creds.api_id and creds.api_hash)
+
+
+def _load(pipeline: Pipeline) -> dict[str | None, list]:
+    with pipeline.store.unit() as s:
+        rows = s.scalars(select(Source).where(Source.type == "telegram", Source.enabled.is_(True),
+                                              Source.retired.is_(False)))
+        by_account: dict[str | None, list] = defaultdict(list)
+        for row in rows:
+            by_account[row.account].append(source_repo.to_config(row))
+        return dict(by_account)
+
+
+def _mark(pipeline: Pipeline, account: str | None, status: str, error: str) -> None:
+    with pipeline.store.unit() as s:
+        s.execute(update(Source).where(Source.type == "telegram", Source.account.is_(None) if account is None
+                                       else Source.account == account)
+                  .values(last_status=status, last_error=error))
+
+
+async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> None:
+    from monitor.sources.telegram import CLIENTS
+    from monitor.sources.telegram_live import TelegramListener
+
+    listeners: dict[str | None, TelegramListener] = {}
+    warned: set[str | None] = set()
+
+    async def on_batch(source, batch) -> None:
+        await asyncio.to_thread(pipeline.ingest, source.id, batch, collector="telegram-live")
+
+    try:
+        while not stop.is_set():
+            for account, configs in (await asyncio.to_thread(_load, pipeline)).items():
+                if account in listeners:
+                    listeners[account].set_sources(configs)
+                    continue
+                if not _configured(settings, account):
+                    if account not in warned:
+                        log.warning("telegram account %r has no api_id/api_hash: live updates off",
+                                    account or "default")
+                        warned.add(account)
+                    continue
+                try:
+                    client = await CLIENTS.get(settings, account)
+                except PermanentSourceError as exc:
+                    await asyncio.to_thread(_mark, pipeline, account, "logged_out", str(exc))
+                    log.error("%s", exc)
+                    continue
+                except SourceError as exc:
+                    log.warning("telegram account %r unreachable: %s", account or "default", exc)
+                    continue
+                listener = TelegramListener(client, configs, on_batch, settings=settings)
+                listener.start()
+                listeners[account] = listener
+                log.info("live updates on for %d channel(s) of account %r", len(configs), account or "default")
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=RELOAD_SECONDS)
+    finally:
+        for listener in listeners.values():
+            listener.stop()
+        await CLIENTS.close()
