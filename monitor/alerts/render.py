@@ -121,7 +121,8 @@ def _one_line(text: str, limit: int) -> str:
 
 
 # --- layout: pieces ----------------------------------------------------------------------------
-# A piece is (kind, text, url): "t" plain, "h" highlighted match, "b" bold label, "a" link.
+# A piece is (kind, text, url): "t" plain, "h" highlighted match, "b" bold label, "a" link,
+# "r" our own fixed wording that needs no Markdown escaping ("alert #123" must stay greppable).
 Piece = tuple[str, str, str | None]
 Line = list[Piece]
 
@@ -142,8 +143,14 @@ def _segments_from_snippet(snippet: str) -> list[Piece]:
 
 
 def _segments_from_spans(text: str, spans: tuple[Span, ...]) -> list[Piece]:
-    good = sorted((max(0, s.start), min(len(text), s.end)) for s in spans)
-    good = [(a, b) for a, b in good if a < b]
+    good: list[tuple[int, int]] = []
+    for a, b in sorted((max(0, s.start), min(len(text), s.end)) for s in spans):
+        if a >= b:
+            continue  # empty or outside the text (spans of another version of the post)
+        if good and a <= good[-1][1]:
+            good[-1] = (good[-1][0], max(b, good[-1][1]))  # overlapping or touching: one mark
+        else:
+            good.append((a, b))
     if not good:
         return [("t", text, None)]
     lo = max(0, good[0][0] - _SNIPPET_RADIUS)
@@ -153,9 +160,6 @@ def _segments_from_spans(text: str, spans: tuple[Span, ...]) -> list[Piece]:
     for a, b in good:
         if a >= hi:
             break
-        a = max(a, pos)
-        if a >= b:
-            continue  # overlaps the previous span
         if a > pos:
             pieces.append(("t", text[pos:a], None))
         pieces.append(("h", text[a:min(b, hi)], None))
@@ -261,8 +265,10 @@ def _layout(c: AlertContent, tz: ZoneInfo, budget: int, max_entries: int) -> tup
         headline = _headline(c)
         title = _one_line(f"{label}: {headline}" if label else headline, TITLE_LIMIT)
         blocks = [_entry_lines(c, tz, budget, [("b", title, None)])]
-    footer = f"alert #{c.alert_id}" + (f" · desk {_one_line(c.desk, 60)}" if c.desk else "")
-    blocks.append([[("t", footer, None)]])
+    footer: Line = [("r", f"alert #{int(c.alert_id)}", None)]
+    if c.desk:
+        footer.append(("t", f" · desk {_one_line(c.desk, 60)}", None))
+    blocks.append([footer])
     return title, blocks
 
 
@@ -302,6 +308,8 @@ def _piece(fmt: str, kind: str, text: str, url: str | None) -> str:
             return f"«{text}»"
         return f"{text}: {url}" if kind == "a" else text
     if fmt == "markdown":
+        if kind == "r":
+            return text
         if kind == "a":
             return f"[{_md_escape(text)}]({_md_url(url or '')})"
         return _md_strong(text) if kind in ("h", "b") else _md_escape(text)

@@ -133,7 +133,9 @@ def _webhook_request(url: str) -> tuple[str, dict[str, str], httpx.BasicAuth | N
     scheme = _WEBHOOK_SCHEMES[parts.scheme.lower()]
     headers: dict[str, str] = {}
     query = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    # not parse_qsl: it reads "+" as a space, and "+Name" is how Apprise spells a header
+    for pair in filter(None, parts.query.split("&")):
+        key, _, value = (unquote(x) for x in pair.partition("="))
         if key.startswith("+") and len(key) > 1:
             headers[key[1:]] = value
         elif not key.startswith(("-", ":")):
