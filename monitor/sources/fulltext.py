@@ -14,7 +14,7 @@ from __future__ import annotations
 import html as _html
 import re
 
-__all__ = ["decode_html", "extract_article", "html_to_text", "tidy_text"]
+__all__ = ["decode_html", "extract_article", "guess_legacy_charset", "html_to_text", "tidy_text"]
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)
 _DROP = re.compile(r"<(script|style|template)\b[^>]*>.*?</\1\s*>", re.S | re.I)
@@ -23,6 +23,26 @@ _BLOCK = re.compile(
     r"header|footer|figure|figcaption|dd|dt|dl|hr)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.I)
+_BYTES_TAG = re.compile(rb"<[^>]*>")
+_ASCII_LETTERS = re.compile(rb"[A-Za-z]")
+_HIGH = re.compile(rb"[\xc0-\xff]")
+_HIGH_LOWER_1251 = re.compile(rb"[\xe0-\xff]")  # а..я in windows-1251 (KOI8-R: А..Я)
+
+
+def guess_legacy_charset(body: bytes) -> str | None:
+    """``windows-1251`` or ``koi8-r`` for undeclared, non-UTF-8 Russian text, else None.
+
+    Used only when nothing declares a charset and the bytes are not UTF-8: parsers then fall back
+    to windows-1252 and Russian becomes mojibake. Cyrillic text is mostly high bytes (Western text
+    only sprinkles a few accents), and it is mostly lower case, which windows-1251 puts in
+    0xE0-0xFF and KOI8-R in 0xC0-0xDF: that tells the two apart.
+    """
+    sample = _BYTES_TAG.sub(b" ", body[:65536])
+    high = len(_HIGH.findall(sample))
+    if high < 20 or high < 0.3 * (high + len(_ASCII_LETTERS.findall(sample))):
+        return None
+    upper_range_share = len(_HIGH_LOWER_1251.findall(sample)) / high
+    return "windows-1251" if upper_range_share > 0.5 else "koi8-r"
 
 
 def tidy_text(text: str) -> str:
@@ -45,7 +65,8 @@ def html_to_text(fragment: str | None) -> str:
 
 
 def decode_html(body: bytes, content_type: str | None = None) -> str:
-    """Decode an HTML page: HTTP charset, else ``<meta charset>``, else UTF-8, else cp1252."""
+    """Decode an HTML page: HTTP charset, else ``<meta charset>``, else UTF-8, else a guessed
+    Cyrillic code page, else windows-1252."""
     candidates = []
     if content_type and "charset=" in content_type.lower():
         candidates.append(content_type.lower().split("charset=", 1)[1].split(";")[0].strip(" '\""))
@@ -56,7 +77,7 @@ def decode_html(body: bytes, content_type: str | None = None) -> str:
             return body.decode(name)
         except (LookupError, UnicodeDecodeError):
             continue
-    return body.decode("cp1252", "replace")
+    return body.decode(guess_legacy_charset(body) or "cp1252", "replace")
 
 
 def extract_article(html: str, url: str | None = None) -> str | None:

@@ -49,7 +49,8 @@ import feedparser
 from monitor.errors import InvalidInput, PermanentSourceError, SourceError, TransientSourceError
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
 from monitor.sources.feeddates import entry_date
-from monitor.sources.fulltext import decode_html, extract_article, html_to_text, tidy_text
+from monitor.sources.fulltext import (decode_html, extract_article, guess_legacy_charset,
+                                      html_to_text, tidy_text)
 from monitor.sources.http import Fetcher, decompress
 from monitor.sources.urls import canonical_url, is_http_url
 from monitor.types import Item, content_hash, utcnow
@@ -70,6 +71,7 @@ _LANG_NAMES = {"english": "en", "russian": "ru", "русский": "ru", "ukrain
                "українська": "uk", "german": "de", "deutsch": "de", "french": "fr",
                "français": "fr", "spanish": "es", "español": "es", "korean": "ko"}
 _MAX_AGE = re.compile(r"max-age\s*=\s*(\d+)", re.I)
+_XML_ENCODING = re.compile(rb"^[^>]{0,200}encoding\s*=", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, fetched_at:
         version, feed, entries = jf
         bozo = None
     else:
+        _declare_legacy_charset(stripped, headers)
         # A BytesIO, never bare bytes: feedparser tries open(bytes) as a file name first.
         d = feedparser.parse(io.BytesIO(body), response_headers=headers)
         version, feed, entries = d.get("version") or "", d.get("feed") or {}, d.get("entries")
@@ -241,6 +244,23 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, fetched_at:
     return ParsedFeed(version=version, items=tuple(items[n] for n in order), key_policy=policy,
                       min_interval=feed_min_interval(feed, headers),
                       title=tidy_text(str(feed.get("title") or "")) or None, bozo=bozo)
+
+
+def _declare_legacy_charset(body: bytes, headers: dict[str, str]) -> None:
+    """When nothing declares a charset and the bytes are not UTF-8, declare a guessed Cyrillic
+    one in the headers we hand feedparser (which would otherwise read windows-1252)."""
+    ctype = headers.get("content-type", "")
+    if "charset" in ctype.lower() or _XML_ENCODING.match(body) or body[:2] in (b"\xff\xfe",
+                                                                               b"\xfe\xff"):
+        return
+    try:
+        body.decode("utf-8")
+        return
+    except UnicodeDecodeError:
+        pass
+    if charset := guess_legacy_charset(body):
+        headers["content-type"] = f"{ctype.split(';')[0].strip() or 'application/xml'}; " \
+                                  f"charset={charset}"
 
 
 # ---- keys ---------------------------------------------------------------------------------------

@@ -174,13 +174,26 @@ async def test_xml_declaration_used_when_http_is_silent(server):
     assert batch.items[0].title == "Ведомости 0"
 
 
-async def test_undeclared_legacy_bytes_do_not_crash(server):
-    # No charset anywhere and bytes that are not UTF-8: feedparser falls back to a single-byte
-    # guess. The text may be mojibake, but every entry arrives and nothing raises.
-    body = rss(3, title="Коммерсант").encode("windows-1251")
-    url = server.route("/nodecl", Route(body=body, headers={"Content-Type": "text/xml"}))
+@pytest.mark.parametrize("charset", ["windows-1251", "koi8-r"])
+@pytest.mark.parametrize("ctype", ["text/xml", "application/rss+xml", None])
+async def test_undeclared_cyrillic_is_guessed(server, charset, ctype):
+    # No charset anywhere and bytes that are not UTF-8: feedparser alone reads windows-1252 and
+    # returns mojibake; the collector recognises Cyrillic code pages first.
+    body = rss(3, title="Коммерсант", text="Правительство заявило сегодня о новых мерах")
+    headers = {"Content-Type": ctype} if ctype else {}
+    url = server.route("/nodecl", Route(body=body.encode(charset), headers=headers))
     [batch] = await collect(config(url))
     assert len(batch.items) == 3 and len({i.external_id for i in batch.items}) == 3
+    assert batch.items[0].title == "Коммерсант 0"
+    assert batch.items[0].text.startswith("Правительство заявило сегодня")
+
+
+async def test_undeclared_western_text_is_left_to_feedparser(server):
+    body = rss(2, title="Café", text="Les négociations reprendront à Genève la semaine prochaine")
+    url = server.route("/latin", Route(body=body.encode("cp1252"),
+                                       headers={"Content-Type": "text/xml"}))
+    [batch] = await collect(config(url))
+    assert batch.items[0].title == "Café 0" and "à Genève" in batch.items[0].text
 
 
 async def test_parsing_in_a_process_pool(server):
