@@ -115,7 +115,7 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         status = 404 if isinstance(exc, NotFound) else 400
         if wants_json(request):
             return JSONResponse({"error": str(exc)}, status_code=status)
-        if request.method != "GET":
+        if request.method != "GET" and status != 404:
             # Back to the form the change came from, with the message shown there.
             request.state.session["flash"] = ["error", str(exc)[:500]]
             request.state.session_dirty = True
