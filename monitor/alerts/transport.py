@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -178,11 +180,28 @@ async def _post_json(url: str, rendered: Rendered, *, alert_id: int, timeout: fl
         return
     reason = f"{where}: HTTP {status}"
     if status in (408, 429) or status >= 500:
+        err = DeliveryError(reason, transient=True)
         if retry_after := response.headers.get("Retry-After"):
-            reason += f" (Retry-After: {retry_after[:40]})"
-        raise DeliveryError(reason, transient=True)
+            err.args = (f"{reason} (Retry-After: {retry_after[:40]})",)
+            # the outbox reads this (getattr) to honour what the receiver asked for
+            err.retry_after = _retry_after_seconds(retry_after)  # type: ignore[attr-defined]
+        raise err
     # 3xx (a moved webhook) and other 4xx need an operator: retrying will not help
     raise DeliveryError(reason, transient=False)
+
+
+def _retry_after_seconds(value: str) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when unreadable."""
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value), 86400))
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), 86400.0))
 
 
 # --- Apprise -----------------------------------------------------------------------------------

@@ -43,7 +43,8 @@ from monitor.dedup.keys import (
 )
 
 _MINHASH_NAMES = frozenset(
-    ("Signature", "band_keys", "is_near_duplicate", "lsh_params", "signature", "similarity"))
+    ("Signature", "band_keys", "is_near_duplicate", "lsh_params", "near_duplicate_score",
+     "signature", "similarity"))
 
 
 def __getattr__(name: str):
@@ -66,6 +67,7 @@ __all__ = [
     "forward_key",
     "is_near_duplicate",
     "lsh_params",
+    "near_duplicate_score",
     "signature",
     "similarity",
     "text_key",

@@ -173,6 +173,17 @@ def is_near_duplicate(sig_a: Signature, sig_b: Signature, *, threshold: float = 
     return similarity(sig_a, sig_b) >= threshold and not facts_conflict(sig_a.facts, sig_b.facts)
 
 
+def near_duplicate_score(sig_a: Signature, sig_b: Signature) -> float:
+    """:func:`similarity`, or 0.0 when the fact guard says the two are different reports.
+
+    For callers that compare a score with ``DedupSettings.similarity`` themselves (the store's
+    ``similarity_fn``): the same decision as :func:`is_near_duplicate`, as a number.
+    """
+    if facts_conflict(sig_a.facts, sig_b.facts):
+        return 0.0
+    return similarity(sig_a, sig_b)
+
+
 def candidate_probability(jaccard: float, *, threshold: float = 0.6, num_perm: int = 128) -> float:
     """Probability that a pair at ``jaccard`` shares at least one band key: 1 − (1 − jʳ)ᵇ."""
     bands, rows = lsh_params(threshold, num_perm)

@@ -79,6 +79,9 @@ async def test_status_classification(sink: WebhookSink, status: int, transient: 
     assert f"HTTP {status}" in str(err.value)
     if status == 429:
         assert "Retry-After: 120" in str(err.value)
+        assert err.value.retry_after == 120.0
+    else:
+        assert getattr(err.value, "retry_after", None) is None
 
 
 async def test_slow_receiver_beyond_timeout_is_transient(sink: WebhookSink) -> None:
@@ -188,6 +191,15 @@ def test_redact_target(url: str, shown: str) -> None:
     assert redact_target(url) == shown
     for part in ("AAHdq", "pw@", "secret", "hunter2", "AbCdEf", "TokenA", "XYZ", "abc"):
         assert part not in redact_target(url)
+
+
+def test_retry_after_forms() -> None:
+    from monitor.alerts.transport import _retry_after_seconds
+
+    assert _retry_after_seconds("30") == 30.0
+    assert _retry_after_seconds("999999") == 86400.0
+    assert _retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
+    assert _retry_after_seconds("soon") is None
 
 
 def test_check_target() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.dedup.facts import MAX_FACTS, fact_hashes, fact_tokens, facts_conflict
-from monitor.dedup.minhash import is_near_duplicate, signature, similarity
+from monitor.dedup.minhash import is_near_duplicate, near_duplicate_score, signature, similarity
 from tests.dedup import texts as T
 
 # Written in the style of daily agency posts (figures invented): one number changes.
@@ -36,6 +36,7 @@ def test_template_twins_similar_but_conflicting(a: str, b: str) -> None:
     assert similarity(sa, sb) >= 0.7  # MinHash alone cannot tell them apart ...
     assert facts_conflict(sa.facts, sb.facts)
     assert not is_near_duplicate(sa, sb)  # ... the fact guard can
+    assert near_duplicate_score(sa, sb) == 0.0
 
 
 def test_reposts_and_edits_have_no_conflict() -> None:
@@ -45,6 +46,7 @@ def test_reposts_and_edits_have_no_conflict() -> None:
     # a repost that adds a date and a name keeps every original fact: one-sided, no conflict
     added = "12 октября, Вячеслав Гладков: " + T.ORIGINAL_POST
     assert is_near_duplicate(orig, signature(added))
+    assert near_duplicate_score(orig, signature(added)) == similarity(orig, signature(added))
 
 
 def test_one_corrected_figure_in_a_long_text_is_no_conflict() -> None:
