@@ -31,7 +31,7 @@ class _FieldScan:
     """One field of one document, scanned."""
 
     __slots__ = ("name", "bit", "original", "form", "omap", "scan", "toks", "occ", "_starts",
-                 "_nspans")
+                 "_nspans", "_spans")
 
     def __init__(self, name: str, bit: int, original: str) -> None:
         self.name, self.bit, self.original = name, bit, original
@@ -41,6 +41,7 @@ class _FieldScan:
         self.occ: dict[int, list[tuple[int, int]]] = {}
         self._starts: list[int] | None = None
         self._nspans: list[tuple[int, int]] | None = None
+        self._spans: dict[tuple[int, int], Span] = {}
 
     def starts(self) -> list[int]:
         """Scan-string start of every token."""
@@ -53,6 +54,13 @@ class _FieldScan:
         return bisect_right(self.starts(), scan_pos) - 1
 
     def original_span(self, s: int, e: int) -> Span:
+        key = (s, e)
+        sp = self._spans.get(key)
+        if sp is None:
+            sp = self._spans[key] = self._original_span(s, e)
+        return sp
+
+    def _original_span(self, s: int, e: int) -> Span:
         if self._nspans is None:
             self._nspans = [m.span() for m in tables().token_re.finditer(self.form)]
         a, b = self._nspans[self.tok_index(s)], self._nspans[self.tok_index(e - 1)]
@@ -117,16 +125,18 @@ class Matcher:
         if entries:
             auto.make_automaton()
         self._auto = auto if entries else None
-        self._simple: dict[int, list[int]] = {}
-        self._guarded: dict[int, list[int]] = {}
+        lit_terms: dict[int, list[int]] = {}
         self._always: list[int] = []
+        self._simple_lits: dict[int, tuple[int, ...]] = {}
         for tid, ct in self.terms.items():
             if ct.guards is None:
                 self._always.append(tid)
                 continue
-            bucket = self._simple if ct.simple else self._guarded
+            if ct.simple:
+                self._simple_lits[tid] = tuple(sorted(ct.positive_lits))
             for lit in ct.guards:
-                bucket.setdefault(lit, []).append(tid)
+                lit_terms.setdefault(lit, []).append(tid)
+        self._lit_terms = {lit: tuple(t) for lit, t in lit_terms.items()}
 
     # -- scanning ---------------------------------------------------------------------------
     def _scan(self, fs: _FieldScan) -> None:
@@ -157,24 +167,27 @@ class Matcher:
         fields.append(_FieldScan("text", TEXT, doc.text or ""))
         for fs in fields:
             self._scan(fs)
-        cand_simple: set[int] = set()
-        cand: set[int] = set()
+        lit_terms = self._lit_terms
+        cand: set[int] = set(self._always)
         for fs in fields:
             for lit in fs.occ:
-                s = self._simple.get(lit)
-                if s:
-                    cand_simple.update(s)
-                g = self._guarded.get(lit)
-                if g:
-                    cand.update(g)
+                t = lit_terms.get(lit)
+                if t is not None:
+                    cand.update(t)
+        if not cand:
+            return []
         ctx = _Context(doc, fields)
+        simple = self._simple_lits
         hits = []
-        for tid in sorted(cand_simple | cand | set(self._always)):
-            ct = self.terms[tid]
-            ev = ctx.evaluate(ct.pred)
-            if ev is None:
+        for tid in sorted(cand):
+            lits = simple.get(tid)
+            if lits is not None:  # an OR of literals in any field: the fired ones are the evidence
+                ev = [(fs, lit) for fs in fields for lit in lits if lit in fs.occ]
+                hits.append(ctx.simple_hit(tid, ev))
                 continue
-            hits.append(ctx.hit(tid, ev))
+            ev = ctx.evaluate(self.terms[tid].pred)
+            if ev is not None:
+                hits.append(ctx.hit(tid, ev))
         return hits
 
 
@@ -297,17 +310,29 @@ class _Context:
                 return True
         return False
 
+    def simple_hit(self, term_id: int, ev: list) -> TermHit:
+        fs = ev[0][0]  # fields are in order title, text
+        parts = []
+        for f, lit in ev:
+            if f is fs:
+                parts += f.occ[lit]
+        return self._make(term_id, fs, parts)
+
     def hit(self, term_id: int, evidence: list) -> TermHit:
-        by_field: dict = {}
-        for fs, _s, _e, parts in evidence:
-            by_field.setdefault(fs.bit, (fs, set()))[1].update(parts)
-        if not by_field:
+        fs = None
+        parts: list = []
+        for f, _s, _e, ps in evidence:
+            if fs is None or f.bit < fs.bit:
+                fs, parts = f, list(ps)
+            elif f is fs:
+                parts += ps
+        if fs is None:
             fs = self.fields[-1]
-            spans: tuple[Span, ...] = ()
-        else:
-            fs, parts = by_field[min(by_field)]  # title (1) before text (2)
-            spans = tuple(sorted({fs.original_span(s, e) for s, e in parts},
-                                 key=lambda sp: (sp.start, sp.end)))
+        return self._make(term_id, fs, parts)
+
+    def _make(self, term_id: int, fs: _FieldScan, parts: list) -> TermHit:
+        spans = tuple(sorted({fs.original_span(s, e) for s, e in parts},
+                             key=lambda sp: (sp.start, sp.end))) if parts else ()
         key = (fs.bit, spans)
         snip = self._snips.get(key)
         if snip is None:

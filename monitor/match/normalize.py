@@ -184,6 +184,20 @@ def fold(text: str) -> tuple[str, OffsetMap | None]:
     first = tb.special_re.search(text)
     if first is None:
         return _repair(_post(text.casefold()), None)
+    return _fold_runs(text, tb.special_re)
+
+
+_EVERY_CHAR_RE = re.compile(r".", re.DOTALL)
+
+
+def fold_reference(text: str) -> str:
+    """The slow path applied to every character: the definition ``fold`` must agree with."""
+    return _fold_runs(text, _EVERY_CHAR_RE)[0] if text else ""
+
+
+def _fold_runs(text: str, special_re: re.Pattern[str]) -> tuple[str, OffsetMap | None]:
+    tb = tables()
+    first = special_re.search(text)
     attach = tb.attach
     pieces: list[str] = []
     omap = OffsetMap(len(text))
@@ -209,7 +223,7 @@ def fold(text: str) -> tuple[str, OffsetMap | None]:
         pieces.append(folded)
         npos += len(folded)
         run_start = j
-        m = tb.special_re.search(text, j)
+        m = special_re.search(text, j)
     if run_start < n:
         omap.add(npos, run_start, n - run_start, True)
         pieces.append(text[run_start:].casefold())

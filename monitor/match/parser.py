@@ -268,7 +268,8 @@ class _Parser:
             )
         )
         if not ok:
-            raise self.error("NEAR needs words, phrases, aliases or OR-groups", pos, _OPERAND)
+            raise self.error("NEAR needs words, phrases, aliases or OR-groups", pos,
+                             'a word, "phrase", @alias or an OR-group (… OR …)')
 
     def _positional(self, node: Node) -> bool:
         if isinstance(node, _POSITIONAL):
@@ -318,7 +319,7 @@ class _Parser:
         self._enter(tok.start)
         self.field = name
         nxt = self.peek()
-        if nxt.kind not in ("WORD", "PHRASE", "(", "BANG", "ALIAS"):
+        if nxt.kind not in ("WORD", "PHRASE", "(", "BANG", "ALIAS", "FIELD"):
             raise self.error(f"'{name}:' must be followed by a term", nxt.start, _OPERAND)
         item = self.primary()
         self.field = None

@@ -17,11 +17,14 @@ from collections.abc import Iterable
 _WS_RE = re.compile(r"\s+")
 _UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
                         "\u2066-\u2069]")
-_SNAP = 24  # how far a window edge may move to reach a word boundary
+_SNAP = 24
+_OPEN, _CLOSE = "\ue000", "\ue001"  # how far a window edge may move to reach a word boundary
 
 
 def _clean(s: str) -> str:
-    return _WS_RE.sub(" ", _UNSAFE_RE.sub("", s))
+    if _UNSAFE_RE.search(s) is not None:
+        s = _UNSAFE_RE.sub("", s)
+    return _WS_RE.sub(" ", s)
 
 
 def _spans(spans: Iterable) -> list[tuple[int, int]]:
@@ -67,8 +70,9 @@ def snippet(text: str, spans: Iterable = (), *, width: int = 240) -> tuple[str, 
         ws = text.rfind(" ", max(start, end - _SNAP, last_needed), end)
         if ws > start:
             end = ws
-    plain: list[str] = ["…"] if start > 0 else []
-    marked: list[str] = ["…"] if start > 0 else []
+    # Mark the spans with two private-use sentinels, clean the window once, then render twice.
+    window_has_sentinel = _OPEN in text or _CLOSE in text
+    parts: list[str] = []
     pos = start
     for s, e in merged:
         if s >= end:
@@ -76,15 +80,15 @@ def snippet(text: str, spans: Iterable = (), *, width: int = 240) -> tuple[str, 
         s, e = max(s, start), min(e, end)
         if e <= s:
             continue
-        before = _clean(text[pos:s])
-        inside = _clean(text[s:e])
-        plain += [before, "«", inside, "»"]
-        marked += [html.escape(before), "<mark>", html.escape(inside), "</mark>"]
+        parts += [text[pos:s], _OPEN, text[s:e], _CLOSE]
         pos = e
-    tail = _clean(text[pos:end])
-    plain.append(tail)
-    marked.append(html.escape(tail))
-    if end < n:
-        plain.append("…")
-        marked.append("…")
-    return "".join(plain).strip(), "".join(marked).strip()
+    parts.append(text[pos:end])
+    if window_has_sentinel:  # hostile text must not forge marks
+        parts = [p if p in (_OPEN, _CLOSE) else p.replace(_OPEN, "").replace(_CLOSE, "")
+                 for p in parts]
+    body = _clean("".join(parts)).strip()
+    lead = "…" if start > 0 else ""
+    trail = "…" if end < n else ""
+    plain = lead + body.replace(_OPEN, "«").replace(_CLOSE, "»") + trail
+    marked = lead + html.escape(body).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>") + trail
+    return plain, marked
