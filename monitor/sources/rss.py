@@ -58,6 +58,11 @@ from monitor.types import Item, content_hash, utcnow
 __all__ = ["KEY_POLICIES", "ParsedFeed", "RssSource", "assign_ids", "feed_min_interval",
            "normalize_language", "parse_feed"]
 
+# feedparser resolves <guid> / <id> against the feed's address as if they were links, so a
+# relative GUID would change whenever the feed moves (and every entry would come back as new).
+# Ids are names, not addresses: keep them as published. (Links are still resolved, by us.)
+feedparser.mixin._FeedParserMixin.can_be_relative_uri.discard("id")
+
 KEY_POLICIES = ("guid", "link", "link+date", "link+date+title", "content")
 DEGRADE_RATIO = 0.05
 _MAX_ID = 200  # longer keys are hashed so the store's column stays bounded
