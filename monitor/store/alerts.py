@@ -340,6 +340,10 @@ def record_outcome(s: Session, claim: Claim, *, outcome: str, error: str | None,
     alert then settles: ``sent`` when every delivery is sent, ``failed`` when one failed and none
     is pending; a digest passes its status on to the alerts it carries.
     """
+    if is_postgres(s):
+        # Serialise the outcomes of one alert's deliveries: two workers recording its last two
+        # targets at once would each see the other still pending, and the alert never settle.
+        s.execute(select(Alert.id).where(Alert.id == claim.alert_id).with_for_update())
     attempt = s.get(DeliveryAttempt, claim.attempt_id)
     attempt.outcome, attempt.error = outcome, error
     d = s.get(Delivery, claim.delivery_id)
