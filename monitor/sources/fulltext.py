@@ -94,7 +94,7 @@ def extract_article(html: str, url: str | None = None) -> str | None:
         text = trafilatura.extract(html, url=url, include_comments=False, include_tables=False,
                                    include_images=False, favor_precision=True,
                                    deduplicate=False, with_metadata=False)
-    except Exception:  # noqa: BLE001 - a page that breaks the extractor is "no article", not a crash
+    except Exception:  # noqa: BLE001 - a page that breaks the extractor is "no article"
         return None
     text = tidy_text(text or "")
     return text or None

@@ -55,7 +55,8 @@ def canonical_url(url: str | None, base: str | None = None) -> str | None:
     if not url:
         return None
     try:
-        if base and not url.startswith(("http://", "https://")):  # urljoin is costly: only if needed
+        # urljoin is costly and most feed links are absolute already: join only when needed.
+        if base and not url.startswith(("http://", "https://")):
             url = urljoin(base.strip(), url)
         parts = urlsplit(url)
         scheme = parts.scheme.lower()

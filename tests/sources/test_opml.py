@@ -72,7 +72,8 @@ _title = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, m
     lambda s: not any(c.isspace() for c in s))
 _feed = st.builds(OpmlFeed, url=st.from_regex(r"https://[a-z]{1,8}\.example/[a-z0-9]{0,8}",
                                                  fullmatch=True),
-                  title=st.none() | _title, category=st.none() | _title.filter(lambda s: "/" not in s))
+                  title=st.none() | _title,
+                  category=st.none() | _title.filter(lambda s: "/" not in s))
 
 
 @settings(max_examples=60, deadline=None)

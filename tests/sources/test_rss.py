@@ -151,9 +151,10 @@ async def test_not_a_feed(server, body, ctype):
 
 @pytest.mark.parametrize("charset", ["windows-1251", "koi8-r"])
 async def test_charset_declared_only_in_http(server, charset):
-    body = rss(2, title="Новости", text="Съешь же ещё этих мягких французских булок").encode(charset)
-    url = server.route("/cs", Route(body=body,
-                                    headers={"Content-Type": f"application/xml; charset={charset}"}))
+    text = "Съешь же ещё этих мягких французских булок"
+    body = rss(2, title="Новости", text=text).encode(charset)
+    ctype = f"application/xml; charset={charset}"
+    url = server.route("/cs", Route(body=body, headers={"Content-Type": ctype}))
     [batch] = await collect(config(url))
     assert batch.items[0].title == "Новости 0"
     assert batch.items[0].text.startswith("Съешь же ещё этих мягких французских булок")

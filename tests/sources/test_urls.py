@@ -17,7 +17,8 @@ from monitor.sources.urls import canonical_url, is_http_url
     ("//cdn.example.com/x", "https://example.com/", "https://cdn.example.com/x"),
     ("https://e.com/a?utm_source=tg&utm_medium=x&id=7&fbclid=abc&gclid=1&b=2",
      None, "https://e.com/a?id=7&b=2"),
-    ("https://e.com/a?yclid=1&mc_cid=2&mc_eid=3&_openstat=4&UTM_Campaign=5", None, "https://e.com/a"),
+    ("https://e.com/a?yclid=1&mc_cid=2&mc_eid=3&_openstat=4&UTM_Campaign=5", None,
+     "https://e.com/a"),
     ("https://e.com/a?z=1&a=2&z=3", None, "https://e.com/a?z=1&a=2&z=3"),  # order and repeats kept
     ("https://e.com/a?q=%D0%BF%D1%83%D1%82%D0%B8%D0%BD", None,
      "https://e.com/a?q=%D0%BF%D1%83%D1%82%D0%B8%D0%BD"),  # encoding untouched
