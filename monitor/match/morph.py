@@ -17,8 +17,10 @@ Rules, by the script of the (normalized) query token:
   case and number are inflected *together* into each case × number (ru: 6 cases + gen2/loc2, uk: 7
   cases incl. vocative; each × sing/plur), adjectives taking the head's gender and animacy; words in
   another case (``министр обороны``) stay as written. Variants where those nouns stay as written
-  are added too, and the phrase as written always matches. «северокорейский офицер» gives 10 token
-  sequences, «північнокорейський офіцер» 11 — not the 130–168 of a cross product.
+  are added too, and the phrase as written always matches. Verbs, short forms and comparatives in
+  a phrase (``"КНДР заявить"``) take any form of their own lexeme. «северокорейский офицер» gives 10 token
+  sequences, «північнокорейський офіцер» 11 case-number slots (16 sequences: Ukrainian doublets such as
+  офіцеру / офіцерові) — not the 130–168 of a cross product.
 * **Unknown Cyrillic words** (names such as «Ын», «Чен» in some dictionaries) get *ending
   tolerance*: the word as written, followed by nothing or one of :data:`ENDINGS`; when it ends in a
   vowel, ``ь`` or ``й`` and has at least 4 letters, that last letter may be replaced by an ending
@@ -65,6 +67,7 @@ _CASES = {
     "uk": ("nomn", "gent", "datv", "accs", "ablt", "loct", "voct"),
 }
 _ADJ_POS = {"ADJF", "PRTF", "NUMR"}
+_FREE_POS = {"VERB", "INFN", "PRTS", "GRND", "ADJS", "COMP"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +231,10 @@ def _forms_with(p, case: str, number: str, lang: str, gender: str | None, anim: 
     (singular adjectives) and animacy (accusative adjectives) when the lexeme marks them."""
     if is_dependent:
         case = _ADJ_CASE.get(case, case)
+        if case == "accs" and (number == "plur" or gender == "masc") and anim:
+            # the accusative of an adjective agreeing with a masculine or plural noun is its
+            # genitive (animate) or nominative (inanimate): dictionaries do not always say which
+            case = "gent" if anim == "anim" else "nomn"
     pos = p.tag.POS
     cands = []
     for f in _lexeme(p):
@@ -276,6 +283,9 @@ def _agreement_variants(tokens: list[str], prefixes: list[bool], lang: str) -> l
         elif _CYR_RE.search(tok) and not parses[k]:
             fixed.append(list(tolerant(tok)) if len(tok) >= 2 else [TokPat(EXACT, tok)])
         elif k == len(tokens) - 1 and _LATIN_WORD_RE.match(tok):
+            fixed.append(_alts_to_pattern(word_alternatives(tok)))
+        elif parses[k] and parses[k][0].tag.POS in _FREE_POS:
+            # verbs and the like do not agree with the head: any form of their own lexeme
             fixed.append(_alts_to_pattern(word_alternatives(tok)))
         else:
             fixed.append([TokPat(EXACT, tok)])
