@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
 
-from monitor.errors import MonitorError, NotFound
+from monitor.errors import MonitorError, NotFound, QuerySyntaxError
 from monitor.settings import Settings
 from monitor.store import users as user_repo
 from monitor.store.db import Store
@@ -113,14 +113,17 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     @app.exception_handler(MonitorError)
     async def _domain_error(request: Request, exc: MonitorError):
         status = 404 if isinstance(exc, NotFound) else 400
+        message = str(exc)
+        if isinstance(exc, QuerySyntaxError):
+            message += f" (at character {exc.position}" + (f", expected {exc.expected})" if exc.expected else ")")
         if wants_json(request):
-            return JSONResponse({"error": str(exc)}, status_code=status)
+            return JSONResponse({"error": message}, status_code=status)
         if request.method != "GET" and status != 404:
             # Back to the form the change came from, with the message shown there.
-            request.state.session["flash"] = ["error", str(exc)[:500]]
+            request.state.session["flash"] = ["error", message[:500]]
             request.state.session_dirty = True
             return RedirectResponse(_back(request), status_code=303)
-        return web.render("error.html", None, status=status, message=str(exc), me=None)
+        return web.render("error.html", None, status=status, message=message, me=None)
 
     @app.get("/login", response_class=HTMLResponse)
     def login_page(ctx: Ctx = Depends(current)):

@@ -108,7 +108,7 @@ def test_session_cookie_flags_and_security_headers(client_for, settings, store, 
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["x-frame-options"] == "DENY"
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
 
     from monitor.web.app import create_app
     from tests.web.conftest import Client
