@@ -46,8 +46,6 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
     chats = read_export(locator, tz=tz)
     if chat_id is not None:
         chats = [select_chat(chats, chat_id, locator)]
-    if username and len(chats) == 1 and chats[0].id is not None:
-        chats = [select_chat(read_export(locator, usernames={chats[0].id: username}, tz=tz), chats[0].id, locator)]
     report = ImportReport()
     for chat in chats:
         name = chat.name or (f"export {chat.id}" if chat.id is not None else f"export {Path(locator).parent.name}")
@@ -64,6 +62,11 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
                                                  name=f"{name} (export {chat.id})", options=options,
                                                  unique_locator=False)
             source_id, source_name = src.id, src.name
+            # The permalink needs the public username, which exports do not carry: take it from
+            # the command, else from what the channel's source already knows.
+            uname = username or (src.options or {}).get("username") or _username_of(src)
+        if uname and chat.id is not None:
+            chat = select_chat(read_export(locator, usernames={chat.id: uname}, tz=tz), chat.id, locator)
         entry = ChatImport(chat=name, source=source_name, created_source=created)
         items = sorted(chat.items, key=lambda it: (int(it.external_id) if it.external_id.isdigit() else 0))
         for start in range(0, len(items), BATCH):
@@ -77,3 +80,13 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
                 progress(len(chunk))
         report.chats.append(entry)
     return report
+
+
+def _username_of(src) -> str | None:
+    """A Telegram source's public username (its locator or resolved state), if it has one."""
+    if src.type in ("telegram", "telegram-web"):
+        name = (src.state or {}).get("username") or src.locator
+        name = str(name).lstrip("@")
+        if name and not name.lstrip("-").isdigit() and "/" not in name:
+            return name
+    return None

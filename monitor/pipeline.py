@@ -352,7 +352,7 @@ def _cluster(value: t.Item, footer: str | None, settings: Settings) -> Cluster:
 
     keys = exact_keys(value, footer=footer)
     text = value.text if len(value.text or "") >= 40 or not value.title else f"{value.title}\n{value.text}"
-    sig = signature(text or "", num_perm=settings.dedup.num_perm)
+    sig = signature(text or "", num_perm=settings.dedup.num_perm, footer=footer)
     if sig is None:
         return Cluster(keys=keys, signature=None, bands=())
     bands = band_keys(sig, threshold=settings.dedup.lsh_threshold, num_perm=settings.dedup.num_perm)
@@ -360,9 +360,11 @@ def _cluster(value: t.Item, footer: str | None, settings: Settings) -> Cluster:
 
 
 def _similarity(a: bytes, b: bytes) -> float:
-    from monitor.dedup import Signature, similarity
+    # MinHash similarity with the fact guard: two reports in one template that differ in their
+    # numbers or names ("сбито 30 дронов" vs "сбито 41 дрон") score 0 and stay apart.
+    from monitor.dedup import Signature, near_duplicate_score
 
-    return similarity(Signature.from_bytes(a), Signature.from_bytes(b))
+    return near_duplicate_score(Signature.from_bytes(a), Signature.from_bytes(b))
 
 
 def _apply_batch_state(source: Source, batch: Batch, now: datetime, *, had_new: bool) -> None:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, Sequence
 import typer
 from sqlalchemy.orm import Session
 
-from monitor.errors import InvalidInput, MonitorError
+from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
 from monitor.settings import Settings, load_settings
 from monitor.store.db import Store
 
@@ -139,7 +139,15 @@ def fail(message: str, code: int = 1) -> None:
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run the CLI, translating domain errors into messages and exit codes (never a traceback)."""
     try:
-        app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        # click returns the code of a typer.Exit instead of raising it when not standalone
+        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        if isinstance(code, int):
+            return code
+    except QuerySyntaxError as exc:
+        where = f" at position {exc.position}" + (f" (expected {exc.expected})" if exc.expected else "")
+        typer.echo(f"error: invalid query{where}: {exc}\n  {exc.pointer().replace(chr(10), chr(10) + '  ')}",
+                   err=True)
+        return exc.exit_code
     except MonitorError as exc:
         typer.echo(f"error: {exc}", err=True)
         return exc.exit_code
