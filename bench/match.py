@@ -36,6 +36,7 @@ from monitor.match.compiler import variant_key  # noqa: E402
 from monitor.match.morph import EXACT, dict_parses  # noqa: E402
 from monitor.match.normalize import matching_form, tokens_of  # noqa: E402
 
+FREQUENT: frozenset[str] = frozenset()
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 POSTS = CORPUS / "telegram-news-classifier" / "data" / "raw"
 
@@ -67,7 +68,8 @@ def load_posts() -> list[str]:
     return posts
 
 
-def vocabulary(posts: list[str]) -> tuple[list[str], list[str], list[tuple[str, str]]]:
+def vocabulary(posts: list[str], max_df: float = 0.02
+               ) -> tuple[list[str], list[str], list[tuple[str, str]]]:
     """Words a watchlist would name: proper nouns (capitalized inside sentences) and the less
     frequent content words, with their lemmas; adjacent pairs of such words as phrases."""
     counts: collections.Counter[str] = collections.Counter()
@@ -88,9 +90,19 @@ def vocabulary(posts: list[str]) -> tuple[list[str], list[str], list[tuple[str, 
     names = [w for w, c in proper.most_common() if c >= 2]
     # A watch term that fires on every 50th post is an alert flood nobody keeps: leave those out.
     frequent = set(w for w, _ in counts.most_common(1500)) | {
-        w for w, c in df.items() if c > len(posts) / 50}
-    names = [w for w in names if w not in frequent]
-    content = [w for w in content if w not in frequent]
+        w for w, c in df.items() if c > len(posts) * max_df}
+    def lemma(w: str) -> str:
+        ps = dict_parses("ru", w) if re.search("[а-я]", w) else ()
+        return ps[0].normal_form if ps else w
+
+    # morphology makes a term of any form hit every form: filter on lemmas
+    lemma_df: collections.Counter[str] = collections.Counter()
+    for w, c in df.items():
+        lemma_df[lemma(w)] += c
+    frequent |= {lemma(w) for w in frequent} | {
+        lm for lm, c in lemma_df.items() if c > len(posts) * max_df}
+    names = [w for w in names if w not in frequent and lemma(w) not in frequent]
+    content = [w for w in content if w not in frequent and lemma(w) not in frequent]
     words = names + content
     lemmas = []
     for w in words:
@@ -102,10 +114,13 @@ def vocabulary(posts: list[str]) -> tuple[list[str], list[str], list[tuple[str, 
     pairs = [bg for bg, c in bigrams.most_common(40000)
              if c >= 2 and (bg[0] in rare or bg[1] in rare) and min(map(len, bg)) >= 4
              and not (set(bg) & frequent)][:6000]
+    global FREQUENT
+    FREQUENT = frozenset(frequent)
     return names, sorted(set(lemmas)), pairs
 
 
-def make_terms(n: int, words: list[str], lemmas: list[str], pairs, rng: random.Random):
+def make_terms(n: int, words: list[str], lemmas: list[str], pairs, rng: random.Random,
+               frequent_words: frozenset[str] = frozenset()):
     def w() -> str:
         return rng.choice(lemmas) if rng.random() < 0.6 else rng.choice(words)
 
@@ -128,6 +143,8 @@ def make_terms(n: int, words: list[str], lemmas: list[str], pairs, rng: random.R
         elif r < 0.83:
             stem = rng.choice(words)
             q = stem[: max(5, len(stem) - 2)] + "*"
+            if any(f.startswith(q[:-1]) for f in frequent_words):
+                continue
         elif r < 0.88:
             q = rng.choice(UK_WORDS) if rng.random() < 0.6 else f'"{rng.choice(UK_PHRASES)}"'
             if rng.random() < 0.3:
@@ -156,12 +173,15 @@ def main() -> None:
     ap.add_argument("--regex-terms", type=int, default=100, help="terms sampled for the regex loop")
     ap.add_argument("--regex-mb", type=float, default=2.0, help="text for the regex sample")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-df", type=float, default=0.02,
+                    help="leave out words found in more than this share of posts (0.02: a term "
+                         "firing on every 50th post is an alert flood; lower = sparser hits)")
     args = ap.parse_args()
     rng = random.Random(args.seed)
 
     posts = load_posts()
-    words, lemmas, pairs = vocabulary(posts)
-    queries = make_terms(args.terms, words, lemmas, pairs, rng)
+    words, lemmas, pairs = vocabulary(posts, args.max_df)
+    queries = make_terms(args.terms, words, lemmas, pairs, rng, FREQUENT)
     docs: list[str] = []
     size = 0
     while size < args.mb * 1e6:

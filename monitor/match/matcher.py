@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import accumulate
+from itertools import accumulate, count
+from operator import add
+import re
 
 import ahocorasick
 
@@ -24,7 +26,7 @@ from .normalize import fold, tables
 from .snippet import snippet as make_snippet
 
 log = logging.getLogger(__name__)
-_FIELD_NAMES = {TITLE: "title", TEXT: "text"}
+_SPAN = re.Match.span
 
 
 class _FieldScan:
@@ -45,9 +47,8 @@ class _FieldScan:
 
     def starts(self) -> list[int]:
         """Scan-string start of every token."""
-        if self._starts is None:
-            self._starts = [1] + [s + 1 for s in accumulate(len(t) + 1 for t in self.toks)][:-1] \
-                if self.toks else []
+        if self._starts is None:  # 1 + (lengths of the tokens before) + (spaces before)
+            self._starts = list(map(add, accumulate(map(len, self.toks), initial=1), count()))
         return self._starts
 
     def tok_index(self, scan_pos: int) -> int:
@@ -62,7 +63,7 @@ class _FieldScan:
 
     def _original_span(self, s: int, e: int) -> Span:
         if self._nspans is None:
-            self._nspans = [m.span() for m in tables().token_re.finditer(self.form)]
+            self._nspans = list(map(_SPAN, tables().token_re.finditer(self.form)))
         a, b = self._nspans[self.tok_index(s)], self._nspans[self.tok_index(e - 1)]
         if self.omap is None:
             return Span(a[0], b[1])

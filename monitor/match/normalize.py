@@ -78,6 +78,7 @@ def _fold_cluster(seg: str) -> str:
         s = "".join(
             ch for ch in s if ch not in _STRESS and not _is_removable(ch, unicodedata.category(ch))
         )
+        s = _post(s)  # ё → е may leave a mark that composes anew (е + breve → ӗ): loop again
         if s == seg:
             break
         seg = s

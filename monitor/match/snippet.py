@@ -24,7 +24,7 @@ _OPEN, _CLOSE = "\ue000", "\ue001"  # how far a window edge may move to reach a 
 def _clean(s: str) -> str:
     if _UNSAFE_RE.search(s) is not None:
         s = _UNSAFE_RE.sub("", s)
-    return _WS_RE.sub(" ", s)
+    return " ".join(s.split())
 
 
 def _spans(spans: Iterable) -> list[tuple[int, int]]:
@@ -86,7 +86,7 @@ def snippet(text: str, spans: Iterable = (), *, width: int = 240) -> tuple[str, 
     if window_has_sentinel:  # hostile text must not forge marks
         parts = [p if p in (_OPEN, _CLOSE) else p.replace(_OPEN, "").replace(_CLOSE, "")
                  for p in parts]
-    body = _clean("".join(parts)).strip()
+    body = _clean("".join(parts))
     lead = "…" if start > 0 else ""
     trail = "…" if end < n else ""
     plain = lead + body.replace(_OPEN, "«").replace(_CLOSE, "»") + trail
