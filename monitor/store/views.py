@@ -9,7 +9,7 @@ templates: a viewer's queries are restricted to the watchlists of the desks they
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Sequence
 
@@ -17,8 +17,20 @@ from sqlalchemy import Row, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.store.models import (
-    Alert, Delivery, DeliveryAttempt, Desk, DeskTarget, Hit, Item, ItemVersion, Review, Source,
-    Story, User, Watchlist, WatchTerm,
+    Alert,
+    Delivery,
+    DeliveryAttempt,
+    Desk,
+    DeskTarget,
+    Hit,
+    Item,
+    ItemVersion,
+    Review,
+    Source,
+    Story,
+    User,
+    Watchlist,
+    WatchTerm,
 )
 from monitor.types import utcnow
 
@@ -109,12 +121,6 @@ def iter_feed(s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000
         yield from rows
         n += len(rows)
         before = rows[-1].id
-
-
-def hit_row(s: Session, hit_id: int, f: HitFilter) -> Row | None:
-    """One hit with the feed's columns, if visible under ``f``."""
-    q = _apply(_feed_select(), replace(f), s).where(Hit.id == hit_id)
-    return s.execute(q).first()
 
 
 def latest_hit_id(s: Session) -> int:

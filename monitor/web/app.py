@@ -25,8 +25,15 @@ from monitor.store import users as user_repo
 from monitor.store.db import Store
 from monitor.web.deps import Ctx, Forbidden, LoginRequired, act, current
 from monitor.web.security import (
-    SECURITY_HEADERS, SESSION_COOKIE, SESSION_MAX_AGE, LoginLimiter, SessionSigner, new_csrf_token,
-    highlight, safe_url, sanitize_marks,
+    SECURITY_HEADERS,
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    LoginLimiter,
+    SessionSigner,
+    highlight,
+    new_csrf_token,
+    safe_url,
+    sanitize_marks,
 )
 
 HERE = Path(__file__).resolve().parent

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from monitor.durations import parse_duration
 from monitor.errors import InvalidInput, NotFound
-from monitor.store import views
 from monitor.store import users as user_repo
+from monitor.store import views
 from monitor.store.models import Desk, Hit, Source, User, Watchlist
 from monitor.web.deps import Ctx, act, need
 from monitor.web.security import safe_url

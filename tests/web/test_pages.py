@@ -11,7 +11,16 @@ from sqlalchemy import select
 
 from monitor.store import users as user_repo
 from monitor.store.models import (
-    Alert, AuditEvent, Delivery, DeliveryAttempt, DeskTarget, Hit, Review, Source, User, WatchTerm,
+    Alert,
+    AuditEvent,
+    Delivery,
+    DeliveryAttempt,
+    DeskTarget,
+    Hit,
+    Review,
+    Source,
+    User,
+    WatchTerm,
     WatchTermVersion,
 )
 from monitor.types import utcnow
@@ -22,7 +31,8 @@ def test_review_verdict_note_and_assignment_are_an_audit_trail(client_for, ids, 
     c = client_for("viewer")
     hit = ids["hit"]
     assert c.post(f"/hits/{hit}/review", {"verdict": "relevant"}).status_code == 303
-    assert c.post(f"/hits/{hit}/review", {"note": "checked with the desk", "assignee": str(ids["oper"])}).status_code == 303
+    note = {"note": "checked with the desk", "assignee": str(ids["oper"])}
+    assert c.post(f"/hits/{hit}/review", note).status_code == 303
     assert c.post(f"/hits/{hit}/review", {"verdict": "not_relevant", "assignee": "none"}).status_code == 303
     assert c.post(f"/hits/{hit}/review", {"verdict": "bogus"}).status_code == 303  # refused with a message
     assert "verdict &#39;bogus&#39;: expected one of" in c.get("/").text

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.store.models import AuditEvent, Hit, Review, Source, User, Watchlist, WatchTerm
-from monitor.web.security import SESSION_COOKIE, sanitize_marks, safe_url
+from monitor.web.security import SESSION_COOKIE, safe_url, sanitize_marks
 from tests.web.htmlcheck import assert_inert
 from tests.web.seed import PASSWORD
 
