@@ -113,10 +113,9 @@ class _Worker:
 
     async def drain(self, target_id: int, *, alert_id: int | None = None) -> None:
         """Send a target's due deliveries oldest first; stop at the first that did not go through."""
-        for _ in range(MAX_PER_TARGET):
-            job = await self.db(_claim, target_id, self.clock(), alert_id)
-            if job is None:
-                return
+        job = await self.db(_claim, target_id, self.clock(), alert_id)
+        sent = 0
+        while job is not None:
             claim, url, content, label, problem = job
             outcome, error, retry_after = "sent", None, None
             try:
@@ -137,8 +136,13 @@ class _Worker:
             retry_at = None
             if outcome == "transient" and claim.kind != "test" and claim.attempts < self.settings.alerts.max_attempts:
                 retry_at = now + timedelta(seconds=backoff(claim.attempts, self.settings, retry_after=retry_after))
-            status = await self.db(repo.record_outcome, claim, outcome=outcome, error=error, now=now,
-                                   retry_at=retry_at)
+            sent += 1
+            # Recording this outcome and claiming the next delivery share one transaction (one
+            # commit per message instead of two); a crash before it commits is a crash between
+            # send and record: that one delivery is sent again after its lease.
+            more = sent < MAX_PER_TARGET
+            status, job = await self.db(_record_then_claim, claim, target_id, alert_id, more,
+                                        outcome=outcome, error=error, now=now, retry_at=retry_at)
             self.summary.results.append(TargetResult(claim.alert_id, label, outcome, error))
             if status == "sent":
                 self.summary.sent += 1
@@ -148,8 +152,6 @@ class _Worker:
             else:
                 self.summary.retrying += 1
                 log.info("alert %s to %s will be retried: %s", claim.alert_id, label, error)
-            if status != "sent" and alert_id is None:
-                return  # head-of-line: the target's later alerts wait behind this one
 
     async def run(self, targets: list[int]) -> None:
         gate = asyncio.Semaphore(CONCURRENCY)
@@ -173,6 +175,14 @@ def _claim(s, target_id: int, now: datetime, alert_id: int | None):
     except DeliveryError as exc:
         problem = exc
     return claim, url, repo.alert_content(s, claim.alert_id), describe_target(target), problem
+
+
+def _record_then_claim(s, claim: repo.Claim, target_id: int, alert_id: int | None, more: bool, *,
+                       now: datetime, **outcome: Any):
+    status = repo.record_outcome(s, claim, now=now, **outcome)
+    if not more or (status != "sent" and alert_id is None):
+        return status, None  # head-of-line: the target's later alerts wait behind this one
+    return status, _claim(s, target_id, now, alert_id)
 
 
 def _prepare(s, now: datetime) -> tuple[int, list[int]]:

@@ -123,10 +123,11 @@ async def test_outage_then_recovery_delivers_each_alert_once_in_order_per_desk(s
         assert list(dict.fromkeys(got)) == expected  # every alert, oldest first
     # every attempt is on record: the failures and the one success per delivery
     tries = attempts(store)
-    # The only copies are sends the worker gave up waiting for (the sink got them, slowly): one
-    # per timed-out attempt, each carrying the alert id, so the receiver can drop it.
+    # The only copies are sends the worker gave up waiting for (the sink may have got them,
+    # slowly): at most one per timed-out attempt, each carrying the alert id, so the receiver
+    # can drop it.
     timed_out = sum("timed out" in (x.error or "") for x in tries)
-    assert len(answered_ok) - len(set(answered_ok)) == timed_out > 0
+    assert 0 < len(answered_ok) - len(set(answered_ok)) <= timed_out
     assert [x.outcome for x in tries].count("sent") == 16 and {x.outcome for x in tries} == {"sent", "transient"}
     errors = " ".join(x.error for x in tries if x.outcome == "transient")
     assert "ConnectError" in errors and "HTTP 500" in errors and "timed out" in errors
