@@ -101,6 +101,7 @@ class CompiledTerm:
     guards: frozenset[int] | None  # one of these literals must fire; None: evaluate always
     simple: bool  # pred is a literal or an OR of literals in any field
     positive_lits: frozenset[int]
+    required: tuple[frozenset[int], ...] = ()
 
 
 class _Compiler:
@@ -234,6 +235,24 @@ def guards(pred: tuple) -> frozenset[int] | None:
     return None
 
 
+def required_sets(pred: tuple) -> list[frozenset[int]]:
+    """Literal sets that must *each* have fired (somewhere) for ``pred`` to hold: a cheap
+    necessary condition checked before a full evaluation."""
+    kind = pred[0]
+    if kind == "lit":
+        return [frozenset((pred[1],))]
+    if kind == "seq":
+        return [frozenset((lit,)) for lit in pred[1]]
+    if kind == "and":
+        return [s for p in pred[1] for s in required_sets(p)]
+    if kind == "near":
+        return required_sets(pred[1]) + required_sets(pred[2])
+    if kind == "or":
+        g = guards(pred)
+        return [g] if g is not None else []
+    return []
+
+
 def positive_literals(pred: tuple, negated: bool = False) -> set[int]:
     kind = pred[0]
     if kind == "lit":
@@ -263,7 +282,7 @@ def compile_term(term_id: int, query: str, table: LiteralTable,
     ast = parse(query, max_length=max_length, max_nesting=max_nesting)
     pred = _Compiler(table, aliases, min_prefix, query).compile(ast)
     return CompiledTerm(term_id, query, pred, guards(pred), _is_simple(pred),
-                        frozenset(positive_literals(pred)))
+                        frozenset(positive_literals(pred)), tuple(set(required_sets(pred))))
 
 
 def literal_prefixes(variants: tuple[Variant, ...]) -> list[str]:

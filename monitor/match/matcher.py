@@ -22,8 +22,8 @@ from ..errors import QuerySyntaxError
 from ..types import Span, TermHit
 from .compiler import TEXT, TITLE, Check, CompiledTerm, LiteralTable, _channel_norm, \
     compile_term, variant_key
-from .normalize import fold, tables
-from .snippet import snippet as make_snippet
+from .normalize import fold_for_scan
+from .snippet import Snippets
 
 log = logging.getLogger(__name__)
 _SPAN = re.Match.span
@@ -33,12 +33,12 @@ class _FieldScan:
     """One field of one document, scanned."""
 
     __slots__ = ("name", "bit", "original", "form", "omap", "scan", "toks", "occ", "_starts",
-                 "_nspans", "_spans")
+                 "_nspans", "_spans", "token_re")
 
     def __init__(self, name: str, bit: int, original: str) -> None:
         self.name, self.bit, self.original = name, bit, original
-        self.form, self.omap = fold(original)
-        self.toks: list[str] = tables().token_re.findall(self.form)
+        self.form, self.omap, self.token_re = fold_for_scan(original)
+        self.toks: list[str] = self.token_re.findall(self.form)
         self.scan = " " + " ".join(self.toks) + " "
         self.occ: dict[int, list[tuple[int, int]]] = {}
         self._starts: list[int] | None = None
@@ -63,7 +63,7 @@ class _FieldScan:
 
     def _original_span(self, s: int, e: int) -> Span:
         if self._nspans is None:
-            self._nspans = list(map(_SPAN, tables().token_re.finditer(self.form)))
+            self._nspans = list(map(_SPAN, self.token_re.finditer(self.form)))
         a, b = self._nspans[self.tok_index(s)], self._nspans[self.tok_index(e - 1)]
         if self.omap is None:
             return Span(a[0], b[1])
@@ -170,11 +170,13 @@ class Matcher:
             self._scan(fs)
         lit_terms = self._lit_terms
         cand: set[int] = set(self._always)
+        fired: set[int] = set()
         for fs in fields:
-            for lit in fs.occ:
-                t = lit_terms.get(lit)
-                if t is not None:
-                    cand.update(t)
+            fired.update(fs.occ)
+        for lit in fired:
+            t = lit_terms.get(lit)
+            if t is not None:
+                cand.update(t)
         if not cand:
             return []
         ctx = _Context(doc, fields)
@@ -186,7 +188,10 @@ class Matcher:
                 ev = [(fs, lit) for fs in fields for lit in lits if lit in fs.occ]
                 hits.append(ctx.simple_hit(tid, ev))
                 continue
-            ev = ctx.evaluate(self.terms[tid].pred)
+            ct = self.terms[tid]
+            if ct.required and not all(fired.intersection(r) for r in ct.required):
+                continue
+            ev = ctx.evaluate(ct.pred)
             if ev is not None:
                 hits.append(ctx.hit(tid, ev))
         return hits
@@ -200,6 +205,7 @@ class _Context:
         self.fields = fields
         self._lang: str | None | bool = False
         self._snips: dict = {}
+        self._makers: dict[int, Snippets] = {}
 
     def _occ(self, lit: int, bits: int) -> list:
         out = []
@@ -337,6 +343,9 @@ class _Context:
         key = (fs.bit, spans)
         snip = self._snips.get(key)
         if snip is None:
-            snip = self._snips[key] = make_snippet(fs.original, spans)
+            maker = self._makers.get(fs.bit)
+            if maker is None:
+                maker = self._makers[fs.bit] = Snippets(fs.original)
+            snip = self._snips[key] = maker.make(spans)
         return TermHit(term_id=term_id, field=fs.name, spans=spans, snippet=snip[0],
                        snippet_html=snip[1])

@@ -123,6 +123,7 @@ class _Tables:
         word = f"[\\w{mark_class}]+"
         self.token_re = re.compile(f"{word}(?:'{word})*")
         self.word_re = re.compile(f"[\\w{mark_class}]")
+        self.mark_re = re.compile(f"[{mark_class}]")
 
 
 @lru_cache(maxsize=1)
@@ -176,16 +177,27 @@ class OffsetMap:
 
 def fold(text: str) -> tuple[str, OffsetMap | None]:
     """Normalize ``text``; return the matching form and its offset map (None: identity)."""
+    return fold_for_scan(text)[:2]
+
+
+# Without combining marks (every mark is "special", so a text on the fast path has none) tokens
+# are plain ``\w`` runs, which `re` finds twice as fast as the class with marks.
+_PLAIN_TOKEN_RE = re.compile(r"\w+(?:'\w+)*")
+
+
+def fold_for_scan(text: str) -> tuple[str, OffsetMap | None, re.Pattern[str]]:
+    """``fold`` plus the token pattern that is exact for the result (the matcher's hot path)."""
     if text.isascii():
         low = text.lower()
         if "`" in low or "_" in low:
             low = low.replace("`", "'").replace("_", " ")
-        return low, None  # no other script, so nothing to repair
+        return low, None, _PLAIN_TOKEN_RE  # no other script, so nothing to repair
     tb = tables()
     first = tb.special_re.search(text)
     if first is None:
-        return _repair(_post(text.casefold()), None)
-    return _fold_runs(text, tb.special_re)
+        return homoglyph.repair(_post(text.casefold()), _PLAIN_TOKEN_RE), None, _PLAIN_TOKEN_RE
+    form, omap = _fold_runs(text, tb.special_re)
+    return form, omap, (tb.token_re if tb.mark_re.search(form) else _PLAIN_TOKEN_RE)
 
 
 _EVERY_CHAR_RE = re.compile(r".", re.DOTALL)

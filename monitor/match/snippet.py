@@ -14,17 +14,10 @@ import html
 import re
 from collections.abc import Iterable
 
-_WS_RE = re.compile(r"\s+")
 _UNSAFE_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e"
                         "\u2066-\u2069]")
 _SNAP = 24
 _OPEN, _CLOSE = "\ue000", "\ue001"  # how far a window edge may move to reach a word boundary
-
-
-def _clean(s: str) -> str:
-    if _UNSAFE_RE.search(s) is not None:
-        s = _UNSAFE_RE.sub("", s)
-    return " ".join(s.split())
 
 
 def _spans(spans: Iterable) -> list[tuple[int, int]]:
@@ -45,50 +38,66 @@ def _spans(spans: Iterable) -> list[tuple[int, int]]:
 
 def snippet(text: str, spans: Iterable = (), *, width: int = 240) -> tuple[str, str]:
     """``(plain, html)`` snippet of ``text`` around ``spans`` (``Span`` or ``(start, end)`` pairs)."""
-    text = text or ""
-    n = len(text)
-    width = max(width, 16)
-    merged = [(max(0, s), min(n, e)) for s, e in _spans(spans) if s < n]
-    if merged:
-        fs, fe = merged[0]
-        lead = max(0, (width - (fe - fs)) // 4)
-        start = max(0, fs - lead)
-        end = min(n, start + width)
-        if end - start < width:
-            start = max(0, end - width)
-        if fs < start:
-            start = fs
-    else:
-        start, end = 0, min(n, width)
-    first_span = merged[0][0] if merged else n
-    if start > 0:
-        ws = text.find(" ", start, min(start + _SNAP, first_span))
-        if ws >= 0:
-            start = ws + 1
-    if end < n:
-        last_needed = max((e for s, e in merged if s < end), default=start)
-        ws = text.rfind(" ", max(start, end - _SNAP, last_needed), end)
-        if ws > start:
-            end = ws
-    # Mark the spans with two private-use sentinels, clean the window once, then render twice.
-    window_has_sentinel = _OPEN in text or _CLOSE in text
-    parts: list[str] = []
-    pos = start
-    for s, e in merged:
-        if s >= end:
-            break
-        s, e = max(s, start), min(e, end)
-        if e <= s:
-            continue
-        parts += [text[pos:s], _OPEN, text[s:e], _CLOSE]
-        pos = e
-    parts.append(text[pos:end])
-    if window_has_sentinel:  # hostile text must not forge marks
-        parts = [p if p in (_OPEN, _CLOSE) else p.replace(_OPEN, "").replace(_CLOSE, "")
-                 for p in parts]
-    body = _clean("".join(parts))
-    lead = "…" if start > 0 else ""
-    trail = "…" if end < n else ""
-    plain = lead + body.replace(_OPEN, "«").replace(_CLOSE, "»") + trail
-    marked = lead + html.escape(body).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>") + trail
-    return plain, marked
+    return Snippets(text, width).make(spans)
+
+
+class Snippets:
+    """Snippets of one text: what can be learned about the text once is learned once."""
+
+    __slots__ = ("text", "width", "_unsafe", "_sentinel")
+
+    def __init__(self, text: str, width: int = 240) -> None:
+        self.text = text or ""
+        self.width = max(width, 16)
+        self._unsafe = _UNSAFE_RE.search(self.text) is not None
+        self._sentinel = _OPEN in self.text or _CLOSE in self.text
+
+    def make(self, spans: Iterable = ()) -> tuple[str, str]:
+        text, width = self.text, self.width
+        n = len(text)
+        merged = [(max(0, s), min(n, e)) for s, e in _spans(spans) if s < n]
+        if merged:
+            fs, fe = merged[0]
+            lead = max(0, (width - (fe - fs)) // 4)
+            start = max(0, fs - lead)
+            end = min(n, start + width)
+            if end - start < width:
+                start = max(0, end - width)
+            if fs < start:
+                start = fs
+        else:
+            start, end = 0, min(n, width)
+        first_span = merged[0][0] if merged else n
+        if start > 0:
+            ws = text.find(" ", start, min(start + _SNAP, first_span))
+            if ws >= 0:
+                start = ws + 1
+        if end < n:
+            last_needed = max((e for s, e in merged if s < end), default=start)
+            ws = text.rfind(" ", max(start, end - _SNAP, last_needed), end)
+            if ws > start:
+                end = ws
+        # Mark the spans with two private-use sentinels, clean the window once, render twice.
+        parts: list[str] = []
+        pos = start
+        for s, e in merged:
+            if s >= end:
+                break
+            s, e = max(s, start), min(e, end)
+            if e <= s:
+                continue
+            parts += [text[pos:s], _OPEN, text[s:e], _CLOSE]
+            pos = e
+        parts.append(text[pos:end])
+        if self._sentinel:  # hostile text must not forge marks
+            parts = [p if p in (_OPEN, _CLOSE) else p.replace(_OPEN, "").replace(_CLOSE, "")
+                     for p in parts]
+        body = "".join(parts)
+        if self._unsafe:
+            body = _UNSAFE_RE.sub("", body)
+        body = " ".join(body.split())
+        lead = "…" if start > 0 else ""
+        trail = "…" if end < n else ""
+        plain = lead + body.replace(_OPEN, "«").replace(_CLOSE, "»") + trail
+        marked = lead + html.escape(body).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>")
+        return plain, marked + trail

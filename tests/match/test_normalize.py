@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.match import matching_form, normalize
-from monitor.match.normalize import fold, fold_reference, tokens_of
+from monitor.match.normalize import fold, fold_for_scan, fold_reference, tokens_of
 
 
 def toks(text: str) -> list[str]:
@@ -102,3 +102,10 @@ def test_token_spans_normalize_back_to_the_token(text):
     for t in n.tokens:
         assert 0 <= t.start < t.end <= len(text)
         assert t.text in tokens_of(matching_form(text[t.start:t.end]))
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(_texts)
+def test_scan_tokenizer_agrees_with_normalize(text):
+    form, _, token_re = fold_for_scan(text)
+    assert token_re.findall(form) == tokens_of(form) == toks(text)
