@@ -29,34 +29,26 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import ahocorasick  # noqa: E402
+import itertools
 
-from monitor.match import MatchDoc, TermSpec, compile_matcher  # noqa: E402
-from monitor.match.compiler import variant_key  # noqa: E402
-from monitor.match.morph import EXACT, dict_parses  # noqa: E402
-from monitor.match.normalize import matching_form, tokens_of  # noqa: E402
+import ahocorasick
+
+from monitor.match import MatchDoc, TermSpec, compile_matcher
+from monitor.match.compiler import variant_key
+from monitor.match.morph import EXACT, dict_parses
+from monitor.match.normalize import matching_form, tokens_of
 
 FREQUENT: frozenset[str] = frozenset()
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 POSTS = CORPUS / "telegram-news-classifier" / "data" / "raw"
 
-UK_WORDS = (
-    "україна київ харків одеса львів дніпро зеленський уряд верховна рада міністр оборони "
-    "збройні сили армія солдат офіцер обстріл наступ переговори санкції вибори прем'єр депутат "
-    "партія закон бюджет енергетика війна безпека розвідка північнокорейський пхеньян кім чен ин "
-    "кремль путін білорусь польща німеччина франція вашингтон євросоюз ґрунт м'ясо пшениця "
-    "зерно електростанція безпілотник ураження полонений обмін гуманітарний допомога"
-).split()
+UK_WORDS = ["україна", "київ", "харків", "одеса", "львів", "дніпро", "зеленський", "уряд", "верховна", "рада", "міністр", "оборони", "збройні", "сили", "армія", "солдат", "офіцер", "обстріл", "наступ", "переговори", "санкції", "вибори", "прем'єр", "депутат", "партія", "закон", "бюджет", "енергетика", "війна", "безпека", "розвідка", "північнокорейський", "пхеньян", "кім", "чен", "ин", "кремль", "путін", "білорусь", "польща", "німеччина", "франція", "вашингтон", "євросоюз", "ґрунт", "м'ясо", "пшениця", "зерно", "електростанція", "безпілотник", "ураження", "полонений", "обмін", "гуманітарний", "допомога"]
 UK_PHRASES = [
     "північнокорейські офіцери", "збройні сили", "верховна рада", "міністр оборони",
     "гуманітарна допомога", "енергетична інфраструктура", "ракетний удар", "мирні переговори",
     "прикордонна служба", "військова допомога", "обмін полоненими", "повітряна тривога",
 ]
-EN_WORDS = (
-    "officer soldier missile army president minister election sanction pipeline drone "
-    "nuclear reactor satellite vaccine inflation refinery embassy summit ceasefire border "
-    "kim jong un north korea pyongyang kremlin nato starbucks nasa spacex tesla apple google"
-).split()
+EN_WORDS = ["officer", "soldier", "missile", "army", "president", "minister", "election", "sanction", "pipeline", "drone", "nuclear", "reactor", "satellite", "vaccine", "inflation", "refinery", "embassy", "summit", "ceasefire", "border", "kim", "jong", "un", "north", "korea", "pyongyang", "kremlin", "nato", "starbucks", "nasa", "spacex", "tesla", "apple", "google"]
 
 
 def load_posts() -> list[str]:
@@ -83,13 +75,13 @@ def vocabulary(posts: list[str], max_df: float = 0.02
         toks = [t for t in tokens_of(matching_form(p)) if t.isalpha()]
         counts.update(toks)
         df.update(set(toks))
-        bigrams.update(zip(toks, toks[1:]))
+        bigrams.update(itertools.pairwise(toks))
         proper.update(matching_form(m) for m in cap_re.findall(p))
     ranked = [w for w, _ in counts.most_common() if len(w) >= 5]
     content = ranked[1500:12000]  # below the everyday vocabulary, above the hapaxes
     names = [w for w, c in proper.most_common() if c >= 2]
     # A watch term that fires on every 50th post is an alert flood nobody keeps: leave those out.
-    frequent = set(w for w, _ in counts.most_common(1500)) | {
+    frequent = {w for w, _ in counts.most_common(1500)} | {
         w for w, c in df.items() if c > len(posts) * max_df}
     def lemma(w: str) -> str:
         ps = dict_parses("ru", w) if re.search("[а-я]", w) else ()

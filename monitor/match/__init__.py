@@ -8,9 +8,11 @@ evaluation order are documented in :mod:`monitor.match.parser`; normalization in
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from ..errors import QuerySyntaxError
 from .compiler import LiteralTable, compile_term, prefilter_of
 from .lang import detect_language
 from .matcher import Matcher
@@ -24,6 +26,7 @@ __all__ = [
     "detect_language", "matching_form", "normalize", "parse", "prefilter", "snippet", "validate",
 ]
 
+log = logging.getLogger(__name__)
 _NO_ALIASES: Mapping[str, Sequence[str]] = {}
 
 
@@ -49,8 +52,21 @@ class MatchDoc:
 def validate(query: str, aliases: Mapping[str, Sequence[str]] = _NO_ALIASES, *,
              min_prefix: int = 3, max_length: int = 2000, max_nesting: int = 20) -> None:
     """Raise :class:`~monitor.errors.QuerySyntaxError` unless ``query`` compiles (with ``aliases``)."""
-    compile_term(0, query, LiteralTable(), aliases, min_prefix, max_length=max_length,
-                 max_nesting=max_nesting)
+    _guarded(lambda: compile_term(0, query, LiteralTable(), aliases, min_prefix,
+                                  max_length=max_length, max_nesting=max_nesting), query)
+
+
+def _guarded(fn, query):
+    """Run ``fn``; a bug inside (anything but QuerySyntaxError) is logged and reported as one, so
+    callers that validate operator input only ever see the documented error."""
+    try:
+        return fn()
+    except QuerySyntaxError:
+        raise
+    except Exception as exc:
+        log.exception("internal error while compiling %r", query)
+        raise QuerySyntaxError(f"internal error while compiling: {exc!r}", query=str(query),
+                               position=0, expected="a query the matcher can compile") from exc
 
 
 def compile_matcher(terms: Iterable[TermSpec],
@@ -66,5 +82,5 @@ def prefilter(query: str, aliases: Mapping[str, Sequence[str]] = _NO_ALIASES, *,
     document the query matches; None when no such guarantee exists (e.g. only metadata scopes).
     Raises QuerySyntaxError for an invalid query."""
     table = LiteralTable()
-    ct = compile_term(0, query, table, aliases, min_prefix)
+    ct = _guarded(lambda: compile_term(0, query, table, aliases, min_prefix), query)
     return prefilter_of(ct.pred, table)

@@ -188,11 +188,9 @@ def _meta_norm(name: str, value: str) -> str:
 def _channel_norm(v: str) -> str:
     v = v.strip().casefold()
     for p in ("https://", "http://"):
-        if v.startswith(p):
-            v = v[len(p):]
+        v = v.removeprefix(p)
     for p in ("www.t.me/s/", "t.me/s/", "www.t.me/", "t.me/", "telegram.me/", "@"):
-        if v.startswith(p):
-            v = v[len(p):]
+        v = v.removeprefix(p)
     return v.rstrip("/")
 
 

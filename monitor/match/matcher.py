@@ -10,18 +10,26 @@ computed lazily, only for what a match needs.
 from __future__ import annotations
 
 import logging
+import re
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate, count
 from operator import add
-import re
 
 import ahocorasick
 
 from ..errors import QuerySyntaxError
 from ..types import Span, TermHit
-from .compiler import TEXT, TITLE, Check, CompiledTerm, LiteralTable, _channel_norm, \
-    compile_term, variant_key
+from .compiler import (
+    TEXT,
+    TITLE,
+    Check,
+    CompiledTerm,
+    LiteralTable,
+    _channel_norm,
+    compile_term,
+    variant_key,
+)
 from .normalize import fold_for_scan
 from .snippet import Snippets
 
@@ -32,8 +40,20 @@ _SPAN = re.Match.span
 class _FieldScan:
     """One field of one document, scanned."""
 
-    __slots__ = ("name", "bit", "original", "form", "omap", "scan", "toks", "occ", "_starts",
-                 "_nspans", "_spans", "token_re")
+    __slots__ = (
+        "_nspans",
+        "_spans",
+        "_starts",
+        "bit",
+        "form",
+        "name",
+        "occ",
+        "omap",
+        "original",
+        "scan",
+        "token_re",
+        "toks",
+    )
 
     def __init__(self, name: str, bit: int, original: str) -> None:
         self.name, self.bit, self.original = name, bit, original

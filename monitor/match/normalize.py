@@ -26,7 +26,6 @@ clusters around "special" characters are folded one by one.
 from __future__ import annotations
 
 import re
-import sys
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass
@@ -139,7 +138,7 @@ class OffsetMap:
     whole cluster). ``None`` pieces mean identity.
     """
 
-    __slots__ = ("nstart", "ostart", "olen", "linear", "orig_len")
+    __slots__ = ("linear", "nstart", "olen", "orig_len", "ostart")
 
     def __init__(self, orig_len: int) -> None:
         self.nstart: list[int] = []
@@ -316,5 +315,3 @@ def is_word_char(ch: str) -> bool:
     return tables().word_re.match(ch) is not None
 
 
-if sys.version_info < (3, 11):  # pragma: no cover
-    raise ImportError("monitor.match needs Python 3.11+")

@@ -85,7 +85,7 @@ _POSITIONAL = (Term, Phrase, AliasRef)
 
 
 class _Tok:
-    __slots__ = ("kind", "value", "start", "end", "extra")
+    __slots__ = ("end", "extra", "kind", "start", "value")
 
     def __init__(self, kind: str, value: str, start: int, end: int, extra: object = None):
         self.kind, self.value, self.start, self.end, self.extra = kind, value, start, end, extra

@@ -44,7 +44,7 @@ def snippet(text: str, spans: Iterable = (), *, width: int = 240) -> tuple[str, 
 class Snippets:
     """Snippets of one text: what can be learned about the text once is learned once."""
 
-    __slots__ = ("text", "width", "_unsafe", "_sentinel")
+    __slots__ = ("_sentinel", "_unsafe", "text", "width")
 
     def __init__(self, text: str, width: int = 240) -> None:
         self.text = text or ""
@@ -63,8 +63,7 @@ class Snippets:
             end = min(n, start + width)
             if end - start < width:
                 start = max(0, end - width)
-            if fs < start:
-                start = fs
+            start = min(start, fs)
         else:
             start, end = 0, min(n, width)
         first_span = merged[0][0] if merged else n

@@ -7,8 +7,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import QuerySyntaxError
-from monitor.match import MatchDoc, TermSpec, compile_matcher, detect_language, matching_form, \
-    prefilter, snippet
+from monitor.match import (
+    MatchDoc,
+    TermSpec,
+    compile_matcher,
+    detect_language,
+    matching_form,
+    prefilter,
+    snippet,
+)
 from monitor.match.morph import EXACT, KOREAN, TOLERANT, phrase_variants
 
 

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.errors import QuerySyntaxError
-from monitor.match import parse, validate
-from monitor.match.query import And, AliasRef, Field, Meta, Near, Not, Or, Phrase, Term
+from monitor.match import MatchDoc, TermSpec, compile_matcher, parse, prefilter, validate
+from monitor.match.query import AliasRef, And, Field, Meta, Near, Not, Or, Phrase, Term
 
 
 def test_words_and_implicit_and():
@@ -182,3 +182,26 @@ def test_random_queries_never_crash(query):
         validate(query, {"al": ["Ким Чен Ын", "Kim Jong-un"]})
     except QuerySyntaxError as err:
         assert 0 <= err.position <= len(query)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_atoms, max_size=10).map(" ".join),
+       st.lists(st.sampled_from(["a", "b", "офицеры", "КНДР", "Jong-un", "x", " ", "🔥", "\u200b",
+                                 "ａ", "officer's"]), max_size=12).map(" ".join))
+def test_random_queries_compile_or_report_and_match_without_crashing(query, text):
+    aliases = {"al": ["Ким Чен Ын", "Kim Jong-un"]}
+    m = compile_matcher([TermSpec(1, query), TermSpec(2, "a")], aliases)
+    assert 2 not in m.errors
+    if 1 in m.errors:
+        assert isinstance(m.errors[1], QuerySyntaxError)
+        assert 0 <= m.errors[1].position <= len(query)
+    for h in m.match(MatchDoc(text=text, title=text[:5] or None)):
+        assert h.field in ("title", "text")
+        assert all(0 <= s.start < s.end for s in h.spans)
+    try:
+        pre = prefilter(query, aliases)
+    except QuerySyntaxError:
+        assert 1 in m.errors
+    else:
+        assert 1 not in m.errors
+        assert pre is None or all(isinstance(p, str) and p for p in pre)
