@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Row, and_, case, func, or_, select
+from sqlalchemy import Row, and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from monitor.store.models import (
@@ -78,15 +78,20 @@ def _feed_select():
     )
 
 
-def _apply(q, f: HitFilter, s: Session):
+def _watchlists(s: Session, f: HitFilter) -> tuple[int, ...] | None:
+    """The watchlist ids the filter allows (visibility ∩ watchlist ∩ desk), or None for all."""
+    sets = []
     if f.allowed is not None:
-        q = q.where(Hit.watchlist_id.in_(f.allowed or (-1,)))
+        sets.append(set(f.allowed))
     if f.watchlist_id is not None:
-        q = q.where(Hit.watchlist_id == f.watchlist_id)
+        sets.append({f.watchlist_id})
     if f.desk_id is not None:
-        # Resolved to watchlist ids first so the (watchlist_id, id) index serves the scan.
-        ids = tuple(s.scalars(select(Watchlist.id).where(Watchlist.desk_id == f.desk_id))) or (-1,)
-        q = q.where(Hit.watchlist_id.in_(ids))
+        sets.append(set(s.scalars(select(Watchlist.id).where(Watchlist.desk_id == f.desk_id))))
+    return tuple(sorted(set.intersection(*sets))) if sets else None
+
+
+def _apply(q, f: HitFilter, *, before: int | None, after: int | None):
+    """Every filter but the watchlist set (``q`` must have ``items`` joined for source/language)."""
     if f.source_id is not None:
         q = q.where(Item.source_id == f.source_id)
     if f.language:
@@ -97,17 +102,41 @@ def _apply(q, f: HitFilter, s: Session):
         q = q.where(Hit.created_at >= f.since)
     if f.until is not None:
         q = q.where(Hit.created_at < f.until)
+    if before is not None:
+        q = q.where(Hit.id < before)
+    if after is not None:
+        q = q.where(Hit.id > after)
     return q
 
 
 def feed(s: Session, f: HitFilter, *, before: int | None = None, after: int | None = None,
          limit: int = 50) -> list[Row]:
-    """Hits newest first: a page older than ``before``, or everything newer than ``after``."""
-    q = _apply(_feed_select(), f, s)
-    if before is not None:
-        q = q.where(Hit.id < before)
-    if after is not None:
-        q = q.where(Hit.id > after)
+    """Hits newest first: a page older than ``before``, or the newest ones above ``after``.
+
+    With several watchlists (a desk, a viewer's desks) ``watchlist_id IN (...)`` would make the
+    database collect and sort every hit of those watchlists; instead each watchlist's newest ids come
+    from the (watchlist_id, id) index with their own LIMIT, and the union is cut to the page.
+    """
+    wls = _watchlists(s, f)
+    if wls is not None and not wls:
+        return []
+    if wls is not None and len(wls) > 1:
+        needs_item = f.source_id is not None or bool(f.language)
+        parts = []
+        for wl in wls:
+            q = select(Hit.id)
+            if needs_item:
+                q = q.join(Item, Item.id == Hit.item_id)
+            q = _apply(q.where(Hit.watchlist_id == wl), f, before=before, after=after)
+            parts.append(select(q.order_by(Hit.id.desc()).limit(limit).subquery().c.id))
+        ids = sorted(s.scalars(union_all(*parts)), reverse=True)[:limit]
+        if not ids:
+            return []
+        q = _feed_select().where(Hit.id.in_(ids))
+    else:
+        q = _apply(_feed_select(), f, before=before, after=after)
+        if wls is not None:
+            q = q.where(Hit.watchlist_id == wls[0])
     return list(s.execute(q.order_by(Hit.id.desc()).limit(limit)))
 
 
