@@ -226,6 +226,7 @@ class _Context:
         self._lang: str | None | bool = False
         self._snips: dict = {}
         self._makers: dict[int, Snippets] = {}
+        self._done: dict = {}
 
     def _occ(self, lit: int, bits: int) -> list:
         out = []
@@ -358,14 +359,22 @@ class _Context:
         return self._make(term_id, fs, parts)
 
     def _make(self, term_id: int, fs: _FieldScan, parts: list) -> TermHit:
-        spans = tuple(sorted({fs.original_span(s, e) for s, e in parts},
-                             key=lambda sp: (sp.start, sp.end))) if parts else ()
-        key = (fs.bit, spans)
-        snip = self._snips.get(key)
-        if snip is None:
-            maker = self._makers.get(fs.bit)
-            if maker is None:
-                maker = self._makers[fs.bit] = Snippets(fs.original)
-            snip = self._snips[key] = maker.make(spans)
-        return TermHit(term_id=term_id, field=fs.name, spans=spans, snippet=snip[0],
-                       snippet_html=snip[1])
+        pkey = (fs.bit, tuple(parts))
+        done = self._done.get(pkey)  # terms sharing literals share spans and snippets
+        if done is None:
+            spans = tuple(sorted({fs.original_span(s, e) for s, e in parts},
+                                 key=_span_key)) if parts else ()
+            key = (fs.bit, spans)
+            snip = self._snips.get(key)
+            if snip is None:
+                maker = self._makers.get(fs.bit)
+                if maker is None:
+                    maker = self._makers[fs.bit] = Snippets(fs.original)
+                snip = self._snips[key] = maker.make(spans)
+            done = self._done[pkey] = (spans, snip[0], snip[1])
+        return TermHit(term_id=term_id, field=fs.name, spans=done[0], snippet=done[1],
+                       snippet_html=done[2])
+
+
+def _span_key(sp: Span) -> tuple[int, int]:
+    return sp.start, sp.end
