@@ -153,8 +153,9 @@ def safe_url(url: str | None) -> str | None:
 def highlight(text: str | None, spans: list | None) -> Markup:
     """``text`` escaped, with ``[start, end)`` spans wrapped in ``<mark>`` (overlaps merged)."""
     text = text or ""
-    clean = sorted((max(0, int(a)), min(len(text), int(b))) for a, b in (spans or [])
-                   if isinstance(a, int) and isinstance(b, int) and b > a)
+    clamped = ((max(0, a), min(len(text), b)) for a, b in (spans or [])
+               if isinstance(a, int) and isinstance(b, int))
+    clean = sorted((a, b) for a, b in clamped if b > a)
     merged: list[list[int]] = []
     for a, b in clean:
         if merged and a <= merged[-1][1]:

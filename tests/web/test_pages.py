@@ -1,5 +1,5 @@
 """Pages and actions through the app (both backends): review trail, term versions and statistics,
-backtest, sources, alert retry, users, exports and the ``monitor user`` / ``monitor web`` CLI."""
+backtest, sources, alert retry, users, exports and the ``monitor user`` CLI."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from monitor.store.models import (
     DeliveryAttempt,
     DeskTarget,
     Hit,
+    Item,
+    ItemVersion,
     Review,
     Source,
     User,
@@ -201,3 +203,27 @@ def test_cli_user_add_reads_password_from_stdin(cli, db_url, monkeypatch):
         st.dispose()
     assert cli("user", "remove", "ana")[0] == 0
     assert cli("user", "remove", "ana")[0] == 1
+
+
+def test_item_page_shows_versions_diff_deletion_and_forward_origin(client_for, ids, store):
+    with store.unit() as s:
+        item = s.get(Item, ids["echo"])
+        s.add(ItemVersion(item_id=item.id, version=2, title=item.title,
+                          text="A blast at the port was denied by officials.", content_hash="v2",
+                          fetched_at=utcnow(), edited_at=utcnow()))
+        item.version, item.deleted_at = 2, utcnow()
+        item.fwd_from_name, item.fwd_url = "Origin Channel", "https://t.me/origin/42"
+    page = client_for("viewer").get(f"/items/{ids['echo']}").text
+    assert "<del>confirmed</del>" in page and "<ins>denied</ins>" in page
+    assert "Deleted at the source" in page
+    assert 'href="https://t.me/origin/42"' in page and "Origin Channel" in page
+    assert 'id="permalink"' in page and 'href="https://other.example/a/1"' in page
+    # The matched word is highlighted at its span in the field it was found in (the title here).
+    assert '<h1 id="item-title">Port <mark>blast</mark> confirmed</h1>' in page
+
+
+def test_highlight_escapes_and_merges_spans():
+    from monitor.web.security import highlight
+
+    assert str(highlight("a <b> c", [[2, 5]])) == "a <mark>&lt;b&gt;</mark> c"
+    assert str(highlight("abcdef", [[0, 2], [1, 3], [10, 12], ["x", 1]])) == "<mark>abc</mark>def"
