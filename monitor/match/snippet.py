@@ -23,7 +23,10 @@ _OPEN, _CLOSE = "\ue000", "\ue001"  # how far a window edge may move to reach a 
 def _spans(spans: Iterable) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for sp in spans:
-        s, e = (sp.start, sp.end) if hasattr(sp, "start") else (int(sp[0]), int(sp[1]))
+        try:
+            s, e = sp.start, sp.end
+        except AttributeError:
+            s, e = int(sp[0]), int(sp[1])
         if e > s:
             out.append((s, e))
     out.sort()
