@@ -1,7 +1,7 @@
 """Alert latency: from an item stored (hit + outbox row committed) to the alert received by a local
 webhook, over N items in real-time mode, with the worker loop running.
 
-    python bench/alerts.py [--items 1000] [--rate 50] [--db URL] [--no-notify]
+    python bench/alerts.py [--items 1000] [--rate 50] [--db URL] [--no-notify] [--cache-ssl]
 
 A producer thread stores one item, its story and a hit, and calls ``on_new_hits`` in the same
 transaction (as the pipeline does), then notes the commit time. ``worker.run_forever`` runs in the
@@ -92,7 +92,15 @@ async def main() -> None:
     ap.add_argument("--rate", type=float, default=50.0, help="items per second")
     ap.add_argument("--db", default=None)
     ap.add_argument("--no-notify", action="store_true")
+    ap.add_argument("--cache-ssl", action="store_true",
+                    help="reuse one SSL context across httpx clients (what a shared client would save)")
     args = ap.parse_args()
+    if args.cache_ssl:
+        import functools
+
+        import httpx._transports.default as httpx_default
+
+        httpx_default.create_ssl_context = functools.lru_cache(maxsize=4)(httpx_default.create_ssl_context)
 
     tmp = tempfile.TemporaryDirectory()
     store = Store(args.db or f"sqlite:///{Path(tmp.name) / 'bench.db'}")
@@ -127,7 +135,7 @@ async def main() -> None:
         raise SystemExit("nothing arrived")
     q = statistics.quantiles(lat, n=100)
     print(f"backend={store.dialect} items={args.items} rate={args.rate}/s notify={not args.no_notify} "
-          f"received={len(lat)}/{args.items}")
+          f"cache_ssl={args.cache_ssl} received={len(lat)}/{args.items}")
     print(f"latency p50={q[49] * 1000:.0f} ms p95={q[94] * 1000:.0f} ms max={lat[-1] * 1000:.0f} ms")
     store.dispose()
     tmp.cleanup()
