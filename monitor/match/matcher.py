@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from itertools import accumulate, count
 from operator import add
@@ -276,19 +276,27 @@ class _Context:
         if b is None:
             return None
         n, ordered = pred[3], pred[4]
+        b_by_field: dict = {}
+        for occ in b:
+            b_by_field.setdefault(occ[0], []).append(occ)
         out = []
-        for fa, sa, ea, pa in a:
-            for fb, sb, eb, pb in b:
-                if fa is not fb:
+        for fs, bl in b_by_field.items():
+            ti = fs.tok_index
+            # (first token, last token, scan start, scan end, parts), by first and by last token
+            by_start = sorted((ti(sb), ti(eb - 1), sb, eb, pb) for _f, sb, eb, pb in bl)
+            starts = [x[0] for x in by_start]
+            by_end = sorted(by_start, key=lambda x: x[1])
+            ends = [x[1] for x in by_end]
+            for fa, sa, ea, pa in a:
+                if fa is not fs:
                     continue
-                if ea < sb:  # a before b
-                    gap = fa.tok_index(sb) - fa.tok_index(ea - 1) - 1
-                elif eb < sa and not ordered:
-                    gap = fa.tok_index(sa) - fa.tok_index(eb - 1) - 1
-                else:
-                    continue
-                if gap <= n:
-                    out.append((fa, min(sa, sb), max(ea, eb), pa + pb))
+                first, last = ti(sa), ti(ea - 1)
+                # b after a, at most n tokens between: first(b) in [last + 1, last + 1 + n]
+                for x in by_start[bisect_left(starts, last + 1):bisect_right(starts, last + 1 + n)]:
+                    out.append((fs, sa, x[3], pa + x[4]))
+                if not ordered:  # b before a: last(b) in [first - 1 - n, first - 1]
+                    for x in by_end[bisect_left(ends, first - 1 - n):bisect_right(ends, first - 1)]:
+                        out.append((fs, x[2], ea, x[4] + pa))
         return out or None
 
     def _seq(self, pred: tuple):
@@ -300,15 +308,16 @@ class _Context:
             lists = [sorted(fs.occ.get(lit, ())) for lit in lits]
             if not all(lists):
                 continue
+            starts = [[x[0] for x in lst] for lst in lists]
             for s0, e0 in lists[0]:
                 parts = [(s0, e0)]
                 pos = e0
-                for lst in lists[1:]:
-                    nxt = next((x for x in lst if x[0] > pos), None)
-                    if nxt is None:
+                for lst, st in zip(lists[1:], starts[1:]):
+                    k = bisect_right(st, pos)  # the earliest occurrence after the previous word
+                    if k == len(lst):
                         break
-                    parts.append(nxt)
-                    pos = nxt[1]
+                    parts.append(lst[k])
+                    pos = lst[k][1]
                 else:
                     span_toks = fs.tok_index(pos - 1) - fs.tok_index(s0) + 1
                     inside = sum(fs.tok_index(e - 1) - fs.tok_index(s) + 1 for s, e in parts)

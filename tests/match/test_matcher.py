@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from monitor.match import MatchDoc, TermSpec, compile_matcher
 
@@ -223,3 +225,28 @@ def test_snippet_html_is_inert():
 def test_min_prefix_is_configurable(n):
     m = compile_matcher([TermSpec(1, "офи*")], min_prefix=n)
     assert (1 in m.errors) == (n > 3)
+
+
+def _near_brute(toks, n, ordered):
+    a = [i for i, t in enumerate(toks) if t == "aa"]
+    b = [i for i, t in enumerate(toks) if t == "bb"]
+    return any((j > i and j - i - 1 <= n) or (not ordered and i > j and i - j - 1 <= n)
+               for i in a for j in b)
+
+
+def _slop_brute(toks, n):
+    a = [i for i, t in enumerate(toks) if t == "aa"]
+    b = [i for i, t in enumerate(toks) if t == "bb"]
+    return any(j > i and j - i - 1 <= n for i in a for j in b)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(["aa", "bb", "xx", "yy"]), max_size=30), st.integers(0, 4))
+def test_near_and_slop_agree_with_brute_force(toks, n):
+    text = " ".join(toks)
+    m = compile_matcher([TermSpec(1, f"aa NEAR/{n} bb"), TermSpec(2, f"aa NEAR/{n}f bb"),
+                         TermSpec(3, f'"aa bb"~{n}')])
+    got = {h.term_id for h in m.match(MatchDoc(text))}
+    assert (1 in got) == _near_brute(toks, n, False)
+    assert (2 in got) == _near_brute(toks, n, True)
+    assert (3 in got) == _slop_brute(toks, n)
