@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import AsyncIterator
@@ -12,13 +13,33 @@ from monitor.settings import Settings
 from monitor.store.db import Store
 
 
+def _die_with_parent(parent: int) -> None:
+    """Linux: SIGKILL this worker when the process that started it dies (however it dies)."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+    if os.getppid() != parent:  # the parent died while this worker was starting
+        os._exit(1)
+
+
 @contextlib.asynccontextmanager
 async def pipeline_for(store: Store, settings: Settings, *, pool: bool = True) -> AsyncIterator[Pipeline]:
     """A pipeline with a shared HTTP fetcher and, when ``pool``, a process pool for feed parsing."""
     from monitor.sources.http import Fetcher
 
     workers = settings.fetch.parse_workers or os.cpu_count() or 1
-    executor = ProcessPoolExecutor(max_workers=workers) if pool and workers > 1 else None
+    # spawn, not fork: forked workers would inherit the parent's open database sockets, and after
+    # a SIGKILL of the parent they would keep its transaction (and its locks) alive. Spawned
+    # workers are direct children, so they can also be told to die with their parent.
+    executor = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_die_with_parent, initargs=(os.getpid(),))
+                if pool and workers > 1 else None)
     try:
         async with Fetcher(settings.fetch) as fetcher:
             yield Pipeline(store, settings, executor=executor, fetcher=fetcher)

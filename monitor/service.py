@@ -94,8 +94,10 @@ class Service:
             from monitor.alerts.health import check_health
         except ImportError:
             return
-        scheduler.add_job(check_health, IntervalTrigger(minutes=1), args=[self.store, self.settings],
-                          id="health", next_run_time=utcnow())
+        async def health() -> None:
+            await check_health(self.store, self.settings, utcnow())
+
+        scheduler.add_job(health, IntervalTrigger(minutes=1), id="health", next_run_time=utcnow())
 
     async def _housekeeping(self) -> None:
         from monitor import metrics

@@ -60,7 +60,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ConfigError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # A transaction left open by a dead client must not hold its locks for ever; keepalives let
+    # the server notice a vanished peer.
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args={
+        "options": "-c idle_in_transaction_session_timeout=300000",
+        "keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3})
 
 
 class Store:

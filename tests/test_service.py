@@ -1,0 +1,262 @@
+"""The long-running service: graceful stop, health and metrics, scheduling, crash safety.
+
+The crash test kills ``monitor run`` with SIGKILL at named points inside a batch (after items are
+written, during matching, before the cursor commits, right after the commit) and at random
+moments, ≥ 20 times per backend, against local feeds that keep growing; then checks the database
+against the expected set: no item lost, nothing doubled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from monitor.pipeline import Pipeline
+from monitor.scheduler import LocalDispatcher, Scanner
+from monitor.settings import Settings
+from monitor.store import sources as source_repo
+from monitor.store import watch as watch_repo
+from monitor.store.db import Store
+from monitor.store.models import Hit, Item, Source, Story
+from tests.sources.feedserver import FeedServer, Route
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class GrowingFeeds:
+    """Feeds that gain entries each round; entry k of feed f is stable once published.
+
+    Every third entry carries the watched phrase; entries k % 5 == 0 are the same article in
+    every feed (same canonical URL) and must fold into one story across feeds.
+    """
+
+    def __init__(self, server: FeedServer, feeds: int = 4, start: int = 6):
+        self.server, self.feeds, self.count = server, feeds, start
+        for f in range(feeds):
+            server.route(f"/feed{f}.xml", lambda headers, f=f: self.route(f))
+
+    def grow(self, n: int = 2) -> None:
+        self.count += n
+
+    def entry(self, f: int, k: int) -> str:
+        shared = k % 5 == 0
+        url = f"https://news.example/story/{k}" if shared else f"https://feed{f}.example/post/{k}"
+        words = "погибли шесть северокорейских офицеров" if k % 3 == 0 else "прошли учения связистов"
+        # distinct prose per entry: near-duplicate detection must not fold different reports
+        rnd = random.Random(k if shared else f * 1000 + k)
+        place = rnd.choice(PLACES)
+        lead = " ".join(rnd.sample(WORDS, 8))
+        text = f"{lead.capitalize()}. Под городом {place} {words}; {' '.join(rnd.sample(WORDS, 6))}."
+        when = format_datetime(BASE + timedelta(minutes=k))
+        return (f"<item><title>Новость {k}</title><link>{url}</link><guid isPermaLink=\"false\">{f}-{k}</guid>"
+                f"<pubDate>{when}</pubDate><description>{text}</description></item>")
+
+    def route(self, f: int) -> Route:
+        items = "".join(self.entry(f, k) for k in range(self.count))
+        body = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>feed {f}</title>'
+                f"<link>https://feed{f}.example/</link>{items}</channel></rss>").encode()
+        return Route(body=body, headers={"Content-Type": "application/rss+xml; charset=utf-8"})
+
+    def expected(self) -> dict[str, set[str]]:
+        return {f"feed{f}": {f"{f}-{k}" for k in range(self.count)} for f in range(self.feeds)}
+
+
+def prepare(db_url: str, feeds: GrowingFeeds) -> None:
+    store = Store(db_url)
+    try:
+        with store.unit() as s:
+            for f in range(feeds.feeds):
+                source_repo.add_source(s, type="rss", locator=feeds.server.url(f"/feed{f}.xml"), name=f"feed{f}",
+                                       pinned_interval=1)
+            wl = watch_repo.add_watchlist(s, "dprk")
+            watch_repo.add_term(s, wl, '"северокорейские офицеры"')
+    finally:
+        store.dispose()
+
+
+def spawn(db_url: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
+    full = {**os.environ, **(env or {})}
+    full.pop("MONITOR_CONFIG", None)
+    return subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, "run", "--tick", "0.3",
+                             "--no-live", "--grace", "2", *extra],
+                            cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def leftovers(proc: subprocess.Popen) -> list[int]:
+    """Processes of the killed service's group still alive (parse workers must not outlive it:
+    they would hold its database connections and their locks)."""
+    deadline = time.monotonic() + 10
+    while True:
+        out = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout
+        alive = [int(p) for p in out.split()]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def collect_all(db_url: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("MONITOR_CONFIG", "MONITOR_CRASHPOINT")}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-m", "monitor", "--db", db_url, "collect", "--all", "--quiet"],
+                       cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+
+
+def check_whole(db_url: str, feeds: GrowingFeeds) -> None:
+    store = Store(db_url)
+    try:
+        with store.unit() as s:
+            got: dict[str, list[str]] = {}
+            for name, eid in s.execute(select(Source.name, Item.external_id).join(Item, Item.source_id == Source.id)):
+                got.setdefault(name, []).append(eid)
+            expected = feeds.expected()
+            assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
+            # one hit per matching item, never two
+            hits = s.execute(select(Hit.item_id, func.count()).group_by(Hit.item_id)).all()
+            assert all(n == 1 for _, n in hits)
+            matching = s.scalar(select(func.count()).select_from(Item).where(Item.text.contains("северокорейских")))
+            assert len(hits) == matching
+            # every shared article is one story across all feeds; every other item its own story
+            shared = s.execute(select(Item.url, func.count(func.distinct(Item.story_id)))
+                               .where(Item.url.like("https://news.example/%")).group_by(Item.url)).all()
+            assert shared and all(n == 1 for _, n in shared)
+            n_items = s.scalar(select(func.count()).select_from(Item))
+            n_shared_items = s.scalar(select(func.count()).select_from(Item).where(Item.url.like("https://news.example/%")))
+            assert s.scalar(select(func.count()).select_from(Story)) == n_items - n_shared_items + len(shared)
+            for story in s.scalars(select(Story)):
+                assert story.item_count == s.scalar(select(func.count()).select_from(Item)
+                                                    .where(Item.story_id == story.id))
+    finally:
+        store.dispose()
+
+
+PLACES = ["Донецк", "Горловка", "Макеевка", "Курахово", "Угледар", "Покровск", "Торецк", "Авдеевка",
+          "Бахмут", "Часов Яр", "Селидово", "Марьинка"]
+WORDS = ("вечером утром колонна техники прибыла склад боеприпасов аэродром связь мост дорога штаб "
+         "батальон рота колонна грузовики пехота артиллерия разведка беспилотник позиции окопы "
+         "снабжение топливо ремонт госпиталь эвакуация волонтёры генератор радиостанция").split()
+
+CRASHPOINTS = ["after_items", "during_matching", "before_cursor", "after_commit"]
+
+
+@pytest.mark.slow
+def test_sigkill_at_named_points_and_random_moments_loses_and_doubles_nothing(db_url):
+    rng = random.Random(20241029)
+    with FeedServer() as server:
+        feeds = GrowingFeeds(server)
+        prepare(db_url, feeds)
+        kills = 0
+        for round_ in range(24):
+            feeds.grow(2)
+            if round_ % 2 == 0:
+                point = CRASHPOINTS[(round_ // 2) % len(CRASHPOINTS)]
+                proc = spawn(db_url, env={"MONITOR_CRASHPOINT": point,
+                                          "MONITOR_CRASHPOINT_SKIP": str(rng.randint(0, 2))})
+                try:
+                    proc.wait(timeout=60)  # it must reach the point and die there
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=20)
+                assert proc.returncode == -signal.SIGKILL, (round_, point, proc.stderr.read().decode()[-3000:])
+                assert leftovers(proc) == []
+            else:
+                proc = spawn(db_url)
+                time.sleep(rng.uniform(0.3, 2.5))
+                proc.send_signal(signal.SIGKILL)
+                proc.wait(timeout=30)
+                assert leftovers(proc) == []
+            kills += 1
+        assert kills >= 20
+        collect_all(db_url)  # a restart needs no clean-up and completes the work
+        check_whole(db_url, feeds)
+
+
+def test_sigterm_stops_gracefully_with_health_and_metrics(db_url):
+    with FeedServer() as server:
+        feeds = GrowingFeeds(server, feeds=2)
+        prepare(db_url, feeds)
+        port = free_port()
+        proc = spawn(db_url, "--port", str(port))
+        try:
+            deadline = time.monotonic() + 60
+            health = metrics = None
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                        health = json.loads(r.read())
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                        metrics = r.read().decode()
+                    if 'monitor_items_total{kind="new",source_type="rss"} 12.0' in metrics:
+                        break
+                except OSError:
+                    pass
+                time.sleep(0.3)
+            assert health and health["status"] == "ok"
+            assert 'monitor_items_total{kind="new",source_type="rss"} 12.0' in metrics
+            assert "monitor_fetches_total" in metrics and "monitor_queue_lag_seconds" in metrics
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        check_whole(db_url, feeds)
+
+
+def test_run_refuses_an_unmigrated_database(fresh_db_url):
+    proc = subprocess.run([sys.executable, "-m", "monitor", "--db", fresh_db_url, "run"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "monitor db upgrade" in proc.stderr
+
+
+def test_misfired_sources_run_once_each_in_due_order(store):
+    """After a pause every source is overdue: one scan dispatches each exactly once, earliest
+    due first, and a second scan while they run dispatches nothing."""
+    now = datetime.now(timezone.utc)
+    with store.unit() as s:
+        for i, minutes in enumerate((5, 50, 500)):
+            src = source_repo.add_source(s, type="rss", locator=f"https://x{i}.example/f", name=f"s{i}")
+            src.next_check_at = now - timedelta(minutes=minutes)
+    started: list[int] = []
+    gate = asyncio.Event()
+
+    async def run(source_id: int) -> None:
+        started.append(source_id)
+        await gate.wait()
+
+    async def scenario():
+        dispatcher = LocalDispatcher(run)
+        scanner = Scanner(Pipeline(store, Settings(database_url=store.url), alerts_hook=False), dispatcher,
+                          max_jitter=0)
+        first = await scanner.scan()
+        await asyncio.sleep(0.05)
+        second = await scanner.scan()
+        gate.set()
+        await dispatcher.stop(grace=5)
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    with store.unit() as s:
+        order = [s.scalar(select(Source.name).where(Source.id == i)) for i in started]
+    assert (first, second) == (3, 0)
+    assert order == ["s2", "s1", "s0"]
