@@ -202,11 +202,21 @@ class Matcher:
         ctx = _Context(doc, fields)
         simple = self._simple_lits
         hits = []
+        simple_done: dict = {}
         for tid in sorted(cand):
             lits = simple.get(tid)
             if lits is not None:  # an OR of literals in any field: the fired ones are the evidence
-                ev = [(fs, lit) for fs in fields for lit in lits if lit in fs.occ]
-                hits.append(ctx.simple_hit(tid, ev))
+                for fs in fields:
+                    occ = fs.occ
+                    fl = tuple(lit for lit in lits if lit in occ)
+                    if fl:
+                        break
+                key = (fs.bit, fl)
+                done = simple_done.get(key)  # terms naming the same literals share the result
+                if done is None:
+                    parts = occ[fl[0]] if len(fl) == 1 else [p for lit in fl for p in occ[lit]]
+                    done = simple_done[key] = ctx.rendered(fs, parts)
+                hits.append(TermHit(tid, fs.name, done[0], done[1], done[2]))
                 continue
             ct = self.terms[tid]
             if ct.required and not all(fired.intersection(r) for r in ct.required):
@@ -347,14 +357,6 @@ class _Context:
                 return True
         return False
 
-    def simple_hit(self, term_id: int, ev: list) -> TermHit:
-        fs = ev[0][0]  # fields are in order title, text
-        parts = []
-        for f, lit in ev:
-            if f is fs:
-                parts += f.occ[lit]
-        return self._make(term_id, fs, parts)
-
     def hit(self, term_id: int, evidence: list) -> TermHit:
         fs = None
         parts: list = []
@@ -368,11 +370,16 @@ class _Context:
         return self._make(term_id, fs, parts)
 
     def _make(self, term_id: int, fs: _FieldScan, parts: list) -> TermHit:
+        done = self.rendered(fs, parts)
+        return TermHit(term_id, fs.name, done[0], done[1], done[2])
+
+    def rendered(self, fs: _FieldScan, parts: list) -> tuple[tuple[Span, ...], str, str]:
+        """(spans, plain snippet, html snippet) for scan-string ``parts`` of field ``fs``."""
         pkey = (fs.bit, tuple(parts))
         done = self._done.get(pkey)  # terms sharing literals share spans and snippets
         if done is None:
-            spans = tuple(sorted({fs.original_span(s, e) for s, e in parts},
-                                 key=_span_key)) if parts else ()
+            osp = fs.original_span
+            spans = tuple(sorted({osp(s, e) for s, e in parts}, key=_span_key)) if parts else ()
             key = (fs.bit, spans)
             snip = self._snips.get(key)
             if snip is None:
@@ -381,8 +388,7 @@ class _Context:
                     maker = self._makers[fs.bit] = Snippets(fs.original)
                 snip = self._snips[key] = maker.make(spans)
             done = self._done[pkey] = (spans, snip[0], snip[1])
-        return TermHit(term_id=term_id, field=fs.name, spans=done[0], snippet=done[1],
-                       snippet_html=done[2])
+        return done
 
 
 def _span_key(sp: Span) -> tuple[int, int]:

@@ -58,24 +58,31 @@ class Snippets:
     def make(self, spans: Iterable = ()) -> tuple[str, str]:
         text, width = self.text, self.width
         n = len(text)
-        merged = [(max(0, s), min(n, e)) for s, e in _spans(spans) if s < n]
+        merged = _spans(spans)
+        if merged and merged[-1][1] > n:
+            merged = [(s, min(n, e)) for s, e in merged if s < n]
         if merged:
             fs, fe = merged[0]
-            lead = max(0, (width - (fe - fs)) // 4)
-            start = max(0, fs - lead)
-            end = min(n, start + width)
-            if end - start < width:
-                start = max(0, end - width)
-            start = min(start, fs)
+            start = fs - (width - (fe - fs)) // 4 if fe - fs < width else fs
+            start = max(start, 0)
+            end = start + width
+            if end > n:
+                end = n
+                start = n - width if n > width else 0
+                start = min(start, fs)
+            first_span = fs
         else:
-            start, end = 0, min(n, width)
-        first_span = merged[0][0] if merged else n
+            start, end, first_span = 0, (min(n, width)), n
         if start > 0:
             ws = text.find(" ", start, min(start + _SNAP, first_span))
             if ws >= 0:
                 start = ws + 1
         if end < n:
-            last_needed = max((e for s, e in merged if s < end), default=start)
+            last_needed = start
+            for s, e in merged:
+                if s >= end:
+                    break
+                last_needed = e
             ws = text.rfind(" ", max(start, end - _SNAP, last_needed), end)
             if ws > start:
                 end = ws
@@ -85,10 +92,11 @@ class Snippets:
         for s, e in merged:
             if s >= end:
                 break
-            s, e = max(s, start), min(e, end)
+            s = max(s, start)
+            e = min(e, end)
             if e <= s:
                 continue
-            parts += [text[pos:s], _OPEN, text[s:e], _CLOSE]
+            parts += (text[pos:s], _OPEN, text[s:e], _CLOSE)
             pos = e
         parts.append(text[pos:end])
         if self._sentinel:  # hostile text must not forge marks
