@@ -27,6 +27,7 @@ def _spans(spans: Iterable) -> list[tuple[int, int]]:
             s, e = sp.start, sp.end
         except AttributeError:
             s, e = int(sp[0]), int(sp[1])
+        s = max(s, 0)
         if e > s:
             out.append((s, e))
     out.sort()

@@ -124,3 +124,15 @@ def test_detect_language():
     assert detect_language("") is None
     t = "Der Minister sagte heute, dass die Offiziere angekommen sind."
     assert detect_language(t) == detect_language(t) == "de"
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=400), st.lists(st.tuples(st.integers(-5, 450), st.integers(-5, 450)),
+                                       max_size=6), st.integers(0, 300))
+def test_snippet_never_crashes_and_html_is_inert(text, spans, width):
+    plain, html = snippet(text, spans, width=width)
+    stripped = html.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in stripped and ">" not in stripped and '"' not in stripped
+    assert html.count("<mark>") == html.count("</mark>")
+    if "«" not in text and "\ue000" not in text:
+        assert plain.count("«") == html.count("<mark>")
