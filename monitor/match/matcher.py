@@ -158,6 +158,12 @@ class Matcher:
             for lit in ct.guards:
                 lit_terms.setdefault(lit, []).append(tid)
         self._lit_terms = {lit: tuple(t) for lit, t in lit_terms.items()}
+        # necessary conditions checked before evaluating a complex term: literals that must all
+        # have fired, and literal sets each of which must have fired in part
+        self._precheck = {
+            tid: (frozenset(next(iter(r)) for r in ct.required if len(r) == 1),
+                  tuple(r for r in ct.required if len(r) > 1), ct.pred)
+            for tid, ct in self.terms.items() if not ct.simple or ct.guards is None}
 
     # -- scanning ---------------------------------------------------------------------------
     def _scan(self, fs: _FieldScan) -> None:
@@ -203,11 +209,17 @@ class Matcher:
         simple = self._simple_lits
         hits = []
         simple_done: dict = {}
+        precheck = self._precheck
         for tid in sorted(cand):
             lits = simple.get(tid)
             if lits is not None:  # an OR of literals in any field: the fired ones are the evidence
                 for fs in fields:
                     occ = fs.occ
+                    if len(lits) == 1:
+                        if lits[0] in occ:
+                            fl = lits
+                            break
+                        continue
                     fl = tuple(lit for lit in lits if lit in occ)
                     if fl:
                         break
@@ -218,10 +230,12 @@ class Matcher:
                     done = simple_done[key] = ctx.rendered(fs, parts)
                 hits.append(TermHit(tid, fs.name, done[0], done[1], done[2]))
                 continue
-            ct = self.terms[tid]
-            if ct.required and not all(fired.intersection(r) for r in ct.required):
+            singles, sets, pred = precheck[tid]
+            if singles and not fired.issuperset(singles):
                 continue
-            ev = ctx.evaluate(ct.pred)
+            if sets and any(fired.isdisjoint(r) for r in sets):
+                continue
+            ev = ctx.evaluate(pred)
             if ev is not None:
                 hits.append(ctx.hit(tid, ev))
         return hits
