@@ -181,11 +181,11 @@ class _Compiler:
 def _meta_norm(name: str, value: str) -> str:
     v = value.strip().casefold()
     if name == "channel":
-        v = _channel_norm(v)
+        v = normalize_channel(v)
     return v
 
 
-def _channel_norm(v: str) -> str:
+def normalize_channel(v: str) -> str:
     v = v.strip().casefold()
     for p in ("https://", "http://"):
         v = v.removeprefix(p)

@@ -26,7 +26,7 @@ from .compiler import (
     Check,
     CompiledTerm,
     LiteralTable,
-    _channel_norm,
+    normalize_channel,
     compile_term,
     variant_key,
 )
@@ -362,7 +362,7 @@ class _Context:
             actual = getattr(self.doc, name, None)
         if not actual:
             return False
-        actual = _channel_norm(actual) if name == "channel" else str(actual).strip().casefold()
+        actual = normalize_channel(actual) if name == "channel" else str(actual).strip().casefold()
         for v in values:
             if v.endswith("*"):
                 if actual.startswith(v.rstrip("*")):

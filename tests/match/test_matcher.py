@@ -240,7 +240,7 @@ def _slop_brute(toks, n):
     return any(j > i and j - i - 1 <= n for i in a for j in b)
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(["aa", "bb", "xx", "yy"]), max_size=30), st.integers(0, 4))
 def test_near_and_slop_agree_with_brute_force(toks, n):
     text = " ".join(toks)

@@ -75,7 +75,7 @@ _Q = ["офицер", "КНДР", '"Ким Чен Ын"', '"северокоре
       "солдат NEAR/2 армия", "officer OR @k", "КНДР -x"]
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_WORDS + [" ", ", ", "!", "\u200b"]), max_size=20).map(" ".join),
        st.sampled_from(_Q))
 def test_prefilter_is_a_guarantee(text, query):
@@ -86,7 +86,7 @@ def test_prefilter_is_a_guarantee(text, query):
         assert pre is None or any(p in matching_form(text) for p in pre)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.sampled_from(_WORDS + [" ", ", ", "\u200b", "\u00ad", "🔥", "ＫＮＤＲ"]),
                 max_size=25).map("".join))
 def test_spans_normalize_to_a_literal_form(text):
@@ -126,7 +126,7 @@ def test_detect_language():
     assert detect_language(t) == detect_language(t) == "de"
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.text(max_size=400), st.lists(st.tuples(st.integers(-5, 450), st.integers(-5, 450)),
                                        max_size=6), st.integers(0, 300))
 def test_snippet_never_crashes_and_html_is_inert(text, spans, width):

@@ -80,20 +80,20 @@ _texts = st.lists(st.text(max_size=3) | _special | st.sampled_from(["КНДР", 
                   max_size=12).map("".join)
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_texts)
 def test_normalization_is_idempotent(text):
     once = matching_form(text)
     assert matching_form(once) == once
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_texts)
 def test_fast_path_agrees_with_the_definition(text):
     assert fold(text)[0] == fold_reference(text)
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_texts)
 def test_token_spans_normalize_back_to_the_token(text):
     n = normalize(text)
@@ -104,7 +104,7 @@ def test_token_spans_normalize_back_to_the_token(text):
         assert t.text in tokens_of(matching_form(text[t.start:t.end]))
 
 
-@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_texts)
 def test_scan_tokenizer_agrees_with_normalize(text):
     form, _, token_re = fold_for_scan(text)
