@@ -26,8 +26,8 @@ from .compiler import (
     Check,
     CompiledTerm,
     LiteralTable,
-    normalize_channel,
     compile_term,
+    normalize_channel,
     variant_key,
 )
 from .normalize import fold_for_scan
