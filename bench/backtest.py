@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select  # noqa: E402
+from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from monitor.match import matching_form  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
@@ -31,7 +31,17 @@ from monitor.store import users as user_repo  # noqa: E402
 from monitor.store.db import Store  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402
 from monitor.store.models import (  # noqa: E402
-    Alert, Delivery, DeliveryAttempt, Desk, DeskTarget, Hit, Item, Source, Story, Watchlist, WatchTerm,
+    Alert,
+    Delivery,
+    DeliveryAttempt,
+    Desk,
+    DeskTarget,
+    Hit,
+    Item,
+    Source,
+    Story,
+    Watchlist,
+    WatchTerm,
 )
 
 WORDS = ("взрыв порт одесса министр заявил сегодня россия украина войска атака удар ракета город "
@@ -126,13 +136,13 @@ def build(store: Store, n_items: int, n_hits: int, rng: random.Random) -> dict:
         s.execute(insert(DeliveryAttempt), [{"delivery_id": d, "at": now, "outcome": "sent"} for d in d_ids])
         mid_hit = s.scalar(select(Hit.id).order_by(Hit.id).offset(n_hits // 2).limit(1))
         sample_item = item_ids[len(item_ids) // 2]
+    # Fresh statistics (and, on PostgreSQL, the visibility map), as autovacuum would leave them.
     if store.dialect == "postgresql":
-        with store.engine.connect() as c:
-            c.exec_driver_sql("COMMIT")
-            c.exec_driver_sql("ANALYZE")
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
     else:
-        with store.engine.connect() as c:
-            c.exec_driver_sql("ANALYZE")
+        with store.unit() as s:
+            s.execute(text("ANALYZE"))
     print(f"built {n_items:,} items in {t1 - t0:.0f} s, hits/stories/alerts in {time.perf_counter() - t1:.0f} s")
     return {"wl": term_rows[0][1], "term": term_rows[0][0], "source": src_ids[3], "mid_hit": mid_hit,
             "item": sample_item}

@@ -221,12 +221,13 @@ def _like_escape(text: str) -> str:
 
 
 def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: datetime | None,
-                        before: int | None = None, limit: int = 2000) -> list[Row]:
+                        limit: int) -> Iterator[Row]:
     """Items that may match, newest first: ``norm_text`` contains any of ``substrings``.
 
     The substrings come from the matcher's prefilter (already in matching form). On PostgreSQL the
     trigram GIN index on ``norm_text`` serves the ``LIKE``; SQLite scans. ``None`` means the query
-    cannot be prefiltered and every item in the window is a candidate.
+    cannot be prefiltered and every item in the window is a candidate. One streamed query (not
+    keyset batches): the index search runs once however many candidates there are.
     """
     q = (select(Item.id, Item.title, Item.text, Item.language, Item.channel_username,
                 Item.published_at, Source.name.label("source"))
@@ -234,13 +235,12 @@ def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: 
     if substrings is not None:
         subs = [x for x in substrings if x]
         if not subs:
-            return []
+            return iter(())
         q = q.where(or_(*(Item.norm_text.like(f"%{_like_escape(x)}%", escape="\\") for x in subs)))
     if since is not None:
         q = q.where(Item.fetched_at >= since)
-    if before is not None:
-        q = q.where(Item.id < before)
-    return list(s.execute(q.order_by(Item.id.desc()).limit(limit)))
+    q = q.order_by(Item.id.desc()).limit(limit)
+    return iter(s.execute(q.execution_options(stream_results=True, yield_per=1000)))
 
 
 def items_brief(s: Session, item_ids: Sequence[int]) -> list[Row]:

@@ -72,15 +72,15 @@ class Backtest:
 
 def backtest(s: Session, query: str, aliases: dict[str, list[str]], *, saved: str | None = None,
              days: int | None = 30, max_scan: int = 50_000, examples: int = 20,
-             now: datetime | None = None) -> Backtest:
+             min_prefix: int = 3, now: datetime | None = None) -> Backtest:
     """Run ``query`` (and ``saved``, when given) over items fetched in the last ``days`` days."""
     from monitor.match import TermSpec, compile_matcher, prefilter
 
     specs = [TermSpec(NEW, query)] + ([TermSpec(SAVED, saved)] if saved else [])
-    matcher = compile_matcher(specs, aliases)
+    matcher = compile_matcher(specs, aliases, min_prefix=min_prefix)
     subs: list[str] | None = []
     for spec in specs:
-        p = prefilter(spec.query, aliases)
+        p = prefilter(spec.query, aliases, min_prefix=min_prefix)
         if p is None:  # one query cannot be narrowed: every item is a candidate
             subs = None
             break
@@ -89,27 +89,22 @@ def backtest(s: Session, query: str, aliases: dict[str, list[str]], *, saved: st
         subs = sorted(set(subs))
     since = (now or datetime.now(timezone.utc)) - timedelta(days=days) if days else None
     result = Backtest(prefiltered=subs is not None)
-    before = None
-    while result.scanned < max_scan:
-        rows = views.backtest_candidates(s, subs, since=since, before=before,
-                                         limit=min(2000, max_scan - result.scanned))
-        if not rows:
+    # One row past the cap tells whether the scan was cut short.
+    for row in views.backtest_candidates(s, subs, since=since, limit=max_scan + 1):
+        if result.scanned == max_scan:
+            result.truncated = True
             break
-        for row in rows:
-            hits = matcher.match(_doc(row.title, row.text, row.source, row.language, row.channel_username))
-            ids = {h.term_id for h in hits}
-            kind = ("both" if NEW in ids and SAVED in ids else "only_new" if NEW in ids
-                    else "only_saved" if SAVED in ids else None)
-            if kind is None:
-                continue
-            setattr(result, kind, getattr(result, kind) + 1)
-            if len(result.examples[kind]) < examples:
-                first = next((h for h in hits if h.term_id == (SAVED if kind == "only_saved" else NEW)), None)
-                result.examples[kind].append({
-                    "id": row.id, "title": row.title, "source": row.source, "published_at": row.published_at,
-                    "snippet_html": first.snippet_html if first else ""})
-        result.scanned += len(rows)
-        before = rows[-1].id
-    else:
-        result.truncated = True
+        result.scanned += 1
+        hits = matcher.match(_doc(row.title, row.text, row.source, row.language, row.channel_username))
+        ids = {h.term_id for h in hits}
+        kind = ("both" if NEW in ids and SAVED in ids else "only_new" if NEW in ids
+                else "only_saved" if SAVED in ids else None)
+        if kind is None:
+            continue
+        setattr(result, kind, getattr(result, kind) + 1)
+        if len(result.examples[kind]) < examples:
+            first = next((h for h in hits if h.term_id == (SAVED if kind == "only_saved" else NEW)), None)
+            result.examples[kind].append({
+                "id": row.id, "title": row.title, "source": row.source, "published_at": row.published_at,
+                "snippet_html": first.snippet_html if first else ""})
     return result

@@ -174,7 +174,8 @@ def api_backtest(ctx: Ctx = Depends(act("operator"))):
                 _see(ctx, s.get(Watchlist, term.watchlist_id))
                 saved = term.query
         try:
-            result = bt.backtest(s, query, aliases, saved=saved, days=days)
+            result = bt.backtest(s, query, aliases, saved=saved, days=days,
+                                 min_prefix=web.settings.match.min_prefix)
         except QuerySyntaxError as exc:  # the saved query no longer parses (aliases changed)
             return JSONResponse({"ok": False, "message": str(exc), "position": exc.position,
                                  "expected": exc.expected})
