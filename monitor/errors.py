@@ -85,6 +85,7 @@ class RateLimited(TransientSourceError):
 class DeliveryError(MonitorError):
     """An alert could not be delivered to a target."""
 
-    def __init__(self, message: str, *, transient: bool = True):
+    def __init__(self, message: str, *, transient: bool = True, retry_after: float | None = None):
         self.transient = transient
+        self.retry_after = retry_after  # seconds the receiver asked us to wait (Retry-After)
         super().__init__(message)

@@ -125,6 +125,8 @@ class Pipeline:
         # True: the outbox hook when alerting is installed; False: no alerting (tools, tests).
         self._alerts_hook = _default_alerts_hook() if alerts_hook is True else (alerts_hook or None)
         self._running: set[int] = set()
+        # Called (from the ingesting thread) after a batch committed, e.g. to wake the alert worker.
+        self.on_commit: Callable[[BatchResult], None] | None = None
 
     # ------------------------------------------------------------------ ingest (sync, one transaction)
 
@@ -170,6 +172,8 @@ class Pipeline:
         metrics.ITEMS.labels(source_type, "new").inc(result.new)
         metrics.ITEMS.labels(source_type, "version").inc(result.versions)
         metrics.HITS.inc(result.hits)
+        if self.on_commit is not None:
+            self.on_commit(result)
         return result
 
     def _learn_footer(self, source: Source, texts: list[str]) -> None:

@@ -1,7 +1,7 @@
 """``monitor run``: the long-running service.
 
-APScheduler 3.11 (AsyncIOScheduler) runs the periodic jobs — the collection tick, the alert
-health checks, housekeeping — while the alert delivery worker, the Telegram live listener and the
+APScheduler 3.11 (AsyncIOScheduler) runs the periodic jobs — the collection tick and
+housekeeping — while the alert delivery worker, the Telegram live listener and the
 operations HTTP server (health, metrics, optionally the web UI) run beside them. SIGTERM/SIGINT
 set a stop event: the scheduler stops taking new work, in-flight runs get a few seconds to finish
 and are then abandoned (each batch is one transaction, so nothing half-done is committed), and
@@ -63,7 +63,7 @@ class Service:
                               next_run_time=utcnow())
             background: list[asyncio.Task] = []
             if self.options.alerts:
-                self._add_alert_jobs(scheduler, background)
+                self._add_alert_worker(background, pipeline)
             if self.options.telegram_live:
                 background.append(asyncio.create_task(self._telegram_live(pipeline), name="telegram-live"))
             if self.options.port is not None:
@@ -83,21 +83,18 @@ class Service:
 
     # ------------------------------------------------------------------ jobs
 
-    def _add_alert_jobs(self, scheduler, background: list) -> None:
+    def _add_alert_worker(self, background: list, pipeline) -> None:
         try:
             from monitor.alerts import worker
         except ImportError:
             return
-        background.append(asyncio.create_task(worker.run_forever(self.store, self.settings, self.stop_event),
-                                              name="alert-worker"))
-        try:
-            from monitor.alerts.health import check_health
-        except ImportError:
-            return
-        async def health() -> None:
-            await check_health(self.store, self.settings, utcnow())
-
-        scheduler.add_job(health, IntervalTrigger(minutes=1), id="health", next_run_time=utcnow())
+        # New alerts wake the worker at once instead of waiting for its poll.
+        wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        pipeline.on_commit = lambda result: loop.call_soon_threadsafe(wake.set) if result.alerts else None
+        background.append(asyncio.create_task(
+            worker.run_forever(self.store, self.settings, self.stop_event, wake=wake), name="alert-worker"))
+        # run_forever also runs the spike and operator health checks every minute.
 
     async def _housekeeping(self) -> None:
         from monitor import metrics

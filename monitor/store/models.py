@@ -403,7 +403,12 @@ class Alert(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = _created()
     sent_at: Mapped[datetime | None]
-    __table_args__ = (Index("ix_alerts_status_due", "status", "due_at"), Index("ix_alerts_desk_id", "desk_id"))
+    __table_args__ = (
+        Index("ix_alerts_status_due", "status", "due_at"),
+        Index("ix_alerts_desk_id", "desk_id"),
+        Index("ix_alerts_route_created", "route_id", "created_at"),  # throttle windows
+        Index("ix_alerts_digest_id", "digest_id"),  # settling a digest's members
+    )
 
 
 class Delivery(Base):
@@ -421,6 +426,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("alert_id", "target_id"),
         Index("ix_deliveries_status_next", "status", "next_attempt_at"),
+        Index("ix_deliveries_target_status", "target_id", "status", "alert_id"),  # claim in order
     )
 
 
