@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import func, insert, select, text  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
 
 from monitor.match import matching_form  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
@@ -142,7 +142,7 @@ def build(store: Store, n_items: int, n_hits: int, rng: random.Random) -> dict:
             c.exec_driver_sql("VACUUM ANALYZE")
     else:
         with store.unit() as s:
-            s.execute(text("ANALYZE"))
+            s.connection().exec_driver_sql("ANALYZE")
     print(f"built {n_items:,} items in {t1 - t0:.0f} s, hits/stories/alerts in {time.perf_counter() - t1:.0f} s")
     return {"wl": term_rows[0][1], "term": term_rows[0][0], "source": src_ids[3], "mid_hit": mid_hit,
             "item": sample_item}
