@@ -37,7 +37,7 @@ from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
 from monitor.store.models import Item, Source
-from monitor.store.stories import Cluster, assign_story
+from monitor.store.stories import Cluster, assign_stories
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.pipeline")
@@ -150,13 +150,11 @@ class Pipeline:
             result.unchanged = len(stored) - len(changed)
             if result.new and source.footer is None:
                 self._learn_footer(source, [st.value.text for st in stored if st.status == "new"])
-            for st in changed:
-                if st.status == "new":
-                    _story_id, how = assign_story(s, st.row, _cluster(st.value, source.footer, self.settings),
-                                                  window=timedelta(days=self.settings.dedup.window_days),
-                                                  similarity=self.settings.dedup.similarity,
-                                                  similarity_fn=_similarity)
-                    result.stories_joined += how != "new"
+            fresh = [st for st in stored if st.status == "new"]
+            hows = assign_stories(s, [(st.row, _cluster(st.value, source.footer, self.settings)) for st in fresh],
+                                  window=timedelta(days=self.settings.dedup.window_days),
+                                  similarity=self.settings.dedup.similarity, similarity_fn=_similarity)
+            result.stories_joined = sum(how != "new" for how in hows)
             if changed:
                 new_hits = self._match(s, source, changed, now)
                 result.hits = len(new_hits)

@@ -24,7 +24,9 @@ def test_demo_collects_matches_and_folds_stories(fresh_db_url):
                     "Russian Digest"} <= hit_sources
             claim = s.scalar(select(Item).where(Item.external_id == "4512"))
             forward = s.scalar(select(Item).where(Item.external_id == "9902"))
-            assert forward.story_id == claim.story_id and forward.dedup_kind == "forward"
+            # the sources are collected concurrently: whichever came first, the other joined by key
+            assert forward.story_id == claim.story_id
+            assert {forward.dedup_kind, claim.dedup_kind} in ({"forward", "new"}, {"tg", "new"})
             story = s.get(Story, claim.story_id)
             assert s.get(Source, story.first_source_id).name == "t.me/frontline_ru"
             unrelated = s.scalar(select(Item).where(Item.external_id.like("%weather")))

@@ -265,7 +265,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['item_id'], ['items.id'], name=op.f('fk_dedup_keys_item_id_items'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['story_id'], ['stories.id'], name=op.f('fk_dedup_keys_story_id_stories'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_dedup_keys')),
-    sa.UniqueConstraint('kind', 'value', name=op.f('uq_dedup_keys_kind_value'))
+    sa.UniqueConstraint('value', 'kind', name=op.f('uq_dedup_keys_value_kind'))
     )
     with op.batch_alter_table('dedup_keys', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_dedup_keys_item_id'), ['item_id'], unique=False)
@@ -340,7 +340,6 @@ def upgrade() -> None:
     with op.batch_alter_table('lsh_bands', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_lsh_bands_item_id'), ['item_id'], unique=False)
         batch_op.create_index('ix_lsh_bands_key_seen', ['band_key', 'seen_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_lsh_bands_seen_at'), ['seen_at'], unique=False)
 
     op.create_table('watch_term_versions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -448,7 +447,6 @@ def downgrade() -> None:
     op.drop_table('alerts')
     op.drop_table('watch_term_versions')
     with op.batch_alter_table('lsh_bands', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_lsh_bands_seen_at'))
         batch_op.drop_index('ix_lsh_bands_key_seen')
         batch_op.drop_index(batch_op.f('ix_lsh_bands_item_id'))
 

@@ -51,16 +51,21 @@ def detect_language(text: str) -> str | None:
         return "ko"
     cyr = len(_CYR_RE.findall(sample))
     if cyr * 2 >= len(letters):
-        uk, ru = bool(_UK_RE.search(sample)), bool(_RU_RE.search(sample))
-        if uk and not ru:
+        uk, ru = len(_UK_RE.findall(sample)), len(_RU_RE.findall(sample))
+        # One letter of the other language (a quoted name, a typo) does not decide: a clear
+        # majority of the language-only letters does.
+        if uk > 3 * ru:
             return "uk"
-        if ru and not uk:
+        if ru > 3 * uk:
             return "ru"
     try:
         from langdetect.lang_detect_exception import LangDetectException
 
         detector = _get_factory().create()
-        detector.append(text[:5000])
+        detector.n_trial = 3  # 7 by default; 3 agree on every text we test and cost half
+        # 600 characters decide a language as well as 5,000 and cost a tenth (langdetect's
+        # per-character model updates dominate ingest otherwise).
+        detector.append(text[:600])
         code = detector.detect()
     except LangDetectException:
         return None

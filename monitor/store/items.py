@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Iterable, Literal, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
@@ -52,7 +52,8 @@ def upsert_items(
     """Store a batch of adapted items for one source.
 
     ``enrich(value) -> (norm_text, language)`` gives the matching form and the language of a new
-    or changed item. Returns one entry per input value, in order.
+    or changed item. Returns one entry per input value, in order. New rows are inserted with one
+    flush; versions and payloads with one bulk insert each.
     """
     ids = list(dict.fromkeys(v.external_id for v in values))
     existing: dict[str, Item] = {}
@@ -61,6 +62,8 @@ def upsert_items(
         for row in s.scalars(select(Item).where(Item.source_id == source.id, Item.external_id.in_(chunk))):
             existing[row.external_id] = row
     out: list[StoredItem] = []
+    versions: list[tuple[Item, t.Item]] = []
+    fresh: list[Item] = []
     for value in values:
         row = existing.get(value.external_id)
         chash = value.content_hash
@@ -69,10 +72,9 @@ def upsert_items(
             row = Item(source_id=source.id, external_id=value.external_id, fetched_at=value.fetched_at,
                        content_hash=chash, version=1, collector=collector, norm_text=norm, language=lang,
                        deleted_at=value.deleted_at, **_fields(value))
-            s.add(row)
-            s.flush()
             existing[value.external_id] = row
-            _add_version(s, row, value)
+            fresh.append(row)
+            versions.append((row, value))
             out.append(StoredItem(row, value, "new"))
         elif row.content_hash != chash:
             norm, lang = enrich(value)
@@ -87,7 +89,7 @@ def upsert_items(
             row.fetched_at = value.fetched_at
             if row.edited_at is None:
                 row.edited_at = value.edited_at or value.fetched_at
-            _add_version(s, row, value)
+            versions.append((row, value))
             out.append(StoredItem(row, value, "version"))
         else:
             for key in _COUNTERS:
@@ -95,17 +97,20 @@ def upsert_items(
                 if new is not None and new != getattr(row, key):
                     setattr(row, key, new)
             out.append(StoredItem(row, value, "unchanged"))
-    s.flush()
+    s.add_all(fresh)
+    s.flush()  # one INSERT ... RETURNING for the new rows: their ids for the rows below
+    if versions:
+        s.execute(insert(ItemVersion), [
+            {"item_id": row.id, "version": row.version, "title": v.title, "text": v.text or "", "html": v.html,
+             "url": v.url, "content_hash": row.content_hash, "edited_at": v.edited_at, "fetched_at": v.fetched_at}
+            for row, v in versions])
+        payloads = [{"item_id": row.id, "version": row.version, "format": v.raw_format or "raw",
+                     "sha256": hashlib.sha256(v.raw).hexdigest(), "data": zlib.compress(v.raw, 6),
+                     "created_at": v.fetched_at}
+                    for row, v in versions if v.raw is not None]
+        if payloads:
+            s.execute(insert(ItemPayload), payloads)
     return out
-
-
-def _add_version(s: Session, row: Item, value: t.Item) -> None:
-    s.add(ItemVersion(item_id=row.id, version=row.version, title=value.title, text=value.text or "",
-                      html=value.html, url=value.url, content_hash=row.content_hash,
-                      edited_at=value.edited_at, fetched_at=value.fetched_at))
-    if value.raw is not None:
-        s.add(ItemPayload(item_id=row.id, version=row.version, format=value.raw_format or "raw",
-                          sha256=hashlib.sha256(value.raw).hexdigest(), data=zlib.compress(value.raw, 6)))
 
 
 def mark_deleted(s: Session, source: Source, external_ids: Iterable[str], deleted_at: datetime) -> int:

@@ -240,7 +240,8 @@ class DedupKey(Base):
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     seen_at: Mapped[datetime]
-    __table_args__ = (UniqueConstraint("kind", "value"),)
+    # value first: stories are found by key value alone (a forward meets its original across kinds)
+    __table_args__ = (UniqueConstraint("value", "kind"),)
 
 
 class LshBand(Base):
@@ -251,7 +252,9 @@ class LshBand(Base):
     band_key: Mapped[str] = mapped_column(String(40))
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
-    seen_at: Mapped[datetime] = mapped_column(index=True)  # published (or fetched) time
+    # published (or fetched) time; indexed only behind band_key, so candidate lookups always use
+    # the composite index (a lone seen_at index lured the planner into scanning the window)
+    seen_at: Mapped[datetime]
     __table_args__ = (Index("ix_lsh_bands_key_seen", "band_key", "seen_at"),)
 
 

@@ -39,55 +39,114 @@ def _insert_ignore(s: Session, model, rows: list[dict]) -> None:
     s.execute(dialect_insert(model).on_conflict_do_nothing(), rows)
 
 
-def assign_story(
-    s: Session, item: Item, cluster: Cluster, *, window: timedelta, similarity: float,
+def assign_stories(
+    s: Session, entries: Sequence[tuple[Item, Cluster]], *, window: timedelta, similarity: float,
     similarity_fn,
-) -> tuple[int, str]:
-    """Put ``item`` into a story; returns (story id, how: a key kind, ``near`` or ``new``)."""
-    seen_at = item.published_at or item.fetched_at
-    story_id, how = None, "new"
-    values = [v for _, v in cluster.keys]
-    if values:
-        rows = s.execute(select(DedupKey.value, DedupKey.story_id, DedupKey.kind)
-                         .where(DedupKey.value.in_(values))).all()
-        found = {value: (story, kind) for value, story, kind in rows}
+) -> list[str]:
+    """Put each new item into a story; returns how each joined (a key kind, ``near`` or ``new``).
+
+    One query finds the stored owners of all the batch's exact keys, one the stored LSH band
+    rows within the window; items are then decided in order, so a copy later in the same batch
+    joins an earlier one. Keys and bands are inserted in bulk (``ON CONFLICT DO NOTHING`` for keys:
+    the first owner wins, also against a concurrent writer).
+    """
+    if not entries:
+        return []
+    values = list({v for _, c in entries for _, v in c.keys})
+    owners: dict[str, object] = {}  # key value -> story id (int) or Story (created in this batch)
+    for i in range(0, len(values), 500):
+        for value, story_id in s.execute(select(DedupKey.value, DedupKey.story_id)
+                                         .where(DedupKey.value.in_(values[i:i + 500]))).all():
+            owners.setdefault(value, story_id)
+    seen = [it.published_at or it.fetched_at for it, _ in entries]
+    bands = list({b for _, c in entries for b in c.bands})
+    by_band: dict[str, list[tuple[int | None, object, datetime, bytes | None]]] = {}
+    if bands:
+        lo, hi = min(seen) - window, max(seen) + window
+        rows = []
+        for i in range(0, len(bands), 500):
+            rows += s.execute(select(LshBand.band_key, LshBand.item_id, LshBand.story_id, LshBand.seen_at)
+                              .where(LshBand.band_key.in_(bands[i:i + 500]), LshBand.seen_at >= lo,
+                                     LshBand.seen_at <= hi)).all()
+        cand_ids = list({r[1] for r in rows})
+        sigs: dict[int, bytes | None] = {}
+        for i in range(0, len(cand_ids), 500):
+            sigs.update(s.execute(select(Item.id, Item.minhash).where(Item.id.in_(cand_ids[i:i + 500]))).all())
+        for band, item_id, story_id, when in rows:
+            by_band.setdefault(band, []).append((item_id, story_id, when, sigs.get(item_id)))
+    hows: list[str] = []
+    created: list[tuple[Item, Story]] = []
+    joined: dict[object, list[tuple[Item, datetime]]] = {}
+    key_rows, band_rows = [], []
+    for (item, cluster), when in zip(entries, seen):
+        story, how = None, "new"
         for kind, value in cluster.keys:  # strongest key first
-            if value in found:
-                story_id, how = found[value][0], kind
+            if value in owners:
+                story, how = owners[value], kind
                 break
-    if story_id is None and cluster.signature and cluster.bands:
-        lo, hi = seen_at - window, seen_at + window
-        candidates = s.execute(
-            select(LshBand.item_id, LshBand.story_id).where(
-                LshBand.band_key.in_(list(cluster.bands)), LshBand.seen_at >= lo, LshBand.seen_at <= hi,
-                LshBand.item_id != item.id).distinct()).all()
-        best = 0.0
-        if candidates:
-            sigs = dict(s.execute(select(Item.id, Item.minhash).where(
-                Item.id.in_([c[0] for c in candidates]))).all())
-            for cand_item, cand_story in candidates:
-                other = sigs.get(cand_item)
-                if other is None:
-                    continue
-                score = similarity_fn(cluster.signature, other)
-                if score >= similarity and score > best:
-                    best, story_id, how = score, cand_story, "near"
-    if story_id is None:
-        story = Story(first_item_id=item.id, first_source_id=item.source_id, first_seen_at=seen_at,
-                      last_seen_at=seen_at, item_count=1, source_count=1, title=_title(item))
-        s.add(story)
-        s.flush()
-        story_id = story.id
-    else:
-        _join(s, story_id, item, seen_at)
-    item.story_id, item.dedup_kind = story_id, how
-    item.minhash = cluster.signature
-    _insert_ignore(s, DedupKey, [{"kind": k, "value": v, "item_id": item.id, "story_id": story_id,
-                                  "seen_at": seen_at} for k, v in cluster.keys])
-    if cluster.bands:
-        s.execute(insert(LshBand), [{"band_key": b, "item_id": item.id, "story_id": story_id,
-                                     "seen_at": seen_at} for b in cluster.bands])
-    return story_id, how
+        if story is None and cluster.signature and cluster.bands:
+            best, scored = 0.0, set()
+            for band in cluster.bands:
+                for cand_item, cand_story, cand_when, cand_sig in by_band.get(band, ()):
+                    if cand_sig is None or abs(cand_when - when) > window or id(cand_sig) in scored:
+                        continue
+                    scored.add(id(cand_sig))
+                    score = similarity_fn(cluster.signature, cand_sig)
+                    if score >= similarity and score > best:
+                        best, story, how = score, cand_story, "near"
+        if story is None:
+            story = Story(first_item_id=None, first_source_id=item.source_id, first_seen_at=when,
+                          last_seen_at=when, item_count=1, source_count=1, title=_title(item))
+            s.add(story)
+            created.append((item, story))
+        else:
+            joined.setdefault(story, []).append((item, when))
+        hows.append(how)
+        item.dedup_kind, item.minhash = how, cluster.signature
+        item._pending_story = story  # resolved to an id below
+        for _, value in cluster.keys:
+            owners.setdefault(value, story)
+        for band in cluster.bands:
+            by_band.setdefault(band, []).append((None, story, when, cluster.signature))
+    s.flush()  # ids for the stories created above
+    for item, story in created:
+        story.first_item_id = item.id
+    for (item, cluster), when in zip(entries, seen):
+        story = item.__dict__.pop("_pending_story")
+        item.story_id = story if isinstance(story, int) else story.id
+        key_rows += [{"kind": k, "value": v, "item_id": item.id, "story_id": item.story_id, "seen_at": when}
+                     for k, v in cluster.keys]
+        band_rows += [{"band_key": b, "item_id": item.id, "story_id": item.story_id, "seen_at": when}
+                      for b in cluster.bands]
+    s.flush()
+    _insert_ignore(s, DedupKey, key_rows)
+    if band_rows:
+        s.execute(insert(LshBand), band_rows)
+    _update_joined(s, joined)
+    return hows
+
+
+def _update_joined(s: Session, joined: dict[object, list[tuple[Item, datetime]]]) -> None:
+    """Counters and first-seen of the stories that gained items (one aggregate query)."""
+    if not joined:
+        return
+    ids = sorted({st if isinstance(st, int) else st.id for st in joined})
+    pg = s.get_bind().dialect.name == "postgresql"
+    stories = {st.id: st for st in s.scalars(select(Story).where(Story.id.in_(ids)).order_by(Story.id)
+                                             .with_for_update() if pg else
+                                             select(Story).where(Story.id.in_(ids)))}
+    counts = {sid: (n, sources) for sid, n, sources in s.execute(
+        select(Item.story_id, func.count(Item.id), func.count(func.distinct(Item.source_id)))
+        .where(Item.story_id.in_(ids)).group_by(Item.story_id)).all()}
+    for key, members in joined.items():
+        story = stories[key if isinstance(key, int) else key.id]
+        story.item_count, story.source_count = counts.get(story.id, (story.item_count, story.source_count))
+        for item, when in members:
+            if when < story.first_seen_at:  # an earlier copy arrived late (backfill, import)
+                story.first_seen_at, story.first_item_id, story.first_source_id = when, item.id, item.source_id
+                story.title = _title(item) or story.title
+            if when > story.last_seen_at:
+                story.last_seen_at = when
 
 
 def _title(item: Item) -> str | None:
@@ -95,21 +154,6 @@ def _title(item: Item) -> str | None:
         return item.title[:300]
     text = (item.text or "").strip()
     return text.split("\n", 1)[0][:300] or None
-
-
-def _join(s: Session, story_id: int, item: Item, seen_at: datetime) -> None:
-    pg = s.get_bind().dialect.name == "postgresql"
-    story = s.get(Story, story_id, with_for_update=pg)  # PostgreSQL: serialize joins per story
-    item.story_id = story_id
-    s.flush()
-    story.item_count, story.source_count = s.execute(
-        select(func.count(Item.id), func.count(func.distinct(Item.source_id))).where(Item.story_id == story_id)
-    ).one()
-    if seen_at < story.first_seen_at:  # an earlier copy arrived late (backfill, import)
-        story.first_seen_at, story.first_item_id, story.first_source_id = seen_at, item.id, item.source_id
-        story.title = _title(item) or story.title
-    if seen_at > story.last_seen_at:
-        story.last_seen_at = seen_at
 
 
 def prune_bands(s: Session, *, older_than: datetime) -> int:

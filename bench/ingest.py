@@ -1,0 +1,152 @@
+"""End-to-end ingest throughput: parsed entries → committed items, versions, stories, hits.
+
+Builds N items from real Russian Telegram posts (the shared corpus; a tenth are reposts of
+another post with an emoji prefix and a footer, so dedup has work), 1,000 watch terms, and
+ingests them through ``Pipeline.ingest`` in batches of 100 — one transaction each, exactly as a
+collector's batches are — on SQLite and/or PostgreSQL. Prints items/s and the share of time in
+each stage.
+
+    python bench/ingest.py --items 5000 --backend sqlite --backend postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from monitor.pipeline import Pipeline  # noqa: E402
+from monitor.settings import Settings  # noqa: E402
+from monitor.sources.base import Batch  # noqa: E402
+from monitor.store import sources as source_repo  # noqa: E402
+from monitor.store import watch as watch_repo  # noqa: E402
+from monitor.store.db import Store, normalize_url  # noqa: E402
+from monitor.store.migrate import upgrade  # noqa: E402
+from monitor.types import Item  # noqa: E402
+
+POSTS = ROOT.parent / "shared" / "corpus" / "telegram-news-classifier" / "data" / "raw"
+
+
+def load_posts() -> list[str]:
+    posts = []
+    for f in sorted(POSTS.glob("*.json")):
+        posts += [m["text"] for m in json.loads(f.read_text("utf-8")) if m.get("text")]
+    if not posts:
+        sys.exit(f"no posts under {POSTS}")
+    return posts
+
+
+def make_terms(posts: list[str], n: int, rng: random.Random) -> list[str]:
+    words = sorted({w.strip(".,:;!?«»()\"'").lower() for p in posts for w in p.split()
+                    if len(w) > 6 and w.isalpha()})
+    terms = set()
+    while len(terms) < n:
+        kind = rng.random()
+        a, b = rng.sample(words, 2)
+        if kind < 0.4:
+            terms.add(a)
+        elif kind < 0.7:
+            terms.add(f'"{a} {b}"')
+        elif kind < 0.85:
+            terms.add(f"{a} AND {b}")
+        else:
+            terms.add(f"{a} NEAR/5 {b}")
+    return sorted(terms)
+
+
+def make_items(posts: list[str], n: int, rng: random.Random) -> list[Item]:
+    base = datetime.now(timezone.utc) - timedelta(days=2)
+    items = []
+    for i in range(n):
+        text = rng.choice(posts)
+        if i % 10 == 9:
+            text = f"⚡️ {text}\n\nПодписаться | @channel{i % 7}"
+        items.append(Item(external_id=str(i), fetched_at=datetime.now(timezone.utc),
+                          published_at=base + timedelta(seconds=20 * i), text=text,
+                          url=f"https://t.me/channel{i % 7}/{i}", channel_username=f"channel{i % 7}",
+                          raw=json.dumps({"id": i, "text": text}, ensure_ascii=False).encode()))
+    return items
+
+
+def database(backend: str, pg_url: str) -> tuple[str, callable]:
+    if backend == "sqlite":
+        path = Path(tempfile.mkdtemp()) / "ingest.db"
+        return f"sqlite:///{path}", lambda: None
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalize_url(pg_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return pg_url.rsplit("/", 1)[0] + "/" + name, drop
+
+
+def run(backend: str, args, posts, terms, items) -> None:
+    url, drop = database(backend, args.pg_url)
+    store = Store(url)
+    try:
+        upgrade(store)
+        with store.unit() as s:
+            sources = [source_repo.add_source(s, type="telegram-web", locator=f"channel{k}", name=f"channel{k}").id
+                       for k in range(7)]
+            wl = watch_repo.add_watchlist(s, "bench")
+            for q in terms:
+                watch_repo.add_term(s, wl, q)
+        pipeline = Pipeline(store, Settings(database_url=url))
+        with store.unit() as s:
+            t0 = time.perf_counter()
+            pipeline.matchers.get(s)
+            compile_s = time.perf_counter() - t0
+        by_source: dict[int, list[Item]] = {}
+        for i, item in enumerate(items):
+            by_source.setdefault(sources[i % 7], []).append(item)
+        batches = [(sid, chunk[j:j + 100]) for sid, chunk in by_source.items() for j in range(0, len(chunk), 100)]
+        rng = random.Random(2)
+        rng.shuffle(batches)
+        hits = stories_joined = 0
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        for sid, chunk in batches:
+            res = pipeline.ingest(sid, Batch(items=chunk, cursor=chunk[-1].external_id))
+            hits += res.hits
+            stories_joined += res.stories_joined
+        wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        print(f"{backend:>10}: {len(items):,} items in {wall:.1f} s wall ({cpu:.1f} s CPU): "
+              f"{len(items) / wall:,.0f} items/s; {hits:,} hits, {stories_joined:,} items joined a story; "
+              f"matcher compile {compile_s:.1f} s for {len(terms):,} terms")
+    finally:
+        store.dispose()
+        drop()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--items", type=int, default=5000)
+    ap.add_argument("--terms", type=int, default=1000)
+    ap.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
+    ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    args = ap.parse_args()
+    rng = random.Random(1)
+    posts = load_posts()
+    terms = make_terms(posts, args.terms, rng)
+    items = make_items(posts, args.items, rng)
+    for backend in args.backend or ["sqlite", "postgresql"]:
+        run(backend, args, posts, terms, items)
+
+
+if __name__ == "__main__":
+    main()
