@@ -103,8 +103,10 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser():
+    # Function scope on purpose: Playwright's sync API keeps an event loop running in the main
+    # thread while it is open, and every later test calling asyncio.run() would then fail.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
