@@ -130,15 +130,23 @@ def source_add(
         typer.echo(f"added {type_} source {src.name!r} ({locator})")
 
 
-def source_rows(sources):
+def source_rows(sources, *, silent_after: int | None = None):
+    from datetime import timedelta
+
+    from monitor.types import utcnow
+
+    now = utcnow()
     for src in sources:
+        quiet_since = src.last_new_item_at or src.created_at
+        silent = bool(silent_after and src.enabled and not src.retired and src.type != "telegram-export"
+                      and quiet_since and now - quiet_since > timedelta(seconds=silent_after))
         yield {
             "name": src.name, "type": src.type, "locator": src.locator,
             "enabled": "retired" if src.retired else ("yes" if src.enabled else "no"),
             "last_fetch": src.last_checked_at, "status": src.last_status, "errors": src.error_count,
             "next_check": src.next_check_at, "interval": format_duration(src.pinned_interval or src.interval)
             if (src.pinned_interval or src.interval) else "",
-            "last_error": src.last_error,
+            "last_error": src.last_error, "silent": silent, "last_new_item": src.last_new_item_at,
         }
 
 
@@ -146,10 +154,13 @@ def source_rows(sources):
 def source_list(ctx: typer.Context, fmt: Format = FORMAT, limit: Optional[int] = LIMIT,
                 since: Optional[str] = SINCE, type_: Optional[str] = typer.Option(None, "--type")) -> None:
     """List sources with their health (last fetch, status, errors, next check)."""
-    with state(ctx).unit() as s:
-        emit(source_rows(source_repo.list_sources(s, type=type_, since=parse_since(since), limit=limit)), fmt,
+    st = state(ctx)
+    silent_after = parse_duration(st.settings.alerts.silent_after, allow_none=True)
+    with st.unit() as s:
+        emit(source_rows(source_repo.list_sources(s, type=type_, since=parse_since(since), limit=limit),
+                         silent_after=silent_after), fmt,
              columns=["name", "type", "locator", "enabled", "last_fetch", "status", "errors", "next_check",
-                      "interval", "last_error"])
+                      "interval", "silent", "last_error"])
 
 
 @source_app.command("remove")

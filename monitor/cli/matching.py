@@ -111,7 +111,9 @@ def hits_cmd(ctx: typer.Context, watchlist: Optional[str] = typer.Option(None, "
         rows = ({"watchlist": wl.name, "query": term.query, "term_version": hit.term_version, "source": src.name,
                  "external_id": item.external_id, "url": item.url, "published_at": item.published_at,
                  "fetched_at": item.fetched_at, "field": hit.field, "spans": hit.spans, "snippet": hit.snippet,
-                 "item_version": hit.item_version, "story": hit.story_id, "matched_hash": hit.matched_hash}
+                 "item_version": hit.item_version, "story": hit.story_id, "matched_hash": hit.matched_hash,
+                 "edited_at": item.edited_at, "collector": item.collector, "language": item.language,
+                 "author": item.author, "deleted_at": item.deleted_at}
                 for hit, item, src, term, wl in list_hits(s, watchlist=watchlist, since=parse_since(since),
                                                           limit=limit))
         emit(rows, fmt, columns=None if fmt is Format.jsonl else

@@ -52,14 +52,41 @@ def test_collect_items_and_hits_end_to_end(cli, server):
     assert (hit["watchlist"], hit["source"], hit["external_id"], hit["field"]) == ("dprk", "front", "f-1", "text")
     start, end = hit["spans"][0]
     assert "«" in hit["snippet"] and first["text"][start:end].startswith("северокорейских")
+    # provenance a desk can check: who collected it, which versions, a hash of the exact text matched
+    import hashlib
+    assert hit["collector"] == "rss" and hit["item_version"] == 1 and hit["term_version"] == 1
+    assert hit["matched_hash"] == hashlib.sha256(first["text"].encode()).hexdigest()
     code, out, _ = cli("source", "list", "--format", "jsonl")
     health = {r["name"]: r for r in map(json.loads, out.splitlines())}
     assert health["broken"]["errors"] == 1 and "500" in health["broken"]["status"]
     assert health["front"]["errors"] == 0 and health["front"]["next_check"]
+    assert health["front"]["silent"] is False and health["broken"]["silent"] is False
     # second pass over everything: conditional GET, nothing doubled
     code, out, _ = cli("collect", "--all", "--quiet")
     assert "new items: 0" in out and "hits: 0" in out
     assert len(cli("hits", "--format", "jsonl")[1].splitlines()) == 1
+
+
+def test_sources_without_new_items_for_too_long_are_flagged_silent(cli, db_url, monkeypatch):
+    from datetime import timedelta
+
+    from monitor.store.db import Store
+    from monitor.store.models import Source
+    from monitor.types import utcnow
+
+    cli("source", "add", "rss", "https://quiet.example/feed.xml", "--name", "quiet")
+    cli("source", "add", "rss", "https://busy.example/feed.xml", "--name", "busy")
+    store = Store(db_url)
+    with store.unit() as s:
+        for src in s.query(Source):
+            src.created_at = utcnow() - timedelta(days=10)
+            src.last_new_item_at = utcnow() - (timedelta(days=3) if src.name == "quiet" else timedelta(hours=1))
+    store.dispose()
+    rows = {r["name"]: r for r in map(json.loads, cli("source", "list", "-f", "jsonl")[1].splitlines())}
+    assert rows["quiet"]["silent"] is True and rows["busy"]["silent"] is False
+    monkeypatch.setenv("MONITOR_ALERTS__SILENT_AFTER", "7d")
+    rows = {r["name"]: r for r in map(json.loads, cli("source", "list", "-f", "jsonl")[1].splitlines())}
+    assert rows["quiet"]["silent"] is False
 
 
 def test_term_add_validates_with_position(cli):
