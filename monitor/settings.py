@@ -93,6 +93,7 @@ class AlertSettings(_Section):
     first_retry: int = Field(30, ge=1, description="seconds before the first retry")
     max_retry: int = Field(3600, ge=1)
     max_attempts: int = Field(20, ge=1)
+    delivery_lease: int = Field(60, ge=1, description="seconds a claimed delivery stays reserved")
     spike_factor: float = Field(3.0, gt=1)
     spike_min_hits: int = Field(10, ge=1)
     spike_baseline_days: int = Field(14, ge=1)

@@ -37,6 +37,7 @@ from typing import Any, Awaitable, Callable
 from monitor.alerts.outbox import rendered_for
 from monitor.alerts.targets import describe_target, resolve_target
 from monitor.errors import DeliveryError
+from monitor.faults import crashpoint
 from monitor.settings import Settings
 from monitor.store import alerts as repo
 from monitor.store.db import Store
@@ -99,6 +100,9 @@ class _Worker:
     def __init__(self, store: Store, settings: Settings, now: datetime | None, sender: Sender | None,
                  timeout: float):
         self.store, self.settings, self.timeout = store, settings, timeout
+        # How long a claimed delivery stays reserved: after a crash between send and record it is
+        # sent again (same alert id) once this has passed, and the target's later alerts wait.
+        self.lease = timedelta(seconds=settings.alerts.delivery_lease)
         self.clock = (lambda: now) if now is not None else utcnow
         self.sender = sender or _default_sender()
         self.summary = Summary()
@@ -113,7 +117,7 @@ class _Worker:
 
     async def drain(self, target_id: int, *, alert_id: int | None = None) -> None:
         """Send a target's due deliveries oldest first; stop at the first that did not go through."""
-        job = await self.db(_claim, target_id, self.clock(), alert_id)
+        job = await self.db(_claim, target_id, self.clock(), alert_id, lease=self.lease)
         sent = 0
         while job is not None:
             claim, url, content, label, problem = job
@@ -124,6 +128,7 @@ class _Worker:
                 await asyncio.wait_for(self.sender(url, rendered_for(url, content), alert_id=claim.alert_id,
                                                    timeout=self.timeout, kind=content["kind"]),
                                        self.timeout * 2 + 5)
+                crashpoint("during_delivery")  # sent, not yet recorded: the crash tests aim here
             except DeliveryError as exc:
                 outcome = "transient" if exc.transient else "permanent"
                 error, retry_after = str(exc), getattr(exc, "retry_after", None)
@@ -141,7 +146,7 @@ class _Worker:
             # commit per message instead of two); a crash before it commits is a crash between
             # send and record: that one delivery is sent again after its lease.
             more = sent < MAX_PER_TARGET
-            status, job = await self.db(_record_then_claim, claim, target_id, alert_id, more,
+            status, job = await self.db(_record_then_claim, claim, target_id, alert_id, more, lease=self.lease,
                                         outcome=outcome, error=error, now=now, retry_at=retry_at)
             self.summary.results.append(TargetResult(claim.alert_id, label, outcome, error))
             if status == "sent":
@@ -163,9 +168,9 @@ class _Worker:
         await asyncio.gather(*(one(t) for t in targets))
 
 
-def _claim(s, target_id: int, now: datetime, alert_id: int | None):
+def _claim(s, target_id: int, now: datetime, alert_id: int | None, *, lease: timedelta = LEASE):
     """Claim in one transaction together with everything needed to send (content, URL)."""
-    claim = repo.claim_next(s, target_id, now, lease=LEASE, alert_id=alert_id)
+    claim = repo.claim_next(s, target_id, now, lease=lease, alert_id=alert_id)
     if claim is None:
         return None
     target = s.get(DeskTarget, target_id)
@@ -178,11 +183,11 @@ def _claim(s, target_id: int, now: datetime, alert_id: int | None):
 
 
 def _record_then_claim(s, claim: repo.Claim, target_id: int, alert_id: int | None, more: bool, *,
-                       now: datetime, **outcome: Any):
+                       now: datetime, lease: timedelta = LEASE, **outcome: Any):
     status = repo.record_outcome(s, claim, now=now, **outcome)
     if not more or (status != "sent" and alert_id is None):
         return status, None  # head-of-line: the target's later alerts wait behind this one
-    return status, _claim(s, target_id, now, alert_id)
+    return status, _claim(s, target_id, now, alert_id, lease=lease)
 
 
 def _prepare(s, now: datetime) -> tuple[int, list[int]]:

@@ -146,6 +146,28 @@ def list_items(
     yield from s.execute(q.execution_options(yield_per=500))
 
 
+def _contains(column, piece: str):
+    """``column LIKE '%piece%'``; an ESCAPE clause only when the piece needs one (SQLite's FTS5
+    trigram index serves LIKE patterns without ESCAPE only)."""
+    if any(ch in piece for ch in "%_\\"):
+        escaped = piece.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(f"%{escaped}%", escape="\\")
+    return column.like(f"%{piece}%")
+
+
+def contains_any_clause(s: Session, pieces: Sequence[str]):
+    """WHERE clause: the item's matching form contains one of ``pieces`` — served by an index on
+    both backends (PostgreSQL: the pg_trgm GIN index of migration 0002; SQLite: the FTS5 trigram
+    table of migration 0004)."""
+    from sqlalchemy import literal_column, or_, table
+
+    if s.get_bind().dialect.name == "sqlite":
+        fts = table("items_fts", literal_column("rowid"), literal_column("norm_text"))
+        likes = [_contains(literal_column("items_fts.norm_text"), p) for p in pieces]
+        return Item.id.in_(select(literal_column("items_fts.rowid")).select_from(fts).where(or_(*likes)))
+    return or_(*(_contains(Item.norm_text, p) for p in pieces))
+
+
 def stream_for_backtest(
     s: Session, *, since: datetime | None = None, source: str | None = None,
     contains_any: Sequence[str] | None = None, batch: int = 1000,
@@ -160,7 +182,7 @@ def stream_for_backtest(
     if source:
         q = q.where(Source.name == source)
     if contains_any:
-        q = q.where(or_(*(Item.norm_text.contains(piece, autoescape=True) for piece in contains_any)))
+        q = q.where(contains_any_clause(s, contains_any))
     q = q.order_by(Item.id.desc())
     yield from s.execute(q.execution_options(yield_per=batch))
 

@@ -16,6 +16,7 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import Row, and_, case, func, or_, select, union_all
 from sqlalchemy.orm import Session, aliased
 
+from monitor.store.items import contains_any_clause
 from monitor.store.models import (
     Alert,
     Delivery,
@@ -216,16 +217,12 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
     return out
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: datetime | None,
                         limit: int) -> Iterator[Row]:
     """Items that may match, newest first: ``norm_text`` contains any of ``substrings``.
 
-    The substrings come from the matcher's prefilter (already in matching form). On PostgreSQL the
-    trigram GIN index on ``norm_text`` serves the ``LIKE``; SQLite scans. ``None`` means the query
+    The substrings come from the matcher's prefilter (already in matching form). A trigram index
+    serves the search on both backends (PostgreSQL: pg_trgm GIN; SQLite: FTS5, migration 0004). ``None`` means the query
     cannot be prefiltered and every item in the window is a candidate. One streamed query (not
     keyset batches): the index search runs once however many candidates there are.
     """
@@ -236,7 +233,7 @@ def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: 
         subs = [x for x in substrings if x]
         if not subs:
             return iter(())
-        q = q.where(or_(*(Item.norm_text.like(f"%{_like_escape(x)}%", escape="\\") for x in subs)))
+        q = q.where(contains_any_clause(s, subs))
     if since is not None:
         q = q.where(Item.fetched_at >= since)
     q = q.order_by(Item.id.desc()).limit(limit)
