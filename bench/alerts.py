@@ -90,18 +90,10 @@ async def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--items", type=int, default=1000)
     ap.add_argument("--rate", type=float, default=50.0, help="items per second")
-    ap.add_argument("--db", default=None)
+    ap.add_argument("--db", default=None, help="an EMPTY database URL (it is migrated and filled); "
+                                                 "default: a temporary SQLite file")
     ap.add_argument("--no-notify", action="store_true")
-    ap.add_argument("--cache-ssl", action="store_true",
-                    help="reuse one SSL context across httpx clients (what a shared client would save)")
     args = ap.parse_args()
-    if args.cache_ssl:
-        import functools
-
-        import httpx._transports.default as httpx_default
-
-        httpx_default.create_ssl_context = functools.lru_cache(maxsize=4)(httpx_default.create_ssl_context)
-
     tmp = tempfile.TemporaryDirectory()
     store = Store(args.db or f"sqlite:///{Path(tmp.name) / 'bench.db'}")
     upgrade(store)
@@ -135,7 +127,7 @@ async def main() -> None:
         raise SystemExit("nothing arrived")
     q = statistics.quantiles(lat, n=100)
     print(f"backend={store.dialect} items={args.items} rate={args.rate}/s notify={not args.no_notify} "
-          f"cache_ssl={args.cache_ssl} received={len(lat)}/{args.items}")
+          f"received={len(lat)}/{args.items}")
     print(f"latency p50={q[49] * 1000:.0f} ms p95={q[94] * 1000:.0f} ms max={lat[-1] * 1000:.0f} ms")
     store.dispose()
     tmp.cleanup()
