@@ -17,7 +17,8 @@ _LETTER_RE = re.compile(r"[^\W\d_]")
 _HANGUL_RE = re.compile("[\uac00-\ud7a3]")
 _CYR_RE = re.compile("[\u0400-\u04ff]")
 _UK_RE = re.compile("[іїєґІЇЄҐ]")
-_RU_RE = re.compile("[ыэъёЫЭЪЁ]")
+_RU_RE = re.compile("[ыэёЫЭЁ]")  # not ъ: Bulgarian writes it constantly
+_OTHER_CYR_RE = re.compile("[ўјљњћџѓќѕъЎЈЉЊЋЏЃЌЅЪ]")  # be, sr, mk, bg letters
 _URL_RE = re.compile(r"https?://\S+|www\.\S+|@\w+|#\w+")
 _lock = threading.Lock()
 _factory = None
@@ -57,6 +58,10 @@ def detect_language(text: str) -> str | None:
         if uk > 3 * ru:
             return "uk"
         if ru > 3 * uk:
+            return "ru"
+        if not uk and len(letters) >= 30 and not _OTHER_CYR_RE.search(sample):
+            # A Ukrainian sentence of 30 letters without і/ї/є/ґ is rare; so are be/sr/mk/bg
+            # without their own letters: a Russian headline that happens to lack ы/э/ё.
             return "ru"
     try:
         from langdetect.lang_detect_exception import LangDetectException
