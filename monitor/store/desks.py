@@ -128,6 +128,10 @@ def add_route(
     return route
 
 
+def get_route(s: Session, watchlist: Watchlist, desk: Desk) -> Route | None:
+    return s.scalar(select(Route).where(Route.watchlist_id == watchlist.id, Route.desk_id == desk.id))
+
+
 def list_routes(s: Session, *, desk: Desk | None = None) -> Sequence[tuple[Route, Watchlist, Desk]]:
     q = (select(Route, Watchlist, Desk).join(Watchlist, Route.watchlist_id == Watchlist.id)
          .join(Desk, Route.desk_id == Desk.id).order_by(Desk.name, Watchlist.name))

@@ -115,16 +115,44 @@ def desks_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 @router.post("/routes")
 def route_set(ctx: Ctx = Depends(act("operator"))):
-    """Add a route or change its mode (realtime or digest)."""
+    """Add a route or change it: mode, throttle (N/PERIOD, the rest to the digest), digest time,
+    max age, source and language filters. A blank field keeps the stored value; 'none' clears."""
+    from monitor.durations import parse_throttle
+
     with ctx.unit() as s:
         wl = s.get(Watchlist, int(ctx.field("watchlist") or 0))
         desk = s.get(Desk, int(ctx.field("desk") or 0))
         if wl is None or desk is None:
             raise NotFound("choose a watchlist and a desk")
-        mode = ctx.field("mode") or "realtime"
-        route = desk_repo.add_route(s, wl, desk, mode=mode, digest_at=ctx.field("digest_at") or None,
-                                    max_age=_interval(ctx.field("max_age") or "48h"))
-        user_repo.audit(s, ctx.user_id, "route.set", f"route:{route.id}", mode=mode)
+        old = desk_repo.get_route(s, wl, desk)
+
+        def given(name: str) -> str | None:
+            """The typed value; None when left blank (an existing route keeps what it has)."""
+            value = ctx.field(name)
+            return value or None
+
+        def listed(name: str, current: list) -> list:
+            value = given(name)
+            if value is None:
+                return current
+            return [] if value.lower() in ("all", "none") else [x.strip() for x in value.split(",") if x.strip()]
+
+        throttle_text = given("throttle")
+        if throttle_text is None:
+            throttle = (old.throttle_count, old.throttle_period) if old and old.throttle_count else None
+        else:
+            throttle = None if throttle_text.lower() == "none" else parse_throttle(throttle_text)
+        max_age_text = given("max_age")
+        route = desk_repo.add_route(
+            s, wl, desk, mode=ctx.field("mode") or (old.mode if old else "realtime"),
+            throttle=throttle,
+            digest_at=given("digest_at") or (old.digest_at if old else None),
+            max_age=(_interval(max_age_text) if max_age_text else old.max_age if old else 48 * 3600),
+            sources=listed("sources", list(old.source_filter) if old else []),
+            languages=listed("languages", list(old.language_filter) if old else []),
+            spread_threshold=old.spread_threshold if old else None)
+        user_repo.audit(s, ctx.user_id, "route.set", f"route:{route.id}", mode=route.mode,
+                        throttle=route.throttle_count, max_age=route.max_age)
     ctx.flash("Route saved.")
     return RedirectResponse("/desks", status_code=303)
 
