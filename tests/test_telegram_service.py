@@ -1,0 +1,108 @@
+"""The live listener inside ``monitor run``: events from a real (offline) Telethon client are routed
+to their source and ingested through the pipeline — new post, edit → version, deletion → mark —
+and an account without credentials is skipped without touching the client."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from telethon import TelegramClient
+from telethon.sessions import MemorySession
+from telethon.tl import types
+
+from monitor.pipeline import Pipeline
+from monitor.settings import Settings, TelegramSettings
+from monitor.sources.telegram import CLIENTS
+from monitor.store import sources as source_repo
+from monitor.store import watch as watch_repo
+from monitor.store.models import Hit, Item, Source
+from monitor.telegram_service import run_live
+from tests.sources.tgserver import FakeTelegram, channel
+
+CH = 1234567890
+T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=30)
+CLAIM = "Срочно: под Донецком погибли шесть северокорейских офицеров."
+
+
+def msg(i: int, text: str, **kw) -> types.Message:
+    return types.Message(id=i, peer_id=types.PeerChannel(CH), date=T0 + timedelta(minutes=i), message=text,
+                         post=True, **kw)
+
+
+async def dispatch(client: TelegramClient, update) -> None:
+    update._entities = {}
+    await client._dispatch_update(update)
+
+
+async def until(predicate, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while not await asyncio.to_thread(predicate):
+        assert loop.time() < end, "condition not reached in time"
+        await asyncio.sleep(0.05)
+
+
+def test_live_events_are_ingested_through_the_pipeline(store):
+    with store.unit() as s:
+        src = source_repo.add_source(s, type="telegram", locator="novosti_test", name="@novosti_test")
+        src.state = {"channel_id": CH, "access_hash": 987654321, "username": "novosti_test"}
+        src.cursor = "5"
+        watch_repo.add_term(s, watch_repo.add_watchlist(s, "dprk"), '"северокорейские офицеры"')
+    settings = Settings(database_url=store.url, telegram=TelegramSettings(api_id=1, api_hash="x"))
+    pipeline = Pipeline(store, settings, alerts_hook=False)
+    fake = FakeTelegram(channel(), [msg(i, f"Пост {i}") for i in range(1, 6)])
+    client = fake.install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+
+    def item(eid: str):
+        with store.unit() as s:
+            return s.scalar(select(Item).where(Item.external_id == eid))
+
+    async def scenario():
+        CLIENTS.put(None, client)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_live(pipeline, settings, stop))
+        try:
+            await until(lambda: bool(client.list_event_handlers()))
+            await dispatch(client, types.UpdateNewChannelMessage(message=msg(6, CLAIM), pts=1, pts_count=1))
+            await until(lambda: item("6") is not None)
+            edited = msg(6, CLAIM + " Обновлено: погибли семь.", edit_date=T0 + timedelta(minutes=20))
+            await dispatch(client, types.UpdateEditChannelMessage(message=edited, pts=2, pts_count=1))
+            await until(lambda: item("6").version == 2)
+            await dispatch(client, types.UpdateDeleteChannelMessages(channel_id=CH, messages=[6], pts=3,
+                                                                      pts_count=1))
+            await until(lambda: item("6").deleted_at is not None)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=20)
+        assert client.list_event_handlers() == []  # the listener unregistered on stop
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        CLIENTS._clients.pop("", None)
+    with store.unit() as s:
+        row = s.scalar(select(Item).where(Item.external_id == "6"))
+        assert row.url == "https://t.me/novosti_test/6" and row.collector == "telegram-live"
+        assert "семь" in row.text and row.deleted_at is not None
+        hit = s.scalar(select(Hit))
+        assert hit.item_id == row.id and hit.item_version == 1
+        assert s.scalar(select(Source.cursor)) == "5"  # live events never move the cursor
+
+
+def test_an_account_without_credentials_is_skipped(store, caplog):
+    with store.unit() as s:
+        src = source_repo.add_source(s, type="telegram", locator="chan", name="@chan", account="second")
+        src.state = {"channel_id": CH, "access_hash": 1}
+    pipeline = Pipeline(store, Settings(database_url=store.url), alerts_hook=False)
+
+    async def scenario():
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_live(pipeline, pipeline.settings, stop))
+        await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+
+    asyncio.run(scenario())
+    assert "no api_id/api_hash" in caplog.text and "second" not in CLIENTS._clients
