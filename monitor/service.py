@@ -15,6 +15,7 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -108,7 +109,7 @@ class Service:
             with self.store.unit() as s:
                 pruned = prune(s, now=now, raw_days=r.raw_days, unmatched_days=r.unmatched_days,
                                window_days=self.settings.dedup.window_days)
-                silent = silent_sources(s, now=now, after=__import__("datetime").timedelta(
+                silent = silent_sources(s, now=now, after=timedelta(
                     seconds=parse_duration(self.settings.alerts.silent_after) or 172800))
                 return pruned, [x.name for x in silent]
 

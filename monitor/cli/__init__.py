@@ -34,15 +34,8 @@ def _root(
 
 
 def _register() -> None:
-    from monitor.cli import manage  # noqa: F401  (commands register themselves on import)
-
-    for optional in ("monitor.cli.collect", "monitor.cli.matching", "monitor.cli.telegram", "monitor.cli.demo",
-                     "monitor.cli.alerts", "monitor.cli.service", "monitor.cli.web"):
-        try:
-            __import__(optional)
-        except ModuleNotFoundError as exc:
-            if exc.name != optional:
-                raise
+    # Each module adds its commands to ``app`` on import (kept lazy inside the commands).
+    from monitor.cli import alerts, collect, demo, manage, matching, service, telegram, web  # noqa: F401
 
 
 _register()

@@ -80,13 +80,16 @@ def term_backtest(
     """Run QUERY over stored items without saving it: how many and which items it would hit."""
     from monitor.backtest import backtest
 
-    st = state(ctx)
-    with st.unit() as s:
-        aliases = __import__("monitor.store.watch", fromlist=["alias_map"]).alias_map(s)
-    matcher = _compile_one(ctx, query, aliases)
+    from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(transient=True, console=__import__("rich.console", fromlist=["Console"]).Console(stderr=True)) as bar:
+    from monitor.store.watch import alias_map
+
+    st = state(ctx)
+    with st.unit() as s:
+        aliases = alias_map(s)
+    matcher = _compile_one(ctx, query, aliases)
+    with Progress(transient=True, console=Console(stderr=True)) as bar:
         task = bar.add_task("backtest", total=None)
         with st.unit() as s:
             report = backtest(s, query, matcher, aliases=aliases, since=parse_since(since), source=source,

@@ -63,7 +63,6 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
     from monitor.runtime import pipeline_for
     from monitor.store.migrate import upgrade
 
-    tmp = None
     if db_url is None:
         folder = keep or Path(tempfile.mkdtemp(prefix="monitor-demo-"))
         folder.mkdir(parents=True, exist_ok=True)
@@ -99,8 +98,6 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
             result.webhook = _deliver(store, settings, server, echo)
         finally:
             store.dispose()
-    if tmp:
-        tmp.cleanup()
     return result
 
 
@@ -108,7 +105,7 @@ def _show(store: Store, echo) -> None:
     from monitor.store.hits import list_hits
     from monitor.store.models import Source, Story
     from monitor.store.stories import story_timeline
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     with store.unit() as s:
         echo("\nhits (matched words in « »):")
@@ -126,7 +123,7 @@ def _show(store: Store, echo) -> None:
             for item, src in story_timeline(s, story.id):
                 when = item.published_at or item.fetched_at
                 echo(f"      {when:%H:%M}Z  {src.name:<18} {item.url}  [{item.dedup_kind}]")
-        total = s.scalar(select(__import__("sqlalchemy").func.count()).select_from(Story))
+        total = s.scalar(select(func.count()).select_from(Story))
         echo(f"\n{total} stories in all")
 
 
