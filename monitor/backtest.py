@@ -41,8 +41,10 @@ def backtest(s: Session, query: str, matcher, *, aliases: dict, since: datetime 
         report.scanned += 1
         if progress and report.scanned % 500 == 0:
             progress(report.scanned)
-        hits = matcher.match(MatchDoc(text=item.text or "", title=item.title, source=source_name,
-                                      lang=item.language, channel=item.channel_username))
+        doc = MatchDoc(text=item.text or "", title=item.title, source=source_name, lang=item.language,
+                       channel=item.channel_username)
+        # snippets cost a third of the matching: only the listed examples need them
+        hits = matcher.match(doc, snippets=len(report.examples) < keep)
         if not hits:
             continue
         report.matched += 1

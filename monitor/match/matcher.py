@@ -186,8 +186,11 @@ class Matcher:
                 else:
                     lst.append(span)
 
-    def match(self, doc) -> list[TermHit]:
-        """One :class:`TermHit` per matching term, ordered by term id."""
+    def match(self, doc, *, snippets: bool = True) -> list[TermHit]:
+        """One :class:`TermHit` per matching term, ordered by term id.
+
+        ``snippets=False`` leaves the hits' snippets empty (spans are still exact): for callers
+        that only count or locate matches, such as a backtest past its first examples."""
         fields = []
         if doc.title:
             fields.append(_FieldScan("title", TITLE, doc.title))
@@ -205,7 +208,7 @@ class Matcher:
                 cand.update(t)
         if not cand:
             return []
-        ctx = _Context(doc, fields)
+        ctx = _Context(doc, fields, snippets=snippets)
         simple = self._simple_lits
         hits = []
         simple_done: dict = {}
@@ -244,9 +247,10 @@ class Matcher:
 class _Context:
     """Evaluation of predicates against one scanned document."""
 
-    def __init__(self, doc, fields: list[_FieldScan]) -> None:
+    def __init__(self, doc, fields: list[_FieldScan], *, snippets: bool = True) -> None:
         self.doc = doc
         self.fields = fields
+        self.snippets = snippets
         self._lang: str | None | bool = False
         self._snips: dict = {}
         self._makers: dict[int, Snippets] = {}
@@ -395,7 +399,7 @@ class _Context:
             osp = fs.original_span
             spans = tuple(sorted({osp(s, e) for s, e in parts}, key=_span_key)) if parts else ()
             key = (fs.bit, spans)
-            snip = self._snips.get(key)
+            snip = self._snips.get(key) if self.snippets else ("", "")
             if snip is None:
                 maker = self._makers.get(fs.bit)
                 if maker is None:

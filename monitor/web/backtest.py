@@ -95,7 +95,8 @@ def backtest(s: Session, query: str, aliases: dict[str, list[str]], *, saved: st
             result.truncated = True
             break
         result.scanned += 1
-        hits = matcher.match(_doc(row.title, row.text, row.source, row.language, row.channel_username))
+        doc = _doc(row.title, row.text, row.source, row.language, row.channel_username)
+        hits = matcher.match(doc, snippets=False)  # snippets only for the few examples, below
         ids = {h.term_id for h in hits}
         kind = ("both" if NEW in ids and SAVED in ids else "only_new" if NEW in ids
                 else "only_saved" if SAVED in ids else None)
@@ -103,6 +104,7 @@ def backtest(s: Session, query: str, aliases: dict[str, list[str]], *, saved: st
             continue
         setattr(result, kind, getattr(result, kind) + 1)
         if len(result.examples[kind]) < examples:
+            hits = matcher.match(doc)
             first = next((h for h in hits if h.term_id == (SAVED if kind == "only_saved" else NEW)), None)
             result.examples[kind].append({
                 "id": row.id, "title": row.title, "source": row.source, "published_at": row.published_at,
