@@ -163,3 +163,33 @@ def test_demo_command_runs_offline(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "stories with hits" in result.stdout and "t.me/frontline_ru" in result.stdout
     assert (tmp_path / "demo" / "demo.db").exists()
+
+
+def test_demo_opens_the_web_ui_on_the_demo_data(tmp_path):
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    from tests.test_service import free_port
+
+    port = free_port()
+    env = {**os.environ, "MONITOR_DATA_DIR": str(tmp_path)}
+    env.pop("MONITOR_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "monitor", "demo", "--dir", str(tmp_path / "demo"), "--web",
+                             "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, page = time.monotonic() + 240, None
+        while time.monotonic() < deadline and page is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as r:
+                    page = r.read().decode()
+            except OSError:
+                assert proc.poll() is None, proc.stderr.read()
+                time.sleep(0.5)
+        assert page is not None and "password" in page.lower()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert re.search(r"user: demo, password: \S+", out) and "stories with hits" in out
