@@ -22,9 +22,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor.sources.urls import safe_url  # noqa: F401  (also re-exported for callers)
 from monitor.types import Span
 
 Kind = Literal["story", "digest", "spike", "operator", "test"]
@@ -97,22 +98,6 @@ def defang(text: str | None) -> str:
     text = _CONTROL.sub("", text.replace("\u2029", "\n"))
     text = _MASS_MENTION.sub("@\u200b\\1", text)
     return _SLACK_SPECIAL.sub("<\u200b\\1", text)
-
-
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is a plain absolute http(s) URL without whitespace or controls, else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if len(url) > 2048 or any(c.isspace() or ord(c) < 32 or c in '<>"\\`' for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return None
-    return url
 
 
 def _one_line(text: str, limit: int) -> str:

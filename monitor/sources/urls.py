@@ -38,6 +38,18 @@ def is_http_url(url: str | None) -> bool:
     return parts.scheme.lower() in _DEFAULT_PORTS and bool(parts.hostname)
 
 
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is safe to put in a link (web page ``href``, alert body): an absolute
+    http(s) URL with a host and no whitespace, controls or markup characters; else None.
+    Post content is hostile: ``javascript:``, ``data:`` and look-alikes never pass."""
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > 2048 or any(ord(c) < 0x21 or c in '\x7f<>"\\`' for c in url):
+        return None
+    return url if is_http_url(url) else None
+
+
 def _is_tracking(raw_pair: str) -> bool:
     name = unquote_plus(raw_pair.split("=", 1)[0]).strip().lower()
     return name in TRACKING_PARAMS or name.startswith(TRACKING_PREFIXES)

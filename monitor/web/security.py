@@ -21,9 +21,10 @@ import secrets
 import threading
 import time
 from collections import deque
-from urllib.parse import urlsplit
 
 from markupsafe import Markup
+
+from monitor.sources.urls import safe_url  # noqa: F401  (also re-exported for the templates)
 
 SESSION_COOKIE = "monitor_session"
 SESSION_MAX_AGE = 12 * 3600
@@ -132,22 +133,6 @@ def sanitize_marks(snippet_html: str | None) -> Markup:
     if open_:
         out.append("</mark>")
     return Markup("".join(out))
-
-
-def safe_url(url: str | None) -> str | None:
-    """The URL when it is an absolute http(s) link (safe to put in ``href``), else None."""
-    if not url:
-        return None
-    url = url.strip()
-    if any(ord(c) < 0x21 or c in "\\\x7f" for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return url
 
 
 def highlight(text: str | None, spans: list | None) -> Markup:
