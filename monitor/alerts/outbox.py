@@ -1,6 +1,6 @@
 """From an outbox row to a message: the content of an alert, rendered for one target.
 
-The SQL that reads an alert's facts is :func:`monitor.store.alerts.alert_content`; this module turns
+The SQL that reads an alert's facts is :func:`monitor.store.deliveries.alert_content`; this module turns
 those facts into :class:`~monitor.alerts.render.AlertContent`, rendered per target by
 :func:`monitor.alerts.transport.render_for`. Content is read at send time, so "how many sources
 carry it" is current when the message leaves, and a retry after an outage reports the story as it

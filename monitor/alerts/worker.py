@@ -13,7 +13,7 @@ Guarantees, all carried by rows in SQL so a restart resumes where the last proce
   ``alerts.max_retry``; a server's Retry-After is honoured) until ``alerts.max_attempts``; then,
   like a permanent failure, the delivery is ``failed`` and ``monitor alerts retry ID`` re-queues it.
 * **Never doubled (at most one repeat, and it is recognisable).** A delivery is leased before it
-  is sent (see :func:`monitor.store.alerts.claim_next`): no other worker sends it meanwhile. A
+  is sent (see :func:`monitor.store.deliveries.claim_next`): no other worker sends it meanwhile. A
   worker killed between send and record re-sends that one delivery once the lease runs out; every
   payload carries the alert id, so receivers drop the repeat.
 * **Every attempt is recorded** in ``delivery_attempts`` (time, target, outcome, error), written
@@ -39,7 +39,7 @@ from monitor.alerts.targets import describe_target, resolve_target
 from monitor.errors import DeliveryError
 from monitor.faults import crashpoint
 from monitor.settings import Settings
-from monitor.store import alerts as repo
+from monitor.store import deliveries as repo
 from monitor.store.db import Store
 from monitor.store.models import DeskTarget
 from monitor.types import utcnow

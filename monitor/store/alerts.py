@@ -1,4 +1,4 @@
-"""All the SQL of alerting: the outbox (``alerts``), ``deliveries`` and their attempts, mutes.
+"""The SQL of the alert outbox (``alerts``), mutes, and the spike and health queries.
 
 The outbox is written in the SAME transaction that stores the hits (:func:`on_new_hits`), so an
 alert exists if and only if its hit does. Every alert has a unique ``key`` and is written with
@@ -16,14 +16,13 @@ alert exists if and only if its hit does. Every alert has a unique ``key`` and i
 
 Muted and too-old hits do not take the story key, so the story can still alert once the mute ends
 or when fresh coverage arrives. The worker's half (claim a delivery, record its outcome, build
-digests, read what to render) is in the second part of this module; spike and health queries in
-the third.
+digests, read what to render) is :mod:`monitor.store.deliveries`; spike and health queries are at
+the end of this module.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Sequence
 
@@ -32,7 +31,18 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.digest import next_digest_at, quiet_release
 from monitor.store.models import (
-    Alert, Delivery, DeliveryAttempt, Desk, DeskTarget, Hit, Item, Mute, Route, Source, Story, Watchlist, WatchTerm,
+    Alert,
+    Delivery,
+    DeliveryAttempt,
+    Desk,
+    DeskTarget,
+    Hit,
+    Item,
+    Mute,
+    Route,
+    Source,
+    Story,
+    Watchlist,
 )
 
 # Alerts that page a desk immediately ignore its quiet hours: operators must hear about a broken
@@ -249,196 +259,6 @@ def list_alerts(s: Session, *, desk: str | None = None, status: str | None = Non
     return [{"id": a.id, "desk": name, "kind": a.kind, "status": a.status, "key": a.key, "created": a.created_at,
              "due": a.due_at, "sent": a.sent_at, "targets": f"{int(ok or 0)}/{n}", "attempts": int(tries or 0)}
             for a, name, n, ok, tries in s.execute(q)]
-
-
-# ---------------------------------------------------------------------------- the worker's half
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A delivery this worker holds a lease on, with the attempt row written before sending."""
-
-    delivery_id: int
-    alert_id: int
-    target_id: int
-    attempt_id: int
-    attempts: int  # including this one
-    kind: str
-
-
-def alert_targets(s: Session, alert_id: int) -> list[int]:
-    """Targets an alert still has to reach."""
-    return list(s.scalars(select(Delivery.target_id).where(Delivery.alert_id == alert_id,
-                                                           Delivery.status == "pending")).all())
-
-
-def fail_disabled_targets(s: Session, now: datetime) -> int:
-    """Pending deliveries to a disabled target fail: they would otherwise hold their alert open."""
-    ids = s.scalars(select(Delivery.id).join(DeskTarget, Delivery.target_id == DeskTarget.id)
-                    .where(Delivery.status == "pending", DeskTarget.enabled.is_(False))).all()
-    for delivery_id in ids:
-        s.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome="permanent", error="target disabled"))
-        d = s.get(Delivery, delivery_id)
-        d.status, d.last_error = "failed", "target disabled"
-        _settle(s, d.alert_id, now)
-    return len(ids)
-
-
-def targets_with_work(s: Session, now: datetime) -> list[int]:
-    """Enabled targets with at least one delivery that is due now."""
-    return list(s.scalars(
-        select(Delivery.target_id).join(Alert, Delivery.alert_id == Alert.id)
-        .join(DeskTarget, Delivery.target_id == DeskTarget.id)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, Alert.status == "pending",
-               Alert.due_at <= now, DeskTarget.enabled.is_(True))
-        .distinct().order_by(Delivery.target_id)).all())
-
-
-def claim_next(s: Session, target_id: int, now: datetime, *, lease: timedelta,
-               alert_id: int | None = None) -> Claim | None:
-    """Lease the oldest due delivery of a target, or None when there is none or it must wait.
-
-    Order: a target receives its alerts oldest first; while the oldest due one waits for a retry,
-    the ones after it wait too (None). Exclusivity: on PostgreSQL the target row is locked with
-    ``FOR UPDATE SKIP LOCKED`` while claiming (another worker skips the target), SQLite has a single
-    writer; the claim itself pushes ``next_attempt_at`` forward by ``lease``, so no other worker
-    takes the delivery until this one records the outcome or dies (then it is re-sent after the
-    lease). The attempt row is written here, before sending (outcome ``claimed``): an attempt cut
-    short by a crash stays visible and is marked ``interrupted`` when the delivery is claimed again.
-    ``alert_id`` claims that alert's delivery out of order (``desk test``).
-    """
-    if is_postgres(s) and s.scalar(select(DeskTarget.id).where(DeskTarget.id == target_id)
-                                   .with_for_update(skip_locked=True)) is None:
-        return None
-    q = (select(Delivery, Alert.kind).join(Alert, Delivery.alert_id == Alert.id)
-         .where(Delivery.target_id == target_id, Delivery.status == "pending", Alert.status == "pending",
-                Alert.due_at <= now))
-    if alert_id is not None:
-        q = q.where(Delivery.alert_id == alert_id)
-    head = s.execute(q.order_by(Delivery.alert_id).limit(1)).first()
-    if head is None or head[0].next_attempt_at > now:
-        return None
-    delivery, kind = head
-    s.execute(update(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id,
-                                            DeliveryAttempt.outcome == "claimed")
-              .values(outcome="interrupted", error="worker stopped before recording the outcome; "
-                                                    "the target may have received it"))
-    delivery.attempts += 1
-    delivery.next_attempt_at = now + lease
-    attempt = DeliveryAttempt(delivery_id=delivery.id, at=now, outcome="claimed")
-    s.add(attempt)
-    s.flush()
-    return Claim(delivery.id, delivery.alert_id, target_id, attempt.id, delivery.attempts, kind)
-
-
-def record_outcome(s: Session, claim: Claim, *, outcome: str, error: str | None, now: datetime,
-                   retry_at: datetime | None = None) -> str:
-    """Record what the target said; returns the delivery's new status.
-
-    ``sent`` only ever follows the target's acceptance. A transient failure with ``retry_at`` stays
-    pending until then; without one (out of attempts) it fails, as a permanent failure does. The
-    alert then settles: ``sent`` when every delivery is sent, ``failed`` when one failed and none
-    is pending; a digest passes its status on to the alerts it carries.
-    """
-    if is_postgres(s):
-        # Serialise the outcomes of one alert's deliveries: two workers recording its last two
-        # targets at once would each see the other still pending, and the alert never settle.
-        s.execute(select(Alert.id).where(Alert.id == claim.alert_id).with_for_update())
-    attempt = s.get(DeliveryAttempt, claim.attempt_id)
-    attempt.outcome, attempt.error = outcome, error
-    d = s.get(Delivery, claim.delivery_id)
-    if outcome == "sent":
-        d.status, d.sent_at, d.last_error = "sent", now, None
-    elif outcome == "permanent" or retry_at is None:
-        d.status, d.last_error = "failed", error
-    else:
-        d.next_attempt_at, d.last_error = retry_at, error
-    _settle(s, d.alert_id, now)
-    return d.status
-
-
-def _settle(s: Session, alert_id: int, now: datetime) -> None:
-    counts = dict(s.execute(select(Delivery.status, func.count(Delivery.id)).where(Delivery.alert_id == alert_id)
-                            .group_by(Delivery.status)).all())
-    if counts.get("pending"):
-        return
-    status = "failed" if counts.get("failed") else "sent"
-    s.execute(update(Alert).where(Alert.id == alert_id, Alert.status == "pending")
-              .values(status=status, sent_at=now if status == "sent" else None))
-    s.execute(update(Alert).where(Alert.digest_id == alert_id, Alert.status == "held")
-              .values(status=status, sent_at=now if status == "sent" else None))
-
-
-def build_due_digests(s: Session, now: datetime) -> list[int]:
-    """Fold held alerts whose digest time has come into one digest alert per route and slot."""
-    made = []
-    groups = s.execute(select(Alert.route_id, Alert.desk_id, Alert.due_at)
-                       .where(Alert.status == "held", Alert.digest_id.is_(None), Alert.due_at <= now)
-                       .distinct().order_by(Alert.due_at)).all()
-    for route_id, desk_id, slot in groups:
-        q = select(Alert.id).where(Alert.status == "held", Alert.digest_id.is_(None), Alert.due_at == slot,
-                                   Alert.desk_id == desk_id, Alert.route_id == route_id).order_by(Alert.id)
-        if is_postgres(s):
-            q = q.with_for_update(skip_locked=True)  # another worker is folding these
-        members = s.scalars(q).all()
-        if not members:
-            continue
-        desk = s.get(Desk, desk_id)
-        digest_id = insert_alert(
-            s, key=f"digest:{route_id}:{slot:%Y%m%dT%H%M}:{members[0]}", kind="digest", desk_id=desk_id,
-            route_id=route_id, due_at=due_time(desk, "digest", now), now=now,
-            payload={"slot": slot.isoformat(), "count": len(members)})
-        if digest_id is None:
-            continue
-        s.execute(update(Alert).where(Alert.id.in_(members)).values(digest_id=digest_id))
-        status = s.scalar(select(Alert.status).where(Alert.id == digest_id))
-        if status != "pending":  # e.g. skipped: the desk has no target
-            s.execute(update(Alert).where(Alert.id.in_(members)).values(status=status))
-        made.append(digest_id)
-    return made
-
-
-def _story_rows(s: Session, where) -> list[dict[str, Any]]:
-    first = Source.__table__.alias("first_source")
-    q = (select(Alert.id, Alert.kind, Hit.snippet, Hit.snippet_html, Hit.spans, Item.title, Item.text, Item.url,
-                Item.published_at, Item.fetched_at, Source.name, WatchTerm.query, WatchTerm.label, Watchlist.name,
-                Story.title, Story.source_count, Story.item_count, first.c.name, Story.first_seen_at, Item.id)
-         .join(Hit, Alert.hit_id == Hit.id).join(Item, Hit.item_id == Item.id)
-         .join(Source, Item.source_id == Source.id).join(WatchTerm, Hit.term_id == WatchTerm.id)
-         .join(Watchlist, Hit.watchlist_id == Watchlist.id).outerjoin(Story, Alert.story_id == Story.id)
-         .outerjoin(first, Story.first_source_id == first.c.id).where(where).order_by(Alert.id))
-    out = []
-    for (aid, kind, snippet, snippet_html, spans, title, text, url, published, fetched, source, query, label,
-         watchlist, story_title, source_count, item_count, first_source, first_seen, item_id) in s.execute(q):
-        out.append({"alert_id": aid, "kind": kind, "title": title or story_title or (text or "")[:120],
-                    "snippet": snippet, "snippet_html": snippet_html, "spans": spans, "source": source,
-                    "permalink": url, "posted_at": published or fetched, "watchlist": watchlist,
-                    "term": label or query, "first_source": first_source or source,
-                    "source_count": source_count or 1, "item_count": item_count or 1,
-                    "first_seen_at": first_seen, "item_id": item_id})
-    return out
-
-
-def alert_content(s: Session, alert_id: int) -> dict[str, Any]:
-    """Everything a message about an alert says, read at send time (source counts are current).
-
-    Story and update alerts carry their first hit's item; a digest carries ``items`` (its
-    members, oldest first); test, spike and operator alerts carry the ``title``/``text`` stored
-    in their payload.
-    """
-    alert = s.get(Alert, alert_id)
-    desk = s.get(Desk, alert.desk_id)
-    base = {"alert_id": alert.id, "kind": alert.kind, "desk": desk.name, "tz": desk.timezone,
-            "created_at": alert.created_at, "key": alert.key,
-            **{k: v for k, v in (alert.payload or {}).items() if k in ("title", "text", "watchlist")}}
-    if alert.kind in ("story", "update") and alert.hit_id:
-        rows = _story_rows(s, Alert.id == alert.id)
-        if rows:
-            base.update(rows[0], alert_id=alert.id, kind=alert.kind)
-    elif alert.kind == "digest":
-        base["items"] = _story_rows(s, Alert.digest_id == alert.id)
-        base["title"] = f"Digest: {len(base['items'])} stories for desk {desk.name}"
-    return base
 
 
 # ---------------------------------------------------------------------------- spikes and health

@@ -156,18 +156,3 @@ def audit(s: Session, user_id: int | None, action: str, target: str, **details: 
     s.add(event)
     s.flush()
     return event
-
-
-def retry_delivery(s: Session, delivery_id: int, *, user_id: int | None) -> Delivery:
-    """Set a delivery back to pending, due now (the alert worker picks it up), and audit it."""
-    delivery = s.get(Delivery, delivery_id)
-    if delivery is None:
-        raise NotFound(f"no delivery with id {delivery_id}")
-    delivery.status = "pending"
-    delivery.next_attempt_at = utcnow()
-    alert = s.get(Alert, delivery.alert_id)
-    if alert is not None and alert.status == "failed":
-        alert.status = "pending"  # the worker only looks at pending alerts
-    audit(s, user_id, "delivery.retry", f"delivery:{delivery_id}", alert_id=delivery.alert_id)
-    s.flush()
-    return delivery

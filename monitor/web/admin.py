@@ -8,12 +8,14 @@ from fastapi.responses import RedirectResponse
 from monitor.alerts.targets import describe_target
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import InvalidInput, NotFound
+from monitor.store import deliveries as delivery_repo
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
 from monitor.store import users as user_repo
 from monitor.store import views
 from monitor.store import watch as watch_repo
 from monitor.store.models import Desk, Source, User, Watchlist
+from monitor.types import utcnow
 from monitor.web.deps import Ctx, act, need
 
 router = APIRouter()
@@ -171,7 +173,7 @@ def alerts_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 @router.post("/deliveries/{delivery_id}/retry")
 def delivery_retry(delivery_id: int, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
-        user_repo.retry_delivery(s, delivery_id, user_id=ctx.user_id)
+        delivery_repo.retry_delivery(s, delivery_id, user_id=ctx.user_id, now=utcnow())
     ctx.flash(f"Delivery {delivery_id} is pending again, due now.")
     return RedirectResponse("/alerts", status_code=303)
 
