@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 from sqlalchemy import select
 
@@ -253,12 +253,12 @@ class Pipeline:
         metrics.FETCHES.labels(config.type, result.status).inc()
         metrics.RUN_SECONDS.labels(config.type).observe((utcnow() - started).total_seconds())
         result.error = f"{type(error).__name__}: {error}" if error else None
-        await asyncio.to_thread(self.record_outcome, source_id, error=error, started=started,
+        await asyncio.to_thread(self.record_outcome, source_id, error=error,
                                 not_modified=not_modified, min_interval=min_interval,
                                 http_status=http_status)
         return result
 
-    def record_outcome(self, source_id: int, *, error: BaseException | None, started: datetime,
+    def record_outcome(self, source_id: int, *, error: BaseException | None,
                        not_modified: bool = False, min_interval: float | None = None,
                        http_status: int | None = None, now: datetime | None = None) -> None:
         """Write the run's outcome and the next check time on the source row."""

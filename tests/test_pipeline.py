@@ -173,27 +173,27 @@ def test_term_edits_are_picked_up_without_a_restart(store, setup):
 def test_outcomes_are_recorded_on_the_source(store, setup):
     pipeline, ids = setup
     sid = ids["feed-a"]
-    pipeline.record_outcome(sid, error=TransientSourceError("timeout", status=None), started=NOW, now=NOW)
+    pipeline.record_outcome(sid, error=TransientSourceError("timeout", status=None), now=NOW)
     with store.unit() as s:
         src = s.get(Source, sid)
         assert src.error_count == 1 and "timeout" in src.last_error and src.next_check_at > NOW
-    pipeline.record_outcome(sid, error=RateLimited("slow down", status=429, retry_after=900), started=NOW, now=NOW)
+    pipeline.record_outcome(sid, error=RateLimited("slow down", status=429, retry_after=900), now=NOW)
     with store.unit() as s:
         src = s.get(Source, sid)
         assert src.paused_until == NOW + timedelta(seconds=900) and src.next_check_at >= src.paused_until
         assert src.last_status == "rate limited (429)"
-    pipeline.record_outcome(sid, error=None, started=NOW, now=NOW)
+    pipeline.record_outcome(sid, error=None, now=NOW)
     with store.unit() as s:
         src = s.get(Source, sid)
         assert (src.error_count, src.last_error, src.paused_until) == (0, None, None)
         assert src.interval == 86400  # nothing published this week: polled at the ceiling
     for _ in range(pipeline.settings.fetch.error_limit):
-        pipeline.record_outcome(sid, error=PermanentSourceError("not a feed", status=200), started=NOW, now=NOW)
+        pipeline.record_outcome(sid, error=PermanentSourceError("not a feed", status=200), now=NOW)
     with store.unit() as s:
         src = s.get(Source, sid)
         assert src.enabled is False and src.last_status.startswith("stopped after 10 errors")
         assert source_repo.due_sources(s, now=NOW + timedelta(days=30)) == [] or \
             sid not in [x.id for x in source_repo.due_sources(s, now=NOW + timedelta(days=30))]
-    pipeline.record_outcome(ids["feed-b"], error=SourceGone("410 Gone", status=410), started=NOW, now=NOW)
+    pipeline.record_outcome(ids["feed-b"], error=SourceGone("410 Gone", status=410), now=NOW)
     with store.unit() as s:
         assert s.get(Source, ids["feed-b"]).retired is True

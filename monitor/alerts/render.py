@@ -25,7 +25,7 @@ from typing import Literal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from monitor.sources.urls import safe_url  # noqa: F401  (also re-exported for callers)
+from monitor.sources.urls import safe_url
 from monitor.types import Span
 
 Kind = Literal["story", "digest", "spike", "operator", "test"]

@@ -174,7 +174,6 @@ def stream_for_backtest(
 ) -> Iterable[tuple[Item, str]]:
     """Items to run a term over, newest first, optionally prefiltered in SQL on the matching form
     (``contains_any``: the item's norm_text must contain one of these substrings)."""
-    from sqlalchemy import or_
 
     q = select(Item, Source.name).join(Source, Item.source_id == Source.id)
     if since:

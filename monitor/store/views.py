@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Row, and_, case, func, or_, select, union_all
+from sqlalchemy import Row, and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from monitor.store.items import contains_any_clause
