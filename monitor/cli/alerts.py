@@ -10,7 +10,7 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import Format, emit, parse_since, state
-from monitor.cli.manage import desk_app
+from monitor.cli.desks import desk_app
 from monitor.durations import parse_duration
 from monitor.errors import InvalidInput, NotFound
 from monitor.types import utcnow
