@@ -7,6 +7,7 @@ nested AND/OR groups.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 
 TEXT_FIELDS = ("title", "text")
@@ -15,13 +16,14 @@ FIELDS = TEXT_FIELDS + META_FIELDS
 KEYWORDS = ("AND", "OR", "NOT")
 
 
-class Node:
+class Node(abc.ABC):
     """Base of every query node."""
 
     pos: int
 
-    def to_query(self) -> str:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abc.abstractmethod
+    def to_query(self) -> str:
+        """The node as query text that parses back to an equal node."""
 
     def __str__(self) -> str:
         return self.to_query()
