@@ -68,7 +68,7 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
         folder.mkdir(parents=True, exist_ok=True)
         db_url = f"sqlite:///{folder / 'demo.db'}"
     settings = settings or load_settings(database_url=db_url)
-    settings = settings.model_copy(update={"database_url": db_url})
+    settings = settings.model_copy(update={"database_url": db_url}, deep=True)  # its telegram section is changed below
     result = DemoResult(db_url=db_url)
     with DemoServer() as server:
         settings.telegram.web_base_url = server.url
