@@ -57,6 +57,7 @@ class TelegramAccount(_Section):
     api_id: int | None = None
     api_hash: SecretStr | None = None
     session_path: Path | None = None
+    session_string: SecretStr | None = None  # a Telethon StringSession instead of the file
     phone: str | None = None
 
 

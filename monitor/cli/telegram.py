@@ -38,6 +38,15 @@ def login_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(None, "-
     typer.echo(f"signed in as {name}; session kept at {session_path(settings, account)}")
 
 
+@telegram_app.command("session-string")
+def session_string_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(
+        None, "--account", help="a named account from settings")) -> None:
+    """Print the signed-in session as a string for telegram.session_string (keep it secret)."""
+    from monitor.sources.telegram import session_string
+
+    typer.echo(session_string(state(ctx).settings, account))
+
+
 @import_app.command("telegram-export")
 def import_export_cmd(
     ctx: typer.Context, path: Path = typer.Argument(..., help="result.json or the folder holding it"),

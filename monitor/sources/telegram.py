@@ -22,12 +22,14 @@ import inspect
 import logging
 import os
 import re
+import struct
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Mapping
 
 from telethon import TelegramClient, errors, utils
+from telethon.sessions import StringSession
 from telethon.tl import types
 
 from monitor.errors import (ConfigError, InvalidInput, PermanentSourceError, RateLimited,
@@ -183,13 +185,38 @@ def make_client(settings: Any, account: str | None = None) -> TelegramClient:
         where = f"telegram.accounts.{account}" if account else "telegram"
         raise ConfigError(f"{where}: api_id and api_hash are required "
                           f"(get them at my.telegram.org)")
+    secret = (acc.session_string if acc else None) if account is not None else tg.session_string
+    kwargs = {"flood_sleep_threshold": tg.flood_sleep_threshold}
+    if secret is not None and secret.get_secret_value().strip():
+        # A StringSession (e.g. from `monitor telegram session-string`) for hosts without a
+        # writable data dir; it keeps no entity cache between runs.
+        try:
+            session = StringSession(secret.get_secret_value().strip())
+        except (ValueError, struct.error):
+            where = f"telegram.accounts.{account}" if account else "telegram"
+            raise ConfigError(f"{where}.session_string is not a Telethon session string") from None
+        return TelegramClient(session, int(api_id), api_hash.get_secret_value(), **kwargs)
     path = session_path(settings, account)
     _secure(path)
-    client = TelegramClient(str(path), int(api_id), api_hash.get_secret_value(),
-                            flood_sleep_threshold=tg.flood_sleep_threshold)
+    client = TelegramClient(str(path), int(api_id), api_hash.get_secret_value(), **kwargs)
     os.chmod(path, 0o600)  # the file existed before Telethon opened it; keep it private anyway
     return client
 
+
+def session_string(settings: Any, account: str | None = None) -> str:
+    """The account's signed-in file session as a Telethon StringSession (a secret)."""
+    from telethon.sessions import SQLiteSession
+
+    path = session_path(settings, account)
+    if not path.exists():
+        raise ConfigError(f"no session file at {path}: run `monitor telegram login` first")
+    stored = SQLiteSession(str(path))
+    try:
+        if stored.auth_key is None or stored.auth_key.key is None or not stored.server_address:
+            raise ConfigError(f"the session at {path} is not signed in: run `monitor telegram login`")
+        return StringSession.save(stored)
+    finally:
+        stored.close()
 
 async def _ask(prompt: Callable[[], Any]) -> str:
     value = prompt()

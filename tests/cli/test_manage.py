@@ -165,3 +165,20 @@ def test_default_database_is_an_sqlite_file_in_the_data_dir(tmp_path):
                             env={**env_clean, **env}, cwd=ROOT, timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "monitor.db").exists()
+
+
+def test_telegram_session_string_command(cli, tmp_path, monkeypatch):
+    from telethon.crypto import AuthKey
+    from telethon.sessions import SQLiteSession, StringSession
+
+    code, _, err = cli("telegram", "session-string")
+    assert code == 2 and "monitor telegram login" in err and "Traceback" not in err
+    (tmp_path / "data").mkdir(exist_ok=True)
+    stored = SQLiteSession(str(tmp_path / "data" / "telegram.session"))
+    stored.set_dc(4, "149.154.167.91", 443)
+    stored.auth_key = AuthKey(b"k" * 256)
+    stored.save()
+    stored.close()
+    code, out, _ = cli("telegram", "session-string")
+    assert code == 0
+    assert StringSession(out.strip()).auth_key.key == b"k" * 256

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from telethon import TelegramClient, errors
 from telethon.extensions import BinaryReader
-from telethon.sessions import MemorySession
+from telethon.crypto import AuthKey
+from telethon.sessions import MemorySession, SQLiteSession, StringSession
 from telethon.tl import types
 
 from monitor.errors import ConfigError, InvalidInput, PermanentSourceError, RateLimited
@@ -21,7 +22,7 @@ from monitor.settings import Settings, TelegramAccount, TelegramSettings
 from monitor.sources import source_class
 from monitor.sources.base import CollectContext, SourceConfig
 from monitor.sources.telegram import (ClientPool, TelegramSource, login, make_client,
-                                      message_to_item, session_path)
+                                      message_to_item, session_path, session_string)
 from tests.sources.tgserver import FakeTelegram, channel
 
 UTC = timezone.utc
@@ -153,6 +154,39 @@ def test_session_file_is_private(tmp_path):
     with pytest.raises(ConfigError, match="nobody"):
         make_client(s, "nobody")
 
+
+
+def test_session_string_round_trip_and_bad_strings(tmp_path):
+    s = settings(tmp_path / "data")
+    with pytest.raises(ConfigError, match="telegram login"):
+        session_string(s)  # no session file yet
+    path = session_path(s, None)
+    path.parent.mkdir(parents=True)
+    stored = SQLiteSession(str(path))
+    stored.save()
+    stored.close()
+    with pytest.raises(ConfigError, match="not signed in"):
+        session_string(s)
+    stored = SQLiteSession(str(path))
+    stored.set_dc(2, "149.154.167.51", 443)
+    stored.auth_key = AuthKey(bytes(range(256)))
+    stored.save()
+    stored.close()
+    secret = session_string(s)
+    # the string is what telegram.session_string takes: the client then uses it, not the file
+    client = make_client(settings(tmp_path / "elsewhere", session_string=secret))
+    assert isinstance(client.session, StringSession)
+    assert client.session.auth_key.key == bytes(range(256))
+    assert (client.session.dc_id, client.session.port) == (2, 443)
+    assert not (tmp_path / "elsewhere" / "telegram.session").exists()
+    named = Settings(data_dir=tmp_path, telegram=TelegramSettings(
+        api_id=1, api_hash="x", session_string="garbage",
+        accounts={"second": TelegramAccount(api_id=2, api_hash="y", session_string=secret)}))
+    assert make_client(named, "second").session.auth_key.key == bytes(range(256))
+    for bad in ("garbage", "1abc", "1" + "A" * 20):
+        with pytest.raises(ConfigError, match="session_string"):
+            make_client(settings(tmp_path, session_string=bad))
+    assert isinstance(make_client(settings(tmp_path / "blank", session_string="  ")).session, SQLiteSession)
 
 async def test_backfill_ascending_batches_and_cursor(tmp_path, fake, source_with):
     progress = []
