@@ -10,8 +10,8 @@ Layers, cheapest and surest first:
    casefold, ё→е). Reduced texts under 20 characters get no text key: "Фото" and "👍" are not
    stories.
 2. **Near-duplicates** (:mod:`monitor.dedup.minhash`): MinHash, 128 permutations, over character
-   5-grams of the same reduced text. LSH band keys at threshold 0.6 (18 bands × 7 rows) find
-   candidates through an indexed column; a candidate is confirmed
+   5-grams of the same reduced text (hashed in numpy, scheme 2). LSH band keys at threshold 0.6
+   (18 bands × 7 rows) find candidates through an indexed column; a candidate is confirmed
    (:func:`~monitor.dedup.minhash.is_near_duplicate`) when the estimated Jaccard similarity is
    ≥ ``DedupSettings.similarity`` (default **0.75**) and the two texts do not each hold facts
    (numbers, mid-sentence names) the other lacks (:mod:`monitor.dedup.facts`).
@@ -19,14 +19,15 @@ Layers, cheapest and surest first:
 Why these numbers: LSH at 0.6 makes a pair at Jaccard 0.85 a candidate 99.9 % of the time and one
 at 0.75 92 % of the time, while pairs at 0.5 surface only 13 % and at 0.3 0.4 % (few needless
 confirmations). Measured on the test posts (``tests/dedup/test_minhash.py``): a repost with an
-emoji prefix and a footer 0.92 (1.0 with the footer removed), an edited repost 0.79 (0.73 when the
+emoji prefix and a footer 0.91 (1.0 with the footer removed), an edited repost 0.80 (0.71 when the
 reposter's footer is left in: store footers), while two different reports written in one template
-("Сводка за 12 октября: сбито 30 дронов …" vs the next day's) measured 0.44, and a bare agency
-template with other figures and regions 0.58. So 0.75 keeps reposts and edits together and the
-template twins apart. But short real agency posts in one template score higher: on RIA Novosti's
-channel "Потери ВСУ … более 300 …" vs "… 250 …" scored 0.88, "Курс евро … 120 рублей … 22 марта"
-vs "115 … 23 марта" 0.81, one sentence with two village names 0.75: no threshold separates those
-from reposts, the fact guard does. (SimHash's 3-bit rule misses most short reposts: not used.)
+("Сводка за 12 октября: сбито 30 дронов …" vs the next day's) measured 0.51 (exact Jaccard 0.40),
+and a bare agency template with other figures and regions 0.62. So 0.75 keeps reposts and edits
+together and the template twins apart. But short real agency posts in one template are closer: on
+RIA Novosti's channel "Потери ВСУ … более 300 …" vs "… 250 …" have an exact Jaccard of 0.91,
+"Курс евро … 120 рублей … 22 марта" vs "115 … 23 марта" 0.76, one sentence with two village
+names 0.68: no threshold separates those from reposts, the fact guard does. (SimHash's 3-bit
+rule misses most short reposts: not used.)
 
 The text key and the signature take the source's stored ``footer``
 (:func:`~monitor.dedup.keys.detect_footer` finds it from ≥ 5 recent posts).

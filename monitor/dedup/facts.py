@@ -6,6 +6,7 @@ RIA Novosti posts (telegram-news-classifier corpus), MinHash alone calls these n
 - "Потери ВСУ на курском направлении за сутки составили более 300 …" vs "… более 250 …": 0.88
 - "Курс евро … превысил 120 рублей впервые с 22 марта 2022 года" vs "115 … 23 марта": 0.81
 - "Российская армия освободила населенный пункт Раздольное в ДНР" vs "… Новая Ильинка …": 0.75
+  (exact Jaccard 0.68: an estimate may land on either side of the threshold)
 
 A short post differs by one number in only a handful of shingles, so no Jaccard threshold can
 separate these from reposts. What separates them is that each side has a fact the other lacks:

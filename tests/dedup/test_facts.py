@@ -6,6 +6,7 @@ import pytest
 
 from monitor.dedup.facts import MAX_FACTS, fact_hashes, fact_tokens, facts_conflict
 from monitor.dedup.minhash import is_near_duplicate, near_duplicate_score, signature, similarity
+from tests.dedup.test_minhash import exact_jaccard
 from tests.dedup import texts as T
 
 # Written in the style of daily agency posts (figures invented): one number changes.
@@ -33,7 +34,9 @@ def test_inflected_names_are_one_fact() -> None:
                          ids=["losses", "rate", "village"])
 def test_template_twins_similar_but_conflicting(a: str, b: str) -> None:
     sa, sb = signature(a), signature(b)
-    assert similarity(sa, sb) >= 0.7  # MinHash alone cannot tell them apart ...
+    # MinHash alone cannot tell them apart: their true Jaccard similarity is so close to 0.75
+    # (village 0.68, the others higher) that a 128-permutation estimate may land either side ...
+    assert exact_jaccard(a, b) >= 0.65
     assert facts_conflict(sa.facts, sb.facts)
     assert not is_near_duplicate(sa, sb)  # ... the fact guard can
     assert near_duplicate_score(sa, sb) == 0.0
