@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Iterable, Iterator, Sequence
 
 import typer
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
@@ -136,6 +137,32 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def _click_errors() -> tuple[type[Exception], ...]:
+    # typer >= 0.24 runs on its own copy of click (typer._click), older typer on click itself
+    import click
+
+    kinds: list[type[Exception]] = [click.ClickException]
+    try:
+        from typer._click.exceptions import ClickException as vendored
+    except ImportError:
+        pass
+    else:
+        kinds.append(vendored)
+    return tuple(kinds)
+
+
+def _database_message(exc: DBAPIError) -> str:
+    """What an operator can do about a database error (the driver's own words follow)."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    low = detail.lower()
+    if "no such table" in low or ("relation" in low and "does not exist" in low) or "no such column" in low \
+            or ("column" in low and "does not exist" in low):
+        return f"the database schema is missing or out of date: run `monitor db upgrade` ({detail})"
+    if exc.connection_invalidated or "connect" in low or "unable to open" in low:
+        return f"cannot open the database: {detail}"
+    return f"database error: {detail}"
+
+
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run the CLI, translating domain errors into messages and exit codes (never a traceback)."""
     try:
@@ -156,11 +183,10 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         return 130
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except _click_errors() as exc:  # usage errors: unknown option, bad value, missing argument
+        exc.show()
+        return exc.exit_code
+    except DBAPIError as exc:
+        typer.echo(f"error: {_database_message(exc)}", err=True)
+        return 1
     return 0

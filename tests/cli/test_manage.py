@@ -182,3 +182,26 @@ def test_telegram_session_string_command(cli, tmp_path, monkeypatch):
     code, out, _ = cli("telegram", "session-string")
     assert code == 0
     assert StringSession(out.strip()).auth_key.key == b"k" * 256
+
+
+def test_usage_and_database_errors_are_messages_not_tracebacks(cli, tmp_path, capsys):
+    from monitor.cli import app
+    from monitor.cli.common import run_app
+
+    for argv, needle in ((["hits", "--bogus"], "No such option"),
+                         (["hits", "--format", "xml"], "'xml' is not one of"),
+                         (["hits", "--limit", "x"], "--limit"),
+                         (["story", "abc"], "story_id"),
+                         (["term", "test"], "Missing argument"),
+                         (["alias", "set", "k"], "Missing argument"),
+                         (["no-such-command"], "No such command")):
+        code, _, err = cli(*argv)
+        assert code == 2 and needle in err and "Traceback" not in err, (argv, err)
+    # a database without the schema, and one that cannot be reached
+    capsys.readouterr()
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    assert run_app(app, ["--db", empty, "hits"]) == 1
+    assert "monitor db upgrade" in capsys.readouterr().err
+    assert run_app(app, ["--db", "postgresql://nobody@127.0.0.1:1/none", "hits"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot open the database") and "Traceback" not in err
