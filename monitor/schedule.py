@@ -51,6 +51,23 @@ def next_interval(item_dates: Iterable[datetime | None], *, now: datetime, min_s
     return float(interval)
 
 
+# A polled source is "silent" after this many of its usual gaps between posts without a new one
+# (its adaptive interval is the mean gap over the last week) ...
+SILENT_GAPS = 8
+# ... but never sooner than this: a source posting every 10 minutes may rest for a night.
+SILENT_FLOOR = 6 * 3600.0
+
+
+def silence_limit(usual_gap: float | None, silent_after: float) -> float:
+    """Seconds without a new item after which a source is flagged silent.
+
+    ``usual_gap`` is the source's adaptive polling interval (None when it says nothing about the
+    posting rate: pinned intervals, Telegram live sources); ``silent_after`` is the configured
+    longest silence, which also applies when the usual gap is unknown."""
+    if not usual_gap:
+        return float(silent_after)
+    return float(min(silent_after, max(SILENT_FLOOR, SILENT_GAPS * usual_gap)))
+
 def error_kind(error: BaseException) -> str:
     """Grade an error for :func:`backoff`: ``hard``, ``soft`` or ``temporary``.
 

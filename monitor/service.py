@@ -15,7 +15,6 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
-from datetime import timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -109,8 +108,8 @@ class Service:
             with self.store.unit() as s:
                 pruned = prune(s, now=now, raw_days=r.raw_days, unmatched_days=r.unmatched_days,
                                window_days=self.settings.dedup.window_days)
-                silent = silent_sources(s, now=now, after=timedelta(
-                    seconds=parse_duration(self.settings.alerts.silent_after) or 172800))
+                silent = silent_sources(s, now=now,
+                                        silent_after=parse_duration(self.settings.alerts.silent_after) or 172800)
                 return pruned, [x.name for x in silent]
 
         pruned, silent = await asyncio.to_thread(work)
@@ -118,8 +117,7 @@ class Service:
         if any(pruned.values()):
             log.info("retention pruned %s", pruned)
         if silent:
-            log.warning("silent sources (no new items for %s): %s", self.settings.alerts.silent_after,
-                        ", ".join(silent[:20]))
+            log.warning("silent sources (no new items for longer than expected): %s", ", ".join(silent[:20]))
 
     async def _telegram_live(self, pipeline) -> None:
         """Keep the live listener up for joined channels; the scheduled runs are the gap-fill poll."""

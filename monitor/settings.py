@@ -98,7 +98,8 @@ class AlertSettings(_Section):
     spike_factor: float = Field(3.0, gt=1)
     spike_min_hits: int = Field(10, ge=1)
     spike_baseline_days: int = Field(14, ge=1)
-    silent_after: str = "48h"
+    silent_after: str = Field("48h", description="longest silence before a source is flagged "
+                              "(sooner for sources that post often)")
 
 
 class WebSettings(_Section):

@@ -4,12 +4,16 @@ Each condition is keyed by its *occurrence*, so it alerts once and again only wh
 
 =======================================  ===============================================
 ``spike:<watchlist>:<hour>:<desk>``      hits in the last hour exceed the baseline
-``op:silent:<source>:<last new item>``   no new item for longer than ``alerts.silent_after``
+``op:silent:<source>:<last new item>``   no new item for longer than expected (see below)
 ``op:failing:<source>:<last success>``   3+ errors in a row, or erroring for 3 intervals
 ``op:logged_out:<source>:<last success>`` the Telegram session was logged out
 ``op:flood_wait:<source>:<paused until>`` a FloodWait longer than an hour
 ``op:desk_failing:<desk>:<last sent>``   5+ failed attempts to a desk since it last received
 =======================================  ===============================================
+
+Silence (:func:`monitor.schedule.silence_limit`): 8 of the source's usual gaps between posts
+(its adaptive interval), at least 6 hours and at most ``alerts.silent_after``; sources whose
+interval says nothing about their pace (pinned, Telegram live) use ``alerts.silent_after``.
 
 Spike rule: the baseline of a watchlist is the mean number of hits in the same hour of each of
 the previous ``alerts.spike_baseline_days`` days. It is a spike when the last hour's hits are at
@@ -31,6 +35,7 @@ from monitor.durations import parse_duration
 from monitor.settings import Settings
 from monitor.store import alerts as repo
 from monitor.store.db import Store
+from monitor.store.maintenance import is_silent
 from monitor.store.models import Source
 
 log = logging.getLogger("monitor.alerts")
@@ -99,11 +104,9 @@ def source_problems(src: Source, now: datetime, *, silent_after: int | None,
             src.last_status == "error" and erroring_since and now - erroring_since > timedelta(seconds=3 * interval)):
         out.append((f"op:failing:{src.id}:{since_ok}", f"Source failing: {name}",
                     f"{src.error_count} errors in a row; last error: {src.last_error or 'unknown'}."))
-    if not out and silent_after is not None:
-        last_new = src.last_new_item_at or src.created_at
-        if last_new and now - last_new > timedelta(seconds=silent_after):
-            out.append((f"op:silent:{src.id}:{stamp(src.last_new_item_at)}", f"Source silent: {name}",
-                        f"No new item from {name} since {stamp(src.last_new_item_at)} UTC."))
+    if not out and is_silent(src, now, silent_after):
+        out.append((f"op:silent:{src.id}:{stamp(src.last_new_item_at)}", f"Source silent: {name}",
+                    f"No new item from {name} since {stamp(src.last_new_item_at)} UTC."))
     return out
 
 

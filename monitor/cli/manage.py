@@ -129,15 +129,12 @@ def source_add(
 
 
 def source_rows(sources, *, silent_after: int | None = None):
-    from datetime import timedelta
-
+    from monitor.store.maintenance import is_silent
     from monitor.types import utcnow
 
     now = utcnow()
     for src in sources:
-        quiet_since = src.last_new_item_at or src.created_at
-        silent = bool(silent_after and src.enabled and not src.retired and src.type != "telegram-export"
-                      and quiet_since and now - quiet_since > timedelta(seconds=silent_after))
+        silent = is_silent(src, now, silent_after)
         yield {
             "name": src.name, "type": src.type, "locator": src.locator,
             "enabled": "retired" if src.retired else ("yes" if src.enabled else "no"),

@@ -230,6 +230,17 @@ class ItemPayload(Base):
     __table_args__ = (UniqueConstraint("item_id", "version"),)
 
 
+class ItemTombstone(Base):
+    """An item retention removed: a feed still listing it must not bring it back as new."""
+
+    __tablename__ = "item_tombstones"
+    id: Mapped[int] = _pk()
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(512))
+    pruned_at: Mapped[datetime] = mapped_column(index=True)
+    __table_args__ = (UniqueConstraint("source_id", "external_id"),)
+
+
 class DedupKey(Base):
     """Exact dedup keys: the first item holding a key owns it; later items join its story."""
 

@@ -17,6 +17,7 @@ from sqlalchemy import Row, and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from monitor.store.items import contains_any_clause
+from monitor.store.maintenance import is_silent
 from monitor.store.models import (
     Alert,
     Delivery,
@@ -258,7 +259,7 @@ def hit_item_ids(s: Session, term_id: int, item_ids: Sequence[int]) -> set[int]:
 # ---------------------------------------------------------------- sources
 
 
-def source_health(s: Session, *, silent_after: timedelta, days: int = 7) -> list[dict[str, Any]]:
+def source_health(s: Session, *, silent_after: float | None, days: int = 7) -> list[dict[str, Any]]:
     """Every source with its health and items per day over the last ``days`` days."""
     now = utcnow()
     since = now - timedelta(days=days)
@@ -266,10 +267,9 @@ def source_health(s: Session, *, silent_after: timedelta, days: int = 7) -> list
                             .group_by(Item.source_id)).tuples().all())
     rows = []
     for src in s.scalars(select(Source).order_by(Source.name)):
-        last_new = src.last_new_item_at or src.created_at
         rows.append({
             "source": src, "per_day": round(counts.get(src.id, 0) / days, 1),
-            "silent": bool(src.enabled and not src.retired and last_new and now - last_new > silent_after),
+            "silent": is_silent(src, now, silent_after),
         })
     return rows
 

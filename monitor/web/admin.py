@@ -29,10 +29,8 @@ def _interval(text: str) -> int | None:
 def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     web = request.app.state.web
     silent = parse_duration(web.settings.alerts.silent_after) or 48 * 3600
-    from datetime import timedelta
-
     with ctx.unit() as s:
-        rows = views.source_health(s, silent_after=timedelta(seconds=silent))
+        rows = views.source_health(s, silent_after=silent)
     from monitor.sources import SOURCE_TYPES
 
     return web.render("sources.html", ctx, rows=rows, types=sorted(SOURCE_TYPES), fmt=format_duration)
