@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
+from monitor import metrics
 from monitor.alerts.outbox import rendered_for
 from monitor.alerts.targets import describe_target, resolve_target
 from monitor.errors import DeliveryError
@@ -149,6 +150,7 @@ class _Worker:
             status, job = await self.db(_record_then_claim, claim, target_id, alert_id, more, lease=self.lease,
                                         outcome=outcome, error=error, now=now, retry_at=retry_at)
             self.summary.results.append(TargetResult(claim.alert_id, label, outcome, error))
+            metrics.ALERTS.labels("sent" if status == "sent" else "failed" if status == "failed" else "retrying").inc()
             if status == "sent":
                 self.summary.sent += 1
             elif status == "failed":

@@ -192,6 +192,7 @@ async def test_transient_failures_retry_with_backoff_then_fail_after_max_attempt
     first, second = (a.id for a in alerts(store))
     sink.mode, sink.status = "status", 503
     cfg, t = settings(max_attempts=3, first_retry=30, max_retry=100), T0
+    before = {k: delivery_metric(k) for k in ("sent", "failed", "retrying")}
     retry_times = []
     for _ in range(3):
         await deliver_due(store, cfg, now=t)
@@ -207,6 +208,8 @@ async def test_transient_failures_retry_with_backoff_then_fail_after_max_attempt
     sink.mode = "ok"
     await deliver_due(store, cfg, now=t)  # the failed head no longer holds the queue
     assert received_ids(sink)[-1] == second and alerts(store)[1].status == "sent"
+    # /metrics counts each delivery attempt by what became of it
+    assert {k: delivery_metric(k) - v for k, v in before.items()} == {"sent": 1, "failed": 1, "retrying": 2}
     # an operator re-queues the failed alert
     with store.unit() as s:
         assert repo.retry_alert(s, first, t) == 1
@@ -258,6 +261,12 @@ async def test_desk_test_reaches_every_target_out_of_queue_order(store, sink):
     assert sorted(r.outcome for r in summary.results) == ["sent", "sent"]
     assert received_ids(sink) == [alert_id, alert_id]
     assert sink.requests[0].json()["kind"] == "test"
+
+
+def delivery_metric(outcome: str) -> float:
+    from monitor.metrics import REGISTRY
+
+    return REGISTRY.get_sample_value("monitor_alert_deliveries_total", {"outcome": outcome}) or 0.0
 
 
 def test_backoff_grows_with_jitter_and_is_capped():
