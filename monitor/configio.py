@@ -106,6 +106,7 @@ class ImportReport:
 
 
 def import_config(s: Session, path: Path, *, validate: Callable[[str], None] | None = None,
+                  check_query: watch_repo.QueryCheck | None = None,
                   check_locator: Callable[[str, str], str] | None = None) -> ImportReport:
     """Merge a TOML export into the database (adds and updates; never deletes)."""
     try:
@@ -122,7 +123,7 @@ def import_config(s: Session, path: Path, *, validate: Callable[[str], None] | N
         for i, d in enumerate(data.get("sources", [])):
             _import_source(s, d, report, f"{ctx}: sources[{i}]", check_locator)
         for i, d in enumerate(data.get("aliases", [])):
-            _import_alias(s, d, report, f"{ctx}: aliases[{i}]")
+            _import_alias(s, d, report, f"{ctx}: aliases[{i}]", check_query)
         for i, d in enumerate(data.get("watchlists", [])):
             _import_watchlist(s, d, report, f"{ctx}: watchlists[{i}]", validate)
     except KeyError as exc:
@@ -190,12 +191,16 @@ def _import_source(s: Session, d: dict, report: ImportReport, where: str,
         report.updated.append(f"source {name}")
 
 
-def _import_alias(s: Session, d: dict, report: ImportReport, where: str) -> None:
+def _import_alias(s: Session, d: dict, report: ImportReport, where: str,
+                  check: watch_repo.QueryCheck | None) -> None:
     name = _require(d, "name", where)
     members = _require(d, "members", where, list)
     before = watch_repo.alias_map(s).get(name)
     if before != members:
-        watch_repo.set_alias_set(s, name, members)
+        try:
+            watch_repo.set_alias_set(s, name, members, check=check)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc}") from None
         (report.updated if before is not None else report.created).append(f"alias {name}")
 
 

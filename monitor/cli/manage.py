@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import List, Optional
@@ -236,14 +237,19 @@ def watchlist_remove(ctx: typer.Context, name: str) -> None:
     typer.echo(f"removed watchlist {name!r}")
 
 
-def term_validator(ctx: typer.Context, session):
-    """Validate queries with the matcher, against the stored alias sets and the settings' limits."""
+def query_check(ctx: typer.Context) -> watch_repo.QueryCheck:
+    """Validate a query with the matcher against given alias sets, within the settings' limits."""
     from monitor.match import validate
 
     m = state(ctx).settings.match
-    aliases = watch_repo.alias_map(session)
-    return lambda q: validate(q, aliases, min_prefix=m.min_prefix, max_length=m.max_query_length,
-                              max_nesting=m.max_nesting)
+    return functools.partial(validate, min_prefix=m.min_prefix, max_length=m.max_query_length,
+                             max_nesting=m.max_nesting)
+
+
+def term_validator(ctx: typer.Context, session):
+    """Validate queries against the alias sets stored at the time of the check."""
+    check = query_check(ctx)
+    return lambda q: check(q, watch_repo.alias_map(session))
 
 
 @term_app.command("add")
@@ -296,7 +302,7 @@ def term_remove(ctx: typer.Context, ref: str = typer.Argument(..., help="term id
 def alias_set(ctx: typer.Context, name: str, members: List[str]) -> None:
     """Create or replace an alias set: monitor alias set kim_jong_un "Ким Чен Ын" "Kim Jong Un" 김정은"""
     with state(ctx).unit() as s:
-        alias = watch_repo.set_alias_set(s, name, members)
+        alias = watch_repo.set_alias_set(s, name, members, check=query_check(ctx))
         typer.echo(f"alias @{alias.name}: {' | '.join(alias.members)}")
 
 
@@ -311,7 +317,7 @@ def alias_list(ctx: typer.Context, fmt: Format = FORMAT) -> None:
 @alias_app.command("remove")
 def alias_remove(ctx: typer.Context, name: str) -> None:
     with state(ctx).unit() as s:
-        watch_repo.remove_alias_set(s, name)
+        watch_repo.remove_alias_set(s, name, check=query_check(ctx))
     typer.echo(f"removed alias @{name.lstrip('@')}")
 
 
@@ -337,7 +343,8 @@ def import_config_cmd(ctx: typer.Context, file: Path) -> None:
     from monitor.configio import import_config
 
     with state(ctx).unit() as s:
-        report = import_config(s, file, validate=term_validator(ctx, s), check_locator=check_locator)
+        report = import_config(s, file, validate=term_validator(ctx, s), check_query=query_check(ctx),
+                               check_locator=check_locator)
     for line in report.created:
         typer.echo(f"created {line}")
     for line in report.updated:

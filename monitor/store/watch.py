@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from monitor.errors import AlreadyExists, InvalidInput, NotFound
+from monitor.errors import AlreadyExists, InvalidInput, NotFound, QuerySyntaxError
 from monitor.store.models import AliasSet, Desk, Route, Watchlist, WatchTerm, WatchTermVersion
 
 
@@ -133,14 +133,27 @@ def remove_term(s: Session, term: WatchTerm) -> None:
     s.flush()
 
 
-def set_alias_set(s: Session, name: str, members: Sequence[str]) -> AliasSet:
-    """Create or replace a named alias set (``@name`` in queries)."""
+# checks a query against a given alias map (monitor.match.validate with the settings' limits)
+QueryCheck = Callable[[str, Mapping[str, Sequence[str]]], None]
+
+
+def set_alias_set(s: Session, name: str, members: Sequence[str], *, check: QueryCheck | None = None) -> AliasSet:
+    """Create or replace a named alias set (``@name`` in queries).
+
+    With ``check``, the set must compile as a query and no saved term using it may stop compiling."""
     name = name.lstrip("@").strip()
     if not name or not name.replace("_", "").replace("-", "").isalnum():
         raise InvalidInput(f"alias set name {name!r}: use letters, digits, '_' or '-'")
     cleaned = [m.strip() for m in members if m.strip()]
     if not cleaned:
         raise InvalidInput(f"alias set {name!r} needs at least one member")
+    if check is not None:
+        after = {**alias_map(s), name: cleaned}
+        try:
+            check(f"@{name}", after)
+        except QuerySyntaxError as exc:
+            raise InvalidInput(f"alias set @{name}: its members do not make a query ({exc})") from None
+        _check_terms_using(s, name, after, check)
     alias = s.scalar(select(AliasSet).where(AliasSet.name == name))
     if alias is None:
         alias = AliasSet(name=name, members=cleaned)
@@ -151,13 +164,31 @@ def set_alias_set(s: Session, name: str, members: Sequence[str]) -> AliasSet:
     return alias
 
 
+def _check_terms_using(s: Session, name: str, after: Mapping[str, Sequence[str]], check: QueryCheck) -> None:
+    """Refuse an alias change that would leave saved terms unable to compile (they would silently
+    stop matching)."""
+    broken = []
+    for term in s.scalars(select(WatchTerm).where(WatchTerm.query.contains(f"@{name}")).order_by(WatchTerm.id)):
+        try:
+            check(term.query, after)
+        except QuerySyntaxError as exc:
+            broken.append(f"term {term.id} ({term.query!r}): {exc}")
+    if broken:
+        raise InvalidInput(f"alias set @{name} is used by terms that would no longer compile: "
+                           + "; ".join(broken[:5]) + (f" (and {len(broken) - 5} more)" if len(broken) > 5 else ""))
+
+
 def alias_map(s: Session) -> dict[str, list[str]]:
     return {a.name: list(a.members) for a in s.scalars(select(AliasSet).order_by(AliasSet.name))}
 
 
-def remove_alias_set(s: Session, name: str) -> None:
+def remove_alias_set(s: Session, name: str, *, check: QueryCheck | None = None) -> None:
+    """Remove an alias set; with ``check``, not while saved terms use it."""
     alias = s.scalar(select(AliasSet).where(AliasSet.name == name.lstrip("@")))
     if alias is None:
         raise NotFound(f"no alias set named {name!r}")
+    if check is not None:
+        after = {k: v for k, v in alias_map(s).items() if k != alias.name}
+        _check_terms_using(s, alias.name, after, check)
     s.delete(alias)
     s.flush()

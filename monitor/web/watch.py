@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 from fastapi import APIRouter, Depends, Request
@@ -26,13 +27,17 @@ def _see(ctx: Ctx, wl: Watchlist | None) -> Watchlist:
     return wl
 
 
-def _validator(ctx: Ctx, s):
+def _check(ctx: Ctx) -> watch_repo.QueryCheck:
     from monitor.match import validate
 
     m = ctx.request.app.state.web.settings.match
-    aliases = watch_repo.alias_map(s)
-    return lambda q: validate(q, aliases, min_prefix=m.min_prefix, max_length=m.max_query_length,
-                              max_nesting=m.max_nesting)
+    return functools.partial(validate, min_prefix=m.min_prefix, max_length=m.max_query_length,
+                             max_nesting=m.max_nesting)
+
+
+def _validator(ctx: Ctx, s):
+    check = _check(ctx)
+    return lambda q: check(q, watch_repo.alias_map(s))
 
 
 @router.get("/watchlists")
@@ -197,7 +202,7 @@ def aliases_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 def alias_set(ctx: Ctx = Depends(act("operator"))):
     members = [m for m in (ctx.form.get("members") or "").splitlines() if m.strip()]
     with ctx.unit() as s:
-        alias = watch_repo.set_alias_set(s, ctx.field("name"), members)
+        alias = watch_repo.set_alias_set(s, ctx.field("name"), members, check=_check(ctx))
         user_repo.audit(s, ctx.user_id, "alias.set", f"alias:{alias.name}", members=len(alias.members))
     ctx.flash(f"Alias set @{alias.name} saved.")
     return RedirectResponse("/aliases", status_code=303)
@@ -206,7 +211,7 @@ def alias_set(ctx: Ctx = Depends(act("operator"))):
 @router.post("/aliases/{name}/remove")
 def alias_remove(name: str, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
-        watch_repo.remove_alias_set(s, name)
+        watch_repo.remove_alias_set(s, name, check=_check(ctx))
         user_repo.audit(s, ctx.user_id, "alias.remove", f"alias:{name}")
     ctx.flash(f"Alias set @{name} removed.")
     return RedirectResponse("/aliases", status_code=303)

@@ -205,3 +205,26 @@ def test_usage_and_database_errors_are_messages_not_tracebacks(cli, tmp_path, ca
     assert run_app(app, ["--db", "postgresql://nobody@127.0.0.1:1/none", "hits"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: cannot open the database") and "Traceback" not in err
+
+
+def test_alias_changes_that_would_break_saved_terms_are_refused(cli, tmp_path):
+    assert cli("alias", "set", "kim", "Ким Чен Ын", "Kim Jong Un")[0] == 0
+    cli("watchlist", "add", "dprk")
+    assert cli("term", "add", "dprk", "@kim NEAR/5 ракета")[0] == 0
+    code, _, err = cli("alias", "set", "kim", "!!!")
+    assert code == 2 and "@kim" in err and "Traceback" not in err
+    code, _, err = cli("alias", "remove", "kim")
+    assert code == 2 and "would no longer compile" in err and "@kim NEAR/5 ракета" in err
+    assert json.loads(cli("alias", "list", "-f", "jsonl")[1])["members"] == ["Ким Чен Ын", "Kim Jong Un"]
+    assert cli("alias", "set", "kim", "Ким Чен Ын", "Кім Чен Ин")[0] == 0  # a change that compiles
+    assert cli("term", "test", "@kim NEAR/5 ракета", "--text", "Кім Чен Ин оглянув нову ракету")[0] == 0
+    code, _, err = cli("alias", "set", "empty", "  ", "…")
+    assert code == 2 and "@empty" in err
+    # an import brings aliases and the terms that use them in one go
+    conf = tmp_path / "conf.toml"
+    conf.write_text('[[aliases]]\nname = "putin"\nmembers = ["Путин", "Putin"]\n\n'
+                    '[[watchlists]]\nname = "kremlin"\n[[watchlists.terms]]\nquery = "@putin визит"\n',
+                    encoding="utf-8")
+    code, out, err = cli("import-config", str(conf))
+    assert code == 0, err
+    assert "alias putin" in out and "kremlin" in out
