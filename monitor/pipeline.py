@@ -151,16 +151,14 @@ class Pipeline:
             if result.new and source.footer is None:
                 self._learn_footer(source, [st.value.text for st in stored if st.status == "new"])
             fresh = [st for st in stored if st.status == "new"]
-            hows = assign_stories(s, [(st.row, _cluster(st.value, source.footer, self.settings)) for st in fresh],
+            hows = assign_stories(s, [(st, _cluster(st.value, source.footer, self.settings)) for st in fresh],
                                   window=timedelta(days=self.settings.dedup.window_days),
                                   similarity=self.settings.dedup.similarity, similarity_fn=_similarity)
             result.stories_joined = sum(how != "new" for how in hows)
             if changed:
-                new_hits = self._match(s, source, changed, now)
-                result.hits = len(new_hits)
-                if new_hits:
-                    s.flush()
-                    result.new_hit_ids = [h.id for h in new_hits]
+                result.new_hit_ids = self._match(s, source, changed, now)
+                result.hits = len(result.new_hit_ids)
+                if result.new_hit_ids:
                     if self._alerts_hook is not None:
                         result.alerts = self._alerts_hook(s, result.new_hit_ids, settings=self.settings, now=now) or 0
             crashpoint("before_cursor")
@@ -182,29 +180,32 @@ class Pipeline:
             if footer:
                 source.footer = footer
 
-    def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime) -> list:
+    def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime) -> list[int]:
+        """Match new and changed items; store their new hits. Returns the new hits' ids."""
         from monitor.match import MatchDoc
 
         matcher, meta = self.matchers.get(s)
         if matcher is None or not meta:
             return []
-        existing = hit_repo.existing_pairs(s, [st.row.id for st in changed])
+        # only a changed item can have hits already (the new ones were inserted in this batch)
+        existing = hit_repo.existing_pairs(s, [st.id for st in changed if st.status == "version"])
         crashpoint("during_matching")
-        out = []
+        rows = []
         for st in changed:
-            row = st.row
-            doc = MatchDoc(text=row.text or "", title=row.title, source=source.name, lang=row.language,
-                           channel=row.channel_username)
+            value = st.value
+            text = value.text or ""
+            doc = MatchDoc(text=text, title=value.title, source=source.name, lang=st.language,
+                           channel=value.channel_username)
             for th in matcher.match(doc):
                 info = meta.get(th.term_id)
-                if info is None or (row.id, th.term_id) in existing:
+                if info is None or (st.id, th.term_id) in existing:
                     continue
-                existing.add((row.id, th.term_id))
-                field_text = row.title if th.field == "title" else row.text
-                out.append(hit_repo.add_hit(s, item=row, meta=info, field=th.field, spans=th.spans,
-                                            snippet=th.snippet, snippet_html=th.snippet_html,
-                                            field_text=field_text, now=now))
-        return out
+                existing.add((st.id, th.term_id))
+                rows.append(hit_repo.hit_row(
+                    item_id=st.id, item_version=st.version, story_id=st.story_id, meta=info, field=th.field,
+                    spans=th.spans, snippet=th.snippet, snippet_html=th.snippet_html,
+                    field_text=value.title if th.field == "title" else text, now=now))
+        return hit_repo.add_hits(s, rows)
 
     # ------------------------------------------------------------------ runs (async)
 

@@ -78,6 +78,40 @@ def test_changed_content_is_a_new_version_and_is_matched_again(store, setup):
         assert s.scalar(select(Hit.item_version)) == 2
 
 
+def test_counters_update_without_a_version_and_repeats_in_a_batch_are_versions(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("7", CLAIM, views=10)]))
+    res = pipeline.ingest(ids["chan-a"], Batch(items=[value("7", CLAIM, views=25, forwards=3)]))
+    assert (res.new, res.versions, res.unchanged, res.hits) == (0, 0, 1, 0)
+    # the same post twice in one batch, edited in between: one row, two versions, two payloads
+    res = pipeline.ingest(ids["chan-a"], Batch(items=[value("8", "Удар по полигону.", raw=b"1"),
+                                                      value("8", CLAIM, raw=b"2", edited_at=NOW)]))
+    assert (res.new, res.versions, res.hits) == (1, 1, 1)
+    with store.unit() as s:
+        first = s.scalar(select(Item).where(Item.external_id == "7"))
+        assert (first.views, first.forwards, first.version) == (25, 3, 1)
+        item = s.scalar(select(Item).where(Item.external_id == "8"))
+        assert (item.version, item.text, item.edited_at) == (2, CLAIM, NOW)
+        assert s.execute(select(ItemVersion.version, ItemVersion.text).where(ItemVersion.item_id == item.id)
+                         .order_by(ItemVersion.version)).all() == [(1, "Удар по полигону."), (2, CLAIM)]
+        assert s.scalars(select(ItemPayload.version).where(ItemPayload.item_id == item.id)
+                         .order_by(ItemPayload.version)).all() == [1, 2]
+        hit = s.scalar(select(Hit).where(Hit.item_id == item.id))
+        assert (hit.item_version, hit.story_id) == (2, item.story_id) and item.story_id is not None
+
+
+def test_a_version_keeps_its_story_and_a_flagged_date(store, setup):
+    pipeline, ids = setup
+    pipeline.ingest(ids["feed-a"], Batch(items=[value("a1", "Удар по полигону под Донецком.", minutes=30)]))
+    res = pipeline.ingest(ids["feed-a"], Batch(items=[
+        Value(external_id="a1", fetched_at=NOW, published_at=NOW, date_flag="future", text=CLAIM)]))
+    assert (res.versions, res.hits) == (1, 1)
+    with store.unit() as s:
+        item = s.scalar(select(Item))
+        assert item.published_at == NOW - timedelta(minutes=30) and item.date_flag is None
+        assert s.scalar(select(Hit.story_id)) == item.story_id is not None
+
+
 def test_deletions_mark_and_never_erase(store, setup):
     pipeline, ids = setup
     pipeline.ingest(ids["chan-a"], Batch(items=[value("1", CLAIM)]))

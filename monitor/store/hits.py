@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import Hit, Item, Source, Watchlist, WatchTerm
@@ -53,14 +53,21 @@ def matched_hash(text: str | None) -> str:
     return hashlib.sha256((text or "").encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def add_hit(s: Session, *, item: Item, meta: TermMeta, field: str, spans, snippet: str, snippet_html: str,
-            field_text: str | None, now: datetime) -> Hit:
-    hit = Hit(item_id=item.id, term_id=meta.term_id, watchlist_id=meta.watchlist_id, term_version=meta.version,
-              item_version=item.version, story_id=item.story_id, field=field,
-              spans=[[sp.start, sp.end] for sp in spans], snippet=snippet, snippet_html=snippet_html,
-              matched_hash=matched_hash(field_text), created_at=now)
-    s.add(hit)
-    return hit
+def hit_row(*, item_id: int, item_version: int, story_id: int | None, meta: TermMeta, field: str, spans,
+            snippet: str, snippet_html: str, field_text: str | None, now: datetime) -> dict:
+    """The columns of one new hit, for :func:`add_hits`."""
+    return dict(item_id=item_id, term_id=meta.term_id, watchlist_id=meta.watchlist_id, term_version=meta.version,
+                item_version=item_version, story_id=story_id, field=field,
+                spans=[[sp.start, sp.end] for sp in spans], snippet=snippet, snippet_html=snippet_html,
+                matched_hash=matched_hash(field_text), review_state="new", created_at=now)
+
+
+def add_hits(s: Session, rows: Sequence[dict]) -> list[int]:
+    """Insert hits (rows from :func:`hit_row`) with a multi-row ``INSERT … RETURNING``; their ids."""
+    if not rows:
+        return []
+    table = Hit.__table__
+    return sorted(s.execute(insert(table).returning(table.c.id), rows).scalars())
 
 
 def list_hits(

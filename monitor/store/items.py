@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Literal, Sequence
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
@@ -22,9 +22,34 @@ from monitor.store.models import Item, ItemPayload, ItemVersion, Source
 
 @dataclass(slots=True)
 class StoredItem:
-    row: Item
+    """One input value and the stored row it became, as plain values (no ORM object).
+
+    ``id``, ``version``, ``language`` and ``published_at`` are the row's after this value (a
+    version keeps the first-seen date of an item whose source gives no good date); the content
+    columns are the value's. ``story_id`` is the row's, shared by repeats of the value in a batch.
+    """
+
     value: t.Item
     status: Literal["new", "version", "unchanged"]
+    source_id: int
+    row: dict = field(repr=False)  # the row's columns after the batch
+    id: int | None = None
+    version: int = 1
+    language: str | None = None
+    published_at: datetime | None = None
+
+    @property
+    def story_id(self) -> int | None:
+        return self.row["story_id"]
+
+    @story_id.setter
+    def story_id(self, story_id: int) -> None:
+        self.row["story_id"] = story_id
+
+    @property
+    def seen_at(self) -> datetime:
+        """When the item appeared: its published time, else when it was fetched."""
+        return self.published_at or self.value.fetched_at
 
 
 def _fields(value: t.Item) -> dict:
@@ -43,6 +68,10 @@ def _fields(value: t.Item) -> dict:
 
 # Fields that change without making a new version (counters, not content).
 _COUNTERS = ("views", "forwards")
+_ITEMS = Item.__table__
+# What a version update needs to know of the stored row.
+_STORED = (_ITEMS.c.id, _ITEMS.c.external_id, _ITEMS.c.content_hash, _ITEMS.c.version, _ITEMS.c.language,
+           _ITEMS.c.published_at, _ITEMS.c.edited_at, _ITEMS.c.story_id, _ITEMS.c.views, _ITEMS.c.forwards)
 
 
 def upsert_items(
@@ -52,65 +81,93 @@ def upsert_items(
     """Store a batch of adapted items for one source.
 
     ``enrich(value) -> (norm_text, language)`` gives the matching form and the language of a new
-    or changed item. Returns one entry per input value, in order. New rows are inserted with one
-    flush; versions and payloads with one bulk insert each.
+    or changed item. Returns one entry per input value, in order (a value repeated in the batch
+    is compared with its earlier copy, as if they came in two batches). One query reads the
+    stored rows of the batch's external ids; new rows go in with one multi-row ``INSERT … RETURNING``;
+    versions, payloads and changed rows with one executemany each.
     """
     ids = list(dict.fromkeys(v.external_id for v in values))
-    existing: dict[str, Item] = {}
-    for chunk_start in range(0, len(ids), 500):
-        chunk = ids[chunk_start:chunk_start + 500]
-        for row in s.scalars(select(Item).where(Item.source_id == source.id, Item.external_id.in_(chunk))):
-            existing[row.external_id] = row
-    out: list[StoredItem] = []
-    versions: list[tuple[Item, t.Item]] = []
-    fresh: list[Item] = []
+    rows: dict[str, dict] = {}  # external id -> the row's columns as they are after the batch
+    for i in range(0, len(ids), 500):
+        for row in s.execute(select(*_STORED).where(_ITEMS.c.source_id == source.id,
+                                                     _ITEMS.c.external_id.in_(ids[i:i + 500]))).mappings():
+            rows[row["external_id"]] = dict(row)
+    fresh: list[dict] = []  # rows to insert
+    changed: dict[int, dict] = {}  # stored rows to update, by id
+    versions: list[tuple[dict, int, t.Item]] = []  # (row, version number, value)
+    entries: list[StoredItem] = []
     for value in values:
-        row = existing.get(value.external_id)
+        row = rows.get(value.external_id)
         chash = value.content_hash
         if row is None:
             norm, lang = enrich(value)
-            row = Item(source_id=source.id, external_id=value.external_id, fetched_at=value.fetched_at,
-                       content_hash=chash, version=1, collector=collector, norm_text=norm, language=lang,
-                       deleted_at=value.deleted_at, **_fields(value))
-            existing[value.external_id] = row
+            row = rows[value.external_id] = dict(
+                source_id=source.id, external_id=value.external_id, fetched_at=value.fetched_at,
+                content_hash=chash, version=1, collector=collector, norm_text=norm, language=lang,
+                deleted_at=value.deleted_at, story_id=None, **_fields(value))
             fresh.append(row)
-            versions.append((row, value))
-            out.append(StoredItem(row, value, "new"))
-        elif row.content_hash != chash:
+            status = "new"
+        elif row["content_hash"] != chash:
             norm, lang = enrich(value)
             fields = _fields(value)
             if value.published_at is None or value.date_flag:
                 # keep the first-seen date of an item whose source gives no good date
                 fields.pop("published_at"), fields.pop("published_raw"), fields.pop("date_flag")
-            for key, v in fields.items():
-                setattr(row, key, v)
-            row.content_hash, row.version, row.norm_text = chash, row.version + 1, norm
-            row.language = lang or row.language
-            row.fetched_at = value.fetched_at
-            if row.edited_at is None:
-                row.edited_at = value.edited_at or value.fetched_at
-            versions.append((row, value))
-            out.append(StoredItem(row, value, "version"))
+            row.update(fields, content_hash=chash, version=row["version"] + 1, norm_text=norm,
+                       language=lang or row["language"], fetched_at=value.fetched_at,
+                       edited_at=value.edited_at or value.fetched_at)
+            status = "version"
         else:
+            status = "unchanged"
             for key in _COUNTERS:
                 new = getattr(value, key)
-                if new is not None and new != getattr(row, key):
-                    setattr(row, key, new)
-            out.append(StoredItem(row, value, "unchanged"))
-    s.add_all(fresh)
-    s.flush()  # one INSERT ... RETURNING for the new rows: their ids for the rows below
+                if new is not None and new != row[key]:
+                    row[key] = new
+                    status = "counters"
+        if status != "new" and "id" in row and status != "unchanged":
+            changed[row["id"]] = row
+        if status in ("new", "version"):
+            versions.append((row, row["version"], value))
+        entries.append(StoredItem(value, "unchanged" if status == "counters" else status, source.id, row,
+                                  version=row["version"]))
+    if fresh:
+        # RETURNING rows come back in no promised order (and asking SQLAlchemy to sort them makes
+        # it insert row by row on SQLite): match them up by external id, unique in `fresh`.
+        inserted = dict(s.execute(insert(_ITEMS).returning(_ITEMS.c.external_id, _ITEMS.c.id), fresh).all())
+        for row in fresh:
+            row["id"] = inserted[row["external_id"]]
+    if changed:
+        _update_rows(s, list(changed.values()))
     if versions:
-        s.execute(insert(ItemVersion), [
-            {"item_id": row.id, "version": row.version, "title": v.title, "text": v.text or "", "html": v.html,
-             "url": v.url, "content_hash": row.content_hash, "edited_at": v.edited_at, "fetched_at": v.fetched_at}
-            for row, v in versions])
-        payloads = [{"item_id": row.id, "version": row.version, "format": v.raw_format or "raw",
+        s.execute(insert(ItemVersion.__table__), [
+            {"item_id": row["id"], "version": n, "title": v.title, "text": v.text or "", "html": v.html,
+             "url": v.url, "content_hash": v.content_hash, "edited_at": v.edited_at, "fetched_at": v.fetched_at}
+            for row, n, v in versions])
+        payloads = [{"item_id": row["id"], "version": n, "format": v.raw_format or "raw",
                      "sha256": hashlib.sha256(v.raw).hexdigest(), "data": zlib.compress(v.raw, 6),
                      "created_at": v.fetched_at}
-                    for row, v in versions if v.raw is not None]
+                    for row, n, v in versions if v.raw is not None]
         if payloads:
-            s.execute(insert(ItemPayload), payloads)
-    return out
+            s.execute(insert(ItemPayload.__table__), payloads)
+    for st in entries:
+        st.id, st.language, st.published_at = st.row["id"], st.row["language"], st.row["published_at"]
+    return entries
+
+
+# Columns a version or a counter change may rewrite (never identity, story or dedup columns).
+_UPDATABLE = tuple(c.name for c in _ITEMS.c if c.name not in (
+    "id", "source_id", "external_id", "story_id", "dedup_kind", "minhash", "collector", "deleted_at"))
+
+
+def _update_rows(s: Session, rows: list[dict]) -> None:
+    """Write changed stored rows back, one executemany per set of columns."""
+    by_shape: dict[tuple[str, ...], list[dict]] = {}
+    for row in rows:
+        cols = tuple(c for c in _UPDATABLE if c in row)
+        by_shape.setdefault(cols, []).append({"_id": row["id"], **{c: row[c] for c in cols}})
+    for params in by_shape.values():
+        # the SET clause comes from the parameters' keys
+        s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), params)
 
 
 def mark_deleted(s: Session, source: Source, external_ids: Iterable[str], deleted_at: datetime) -> int:

@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from monitor.store.items import StoredItem
 from monitor.store.models import DedupKey, Item, LshBand, Source, Story
+from monitor.types import utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +29,11 @@ class Cluster:
     bands: Sequence[str]  # LSH band keys
 
 
-def _insert_ignore(s: Session, model, rows: list[dict]) -> None:
+_ITEMS, _STORIES = Item.__table__, Story.__table__
+_KEYS, _BANDS = DedupKey.__table__, LshBand.__table__
+
+
+def _insert_ignore(s: Session, table, rows: list[dict]) -> None:
     """INSERT … ON CONFLICT DO NOTHING on both backends (the first owner of a key wins)."""
     if not rows:
         return
@@ -36,48 +42,63 @@ def _insert_ignore(s: Session, model, rows: list[dict]) -> None:
         from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
         from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    s.execute(dialect_insert(model).on_conflict_do_nothing(), rows)
+    s.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
+
+
+class _NewStory:
+    """A story created in this batch, before it has an id."""
+
+    __slots__ = ("row", "id")
+
+    def __init__(self, row: dict):
+        self.row, self.id = row, None
+
+
+def _candidates(s: Session, bands: list[str], lo: datetime, hi: datetime) -> dict[str, list[tuple]]:
+    """Stored band rows within [lo, hi] by band key: (item id, story id, seen at, signature)."""
+    rows = []
+    for i in range(0, len(bands), 500):
+        rows += s.execute(select(_BANDS.c.band_key, _BANDS.c.item_id, _BANDS.c.story_id, _BANDS.c.seen_at)
+                          .where(_BANDS.c.band_key.in_(bands[i:i + 500]), _BANDS.c.seen_at >= lo,
+                                 _BANDS.c.seen_at <= hi)).all()
+    cand_ids = list({r[1] for r in rows})
+    sigs: dict[int, bytes | None] = {}
+    for i in range(0, len(cand_ids), 500):
+        sigs.update(s.execute(select(_ITEMS.c.id, _ITEMS.c.minhash).where(_ITEMS.c.id.in_(cand_ids[i:i + 500]))).all())
+    by_band: dict[str, list[tuple]] = {}
+    for band, item_id, story_id, when in rows:
+        by_band.setdefault(band, []).append((item_id, story_id, when, sigs.get(item_id)))
+    return by_band
 
 
 def assign_stories(
-    s: Session, entries: Sequence[tuple[Item, Cluster]], *, window: timedelta, similarity: float,
+    s: Session, entries: Sequence[tuple[StoredItem, Cluster]], *, window: timedelta, similarity: float,
     similarity_fn,
 ) -> list[str]:
     """Put each new item into a story; returns how each joined (a key kind, ``near`` or ``new``).
 
     One query finds the stored owners of all the batch's exact keys, one the stored LSH band
     rows within the window; items are then decided in order, so a copy later in the same batch
-    joins an earlier one. Keys and bands are inserted in bulk (``ON CONFLICT DO NOTHING`` for keys:
-    the first owner wins, also against a concurrent writer).
+    joins an earlier one. New stories are inserted in one ``INSERT … RETURNING``, the items'
+    story, dedup kind and signature set in one executemany, keys and bands inserted in bulk
+    (``ON CONFLICT DO NOTHING`` for keys: the first owner wins, also against a concurrent
+    writer). Each entry's ``story_id`` is set.
     """
     if not entries:
         return []
     values = list({v for _, c in entries for _, v in c.keys})
-    owners: dict[str, object] = {}  # key value -> story id (int) or Story (created in this batch)
+    owners: dict[str, int | _NewStory] = {}  # key value -> story id, or a story of this batch
     for i in range(0, len(values), 500):
-        for value, story_id in s.execute(select(DedupKey.value, DedupKey.story_id)
-                                         .where(DedupKey.value.in_(values[i:i + 500]))).all():
+        for value, story_id in s.execute(select(_KEYS.c.value, _KEYS.c.story_id)
+                                         .where(_KEYS.c.value.in_(values[i:i + 500]))).all():
             owners.setdefault(value, story_id)
-    seen = [it.published_at or it.fetched_at for it, _ in entries]
+    seen = [st.seen_at for st, _ in entries]
     bands = list({b for _, c in entries for b in c.bands})
-    by_band: dict[str, list[tuple[int | None, object, datetime, bytes | None]]] = {}
-    if bands:
-        lo, hi = min(seen) - window, max(seen) + window
-        rows = []
-        for i in range(0, len(bands), 500):
-            rows += s.execute(select(LshBand.band_key, LshBand.item_id, LshBand.story_id, LshBand.seen_at)
-                              .where(LshBand.band_key.in_(bands[i:i + 500]), LshBand.seen_at >= lo,
-                                     LshBand.seen_at <= hi)).all()
-        cand_ids = list({r[1] for r in rows})
-        sigs: dict[int, bytes | None] = {}
-        for i in range(0, len(cand_ids), 500):
-            sigs.update(s.execute(select(Item.id, Item.minhash).where(Item.id.in_(cand_ids[i:i + 500]))).all())
-        for band, item_id, story_id, when in rows:
-            by_band.setdefault(band, []).append((item_id, story_id, when, sigs.get(item_id)))
+    by_band = _candidates(s, bands, min(seen) - window, max(seen) + window) if bands else {}
     hows: list[str] = []
-    created: list[tuple[Item, Story]] = []
-    joined: dict[object, list[tuple[Item, datetime]]] = {}
-    key_rows, band_rows = [], []
+    stories: list[int | _NewStory] = []
+    created: list[_NewStory] = []
+    joined: dict[int | _NewStory, list[tuple[StoredItem, datetime]]] = {}
     for (item, cluster), when in zip(entries, seen):
         story, how = None, "new"
         for kind, value in cluster.keys:  # strongest key first
@@ -95,61 +116,73 @@ def assign_stories(
                     if score >= similarity and score > best:
                         best, story, how = score, cand_story, "near"
         if story is None:
-            story = Story(first_item_id=None, first_source_id=item.source_id, first_seen_at=when,
-                          last_seen_at=when, item_count=1, source_count=1, title=_title(item))
-            s.add(story)
-            created.append((item, story))
+            story = _NewStory(dict(first_item_id=item.id, first_source_id=item.source_id, first_seen_at=when,
+                                   last_seen_at=when, item_count=1, source_count=1, title=_title(item.value),
+                                   created_at=utcnow()))
+            created.append(story)
         else:
             joined.setdefault(story, []).append((item, when))
         hows.append(how)
-        item.dedup_kind, item.minhash = how, cluster.signature
-        item._pending_story = story  # resolved to an id below
+        stories.append(story)
         for _, value in cluster.keys:
             owners.setdefault(value, story)
         for band in cluster.bands:
             by_band.setdefault(band, []).append((None, story, when, cluster.signature))
-    s.flush()  # ids for the stories created above
-    for item, story in created:
-        story.first_item_id = item.id
-    for (item, cluster), when in zip(entries, seen):
-        story = item.__dict__.pop("_pending_story")
+    if created:
+        # each new story has its own first item: match the RETURNING rows (in no promised order) by it
+        new_ids = dict(s.execute(insert(_STORIES).returning(_STORIES.c.first_item_id, _STORIES.c.id),
+                                 [story.row for story in created]).all())
+        for story in created:
+            story.id = new_ids[story.row["first_item_id"]]
+    key_rows, band_rows, item_rows = [], [], []
+    for (item, cluster), when, story, how in zip(entries, seen, stories, hows):
         item.story_id = story if isinstance(story, int) else story.id
+        item_rows.append({"_id": item.id, "story_id": item.story_id, "dedup_kind": how,
+                          "minhash": cluster.signature})
         key_rows += [{"kind": k, "value": v, "item_id": item.id, "story_id": item.story_id, "seen_at": when}
                      for k, v in cluster.keys]
         band_rows += [{"band_key": b, "item_id": item.id, "story_id": item.story_id, "seen_at": when}
                       for b in cluster.bands]
-    s.flush()
-    _insert_ignore(s, DedupKey, key_rows)
+    s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), item_rows)
+    _insert_ignore(s, _KEYS, key_rows)
     if band_rows:
-        s.execute(insert(LshBand), band_rows)
-    _update_joined(s, joined)
+        s.execute(insert(_BANDS), band_rows)
+    _update_joined(s, {(st if isinstance(st, int) else st.id): members for st, members in joined.items()})
     return hows
 
 
-def _update_joined(s: Session, joined: dict[object, list[tuple[Item, datetime]]]) -> None:
-    """Counters and first-seen of the stories that gained items (one aggregate query)."""
+_JOINED = ("id", "first_item_id", "first_source_id", "first_seen_at", "last_seen_at", "item_count",
+           "source_count", "title")
+
+
+def _update_joined(s: Session, joined: dict[int, list[tuple[StoredItem, datetime]]]) -> None:
+    """Counters, first- and last-seen of the stories that gained items (one aggregate query)."""
     if not joined:
         return
-    ids = sorted({st if isinstance(st, int) else st.id for st in joined})
-    pg = s.get_bind().dialect.name == "postgresql"
-    stories = {st.id: st for st in s.scalars(select(Story).where(Story.id.in_(ids)).order_by(Story.id)
-                                             .with_for_update() if pg else
-                                             select(Story).where(Story.id.in_(ids)))}
+    ids = sorted(joined)
+    q = select(*(_STORIES.c[c] for c in _JOINED)).where(_STORIES.c.id.in_(ids)).order_by(_STORIES.c.id)
+    if s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update()  # concurrent writers joining the same story count in turn
+    stories = {row["id"]: dict(row) for row in s.execute(q).mappings()}
     counts = {sid: (n, sources) for sid, n, sources in s.execute(
-        select(Item.story_id, func.count(Item.id), func.count(func.distinct(Item.source_id)))
-        .where(Item.story_id.in_(ids)).group_by(Item.story_id)).all()}
-    for key, members in joined.items():
-        story = stories[key if isinstance(key, int) else key.id]
-        story.item_count, story.source_count = counts.get(story.id, (story.item_count, story.source_count))
+        select(_ITEMS.c.story_id, func.count(_ITEMS.c.id), func.count(func.distinct(_ITEMS.c.source_id)))
+        .where(_ITEMS.c.story_id.in_(ids)).group_by(_ITEMS.c.story_id)).all()}
+    for story_id, members in joined.items():
+        story = stories[story_id]
+        story["item_count"], story["source_count"] = counts.get(
+            story_id, (story["item_count"], story["source_count"]))
         for item, when in members:
-            if when < story.first_seen_at:  # an earlier copy arrived late (backfill, import)
-                story.first_seen_at, story.first_item_id, story.first_source_id = when, item.id, item.source_id
-                story.title = _title(item) or story.title
-            if when > story.last_seen_at:
-                story.last_seen_at = when
+            if when < story["first_seen_at"]:  # an earlier copy arrived late (backfill, import)
+                story.update(first_seen_at=when, first_item_id=item.id, first_source_id=item.source_id,
+                             title=_title(item.value) or story["title"])
+            if when > story["last_seen_at"]:
+                story["last_seen_at"] = when
+    s.execute(update(_STORIES).where(_STORIES.c.id == bindparam("_id")),
+              [{"_id": story.pop("id"), **story} for story in stories.values()])
 
 
-def _title(item: Item) -> str | None:
+def _title(item) -> str | None:
+    """A story's title: the item's title, else its text's first line (both as stored)."""
     if item.title:
         return item.title[:300]
     text = (item.text or "").strip()
