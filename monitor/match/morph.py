@@ -26,7 +26,8 @@ Rules, by the script of the (normalized) query token:
   vowel, ``ь`` or ``й`` and has at least 4 letters, that last letter may be replaced by an ending
   (``Моника`` → ``Монику``). Write names in the nominative.
 * **English** (ASCII letters): the last token of a phrase (or the word) also matches ``+s``, ``+es``,
-  ``+'s``, ``y → ies``; a query word in ``'s`` also matches the bare word.
+  ``+'s``, ``y → ies``; a query word in ``'s`` also matches the bare word, and a regular plural
+  (``officers``, ``cities``, ``boxes``) its singular (not words such as ``news`` or ``series``).
 * **Korean** (Hangul): the token may carry one of :data:`PARTICLES` (김정은이, 김정은의).
 * Anything else (digits, other scripts) must be equal after normalization.
 * ``!word`` / ``!"phrase"``: ``EXACT`` tokens only, no morphology.
@@ -146,7 +147,31 @@ def lexeme_forms(word: str) -> frozenset[str] | None:
     return frozenset(f for f in forms if f and " " not in f and "-" not in f)
 
 
+# Words in -s that are not plurals (a query for "news" must not find "new").
+_NOT_PLURAL = frozenset("""
+    always atlas bias canvas chaos christmas does gas has hers his its lens news ours perhaps
+    series species texas theirs this thus unless was whereas yes yours
+""".split())
+
+
+def english_singular(word: str) -> str | None:
+    """The singular of a regular English plural (``officers``, ``cities``, ``boxes``), else None."""
+    if len(word) <= 3 or word in _NOT_PLURAL or not word.endswith("s"):
+        return None
+    if word.endswith(("ss", "us", "is", "ous", "ics", "'s")):
+        return None
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    if word.endswith(("ses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    return word[:-1]
+
+
 def english_forms(word: str) -> frozenset[str]:
+    """The word, its plural and possessive forms, and for a plural its singular's forms."""
+    singular = english_singular(word)
+    if singular is not None:
+        return english_forms(singular) | {word, word + "'"}
     forms = {word, word + "s", word + "'s"}
     if word.endswith(("s", "x", "z", "ch", "sh")):
         forms.add(word + "es")

@@ -163,6 +163,12 @@ def test_english_plural_and_possessive():
     for text in ("an officer", "the officers", "the officer's car", "officers' mess"):
         assert matches("officer", text), text
     assert not matches("officer", "officialdom")
+    # a plural query finds the singular too; words in -s that are no plurals stay whole
+    for query, text in (("officers", "one officer"), ("cities", "a city"), ("boxes", "the box"),
+                        ('"North Korean officers"', "a North Korean officer's rank")):
+        assert matches(query, text), (query, text)
+    for query, text in (("news", "a new law"), ("series", "a serie"), ("status", "statu")):
+        assert not matches(query, text), (query, text)
 
 
 def test_korean_particles():
