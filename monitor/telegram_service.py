@@ -7,15 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
-
-from sqlalchemy import select, update
 
 from monitor.errors import PermanentSourceError, SourceError
 from monitor.pipeline import Pipeline
 from monitor.settings import Settings
 from monitor.store import sources as source_repo
-from monitor.store.models import Source
 
 log = logging.getLogger("monitor.telegram")
 RELOAD_SECONDS = 60
@@ -28,19 +24,13 @@ def _configured(settings: Settings, account: str | None) -> bool:
 
 def _load(pipeline: Pipeline) -> dict[str | None, list]:
     with pipeline.store.unit() as s:
-        rows = s.scalars(select(Source).where(Source.type == "telegram", Source.enabled.is_(True),
-                                              Source.retired.is_(False)))
-        by_account: dict[str | None, list] = defaultdict(list)
-        for row in rows:
-            by_account[row.account].append(source_repo.to_config(row))
-        return dict(by_account)
+        return {account: [source_repo.to_config(row) for row in rows]
+                for account, rows in source_repo.live_telegram_sources(s).items()}
 
 
 def _mark(pipeline: Pipeline, account: str | None, status: str, error: str) -> None:
     with pipeline.store.unit() as s:
-        s.execute(update(Source).where(Source.type == "telegram", Source.account.is_(None) if account is None
-                                       else Source.account == account)
-                  .values(last_status=status, last_error=error))
+        source_repo.mark_account(s, account, status=status, error=error)
 
 
 async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> None:
@@ -55,7 +45,10 @@ async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) 
 
     try:
         while not stop.is_set():
-            for account, configs in (await asyncio.to_thread(_load, pipeline)).items():
+            wanted = await asyncio.to_thread(_load, pipeline)
+            for account in listeners.keys() - wanted.keys():
+                listeners[account].set_sources([])  # its channels were all disabled or removed
+            for account, configs in wanted.items():
                 if account in listeners:
                     listeners[account].set_sources(configs)
                     continue

@@ -106,3 +106,47 @@ def test_an_account_without_credentials_is_skipped(store, caplog):
 
     asyncio.run(scenario())
     assert "no api_id/api_hash" in caplog.text and "second" not in CLIENTS._clients
+
+
+def test_a_disabled_channel_stops_being_ingested_live(store, monkeypatch):
+    import monitor.telegram_service as service
+
+    monkeypatch.setattr(service, "RELOAD_SECONDS", 0.2)
+    with store.unit() as s:
+        src = source_repo.add_source(s, type="telegram", locator="novosti_test", name="@novosti_test")
+        src.state = {"channel_id": CH, "access_hash": 987654321, "username": "novosti_test"}
+    settings = Settings(database_url=store.url, telegram=TelegramSettings(api_id=1, api_hash="x"))
+    pipeline = Pipeline(store, settings, alerts_hook=False)
+    client = FakeTelegram(channel(), []).install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+
+    def stored() -> set[str]:
+        with store.unit() as s:
+            return set(s.scalars(select(Item.external_id)))
+
+    async def scenario():
+        CLIENTS.put(None, client)
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_live(pipeline, settings, stop))
+        try:
+            await until(lambda: bool(client.list_event_handlers()))
+            await dispatch(client, types.UpdateNewChannelMessage(message=msg(1, "Первый пост"), pts=1, pts_count=1))
+            await until(lambda: stored() == {"1"})
+            with store.unit() as s:  # the operator disables the account's only channel
+                source_repo.set_enabled(s, "@novosti_test", False)
+            await asyncio.sleep(1.0)  # a few reloads
+            await dispatch(client, types.UpdateNewChannelMessage(message=msg(2, "Второй пост"), pts=2, pts_count=1))
+            await asyncio.sleep(0.5)
+            assert stored() == {"1"}
+            with store.unit() as s:  # and enables it again
+                source_repo.set_enabled(s, "@novosti_test", True)
+            await asyncio.sleep(1.0)
+            await dispatch(client, types.UpdateNewChannelMessage(message=msg(3, "Третий пост"), pts=3, pts_count=1))
+            await until(lambda: stored() == {"1", "3"})
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=20)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        CLIENTS._clients.pop("", None)

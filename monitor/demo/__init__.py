@@ -105,7 +105,7 @@ def _show(store: Store, echo) -> None:
     from monitor.store.hits import list_hits
     from monitor.store.models import Source, Story
     from monitor.store.stories import story_timeline
-    from sqlalchemy import func, select
+    from monitor.store.views import story_count
 
     with store.unit() as s:
         echo("\nhits (matched words in « »):")
@@ -123,7 +123,7 @@ def _show(store: Store, echo) -> None:
             for item, src in story_timeline(s, story.id):
                 when = item.published_at or item.fetched_at
                 echo(f"      {when:%H:%M}Z  {src.name:<18} {item.url}  [{item.dedup_kind}]")
-        total = s.scalar(select(func.count()).select_from(Story))
+        total = story_count(s)
         echo(f"\n{total} stories in all")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, NotFound
@@ -114,6 +114,22 @@ def find_channel_source(s: Session, *, channel_id: int | None, name: str | None)
     if name:
         return s.scalar(select(Source).where(Source.name == name))
     return None
+
+
+def live_telegram_sources(s: Session) -> dict[str | None, list[Source]]:
+    """Enabled Telethon sources by account (None: the default account)."""
+    out: dict[str | None, list[Source]] = {}
+    for row in s.scalars(select(Source).where(Source.type == "telegram", Source.enabled.is_(True),
+                                              Source.retired.is_(False)).order_by(Source.id)):
+        out.setdefault(row.account, []).append(row)
+    return out
+
+
+def mark_account(s: Session, account: str | None, *, status: str, error: str) -> None:
+    """Record an account-wide condition (e.g. logged out) on all its Telethon sources."""
+    s.execute(update(Source).where(Source.type == "telegram",
+                                   Source.account.is_(None) if account is None else Source.account == account)
+              .values(last_status=status, last_error=error))
 
 
 def to_config(src: Source) -> SourceConfig:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, InvalidInput, NotFound
-from monitor.store.models import Alert, AuditEvent, Delivery, Desk, DeskMember, Hit, Review, User
+from monitor.store.models import AuditEvent, Desk, DeskMember, Hit, Review, User
 from monitor.types import utcnow
 
 ROLES = ("viewer", "operator", "admin")
@@ -65,6 +65,10 @@ def get_user(s: Session, name: str) -> User:
 
 def list_users(s: Session) -> Sequence[User]:
     return s.scalars(select(User).order_by(User.name)).all()
+
+
+def user_names(s: Session) -> dict[int, str]:
+    return dict(s.execute(select(User.id, User.name)).tuples().all())
 
 
 def remove_user(s: Session, name: str) -> None:

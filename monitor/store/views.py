@@ -176,6 +176,10 @@ def item_page(s: Session, item_id: int) -> dict[str, Any] | None:
             "hits": hits, "story": s.get(Story, item.story_id) if item.story_id else None}
 
 
+def story_count(s: Session) -> int:
+    return s.scalar(select(func.count()).select_from(Story)) or 0
+
+
 def story_timeline(s: Session, story_id: int, *, limit: int = 500) -> list[Row]:
     """The items of a story in publication order (first seen first), with their sources."""
     when = func.coalesce(Item.published_at, Item.fetched_at)

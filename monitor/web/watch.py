@@ -7,14 +7,13 @@ import secrets
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy import select
 
 from monitor.errors import InvalidInput, NotFound, QuerySyntaxError
 from monitor.store import desks as desk_repo
 from monitor.store import users as user_repo
 from monitor.store import views
 from monitor.store import watch as watch_repo
-from monitor.store.models import Desk, User, Watchlist, WatchTerm
+from monitor.store.models import Desk, Watchlist, WatchTerm
 from monitor.web import backtest as bt
 from monitor.web.deps import Ctx, act, need
 
@@ -112,7 +111,7 @@ def term_page(term_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
         wl = _see(ctx, s.get(Watchlist, term.watchlist_id))
         history = watch_repo.term_versions(s, term)
         stats = views.term_stats(s, [term.id]).get(term.id, {"hits": 0, "relevant": 0, "reviewed": 0})
-        names = dict(s.execute(select(User.id, User.name)).tuples().all())
+        names = user_repo.user_names(s)
     return request.app.state.web.render("term.html", ctx, term=term, wl=wl, history=history, stats=stats,
                                         names=names)
 
