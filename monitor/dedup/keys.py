@@ -20,6 +20,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from typing import Sequence
 from urllib.parse import urlsplit
 
@@ -98,7 +99,23 @@ def _words_only(text: str) -> str:
     return " ".join(text.translate(_CHAR_FILTER).split())
 
 
+# Ingest reduces each new post's text three times (footer detection, text key, signature): keep
+# the last few hundred results. Long texts (full articles) are reduced again rather than held.
+_CACHE_CHARS = 8192
+
+
 def _reduce(text: str) -> str:
+    if len(text) > _CACHE_CHARS:
+        return _reduce_text(text)
+    return _reduce_cached(text)
+
+
+@lru_cache(maxsize=512)
+def _reduce_cached(text: str) -> str:
+    return _reduce_text(text)
+
+
+def _reduce_text(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     if "<" in text:
         text = _TAG.sub(" ", text)

@@ -116,17 +116,19 @@ def on_new_hits(s: Session, hit_ids: Sequence[int], *, settings: Any = None, now
     """
     if not hit_ids:
         return 0
-    rows = s.execute(select(Hit, Item, Source).join(Item, Hit.item_id == Item.id)
-                     .join(Source, Item.source_id == Source.id)
-                     .where(Hit.id.in_(list(hit_ids))).order_by(Hit.id)).all()
-    if not rows:
-        return 0
+    ids = list(hit_ids)
+    watchlists = set(s.scalars(select(Hit.watchlist_id).where(Hit.id.in_(ids)).distinct()))
     routes: dict[int, list[tuple[Route, Desk]]] = defaultdict(list)
     for route, desk in s.execute(select(Route, Desk).join(Desk, Route.desk_id == Desk.id).join(
             Watchlist, Route.watchlist_id == Watchlist.id)
-            .where(Route.watchlist_id.in_({h.watchlist_id for h, _, _ in rows}), Route.enabled.is_(True),
+            .where(Route.watchlist_id.in_(watchlists), Route.enabled.is_(True),
                    Watchlist.enabled.is_(True)).order_by(Route.id)):
         routes[route.watchlist_id].append((route, desk))
+    if not routes:  # no desk wants these watchlists: nothing to load
+        return 0
+    rows = s.execute(select(Hit, Item, Source).join(Item, Hit.item_id == Item.id)
+                     .join(Source, Item.source_id == Source.id)
+                     .where(Hit.id.in_(ids), Hit.watchlist_id.in_(routes)).order_by(Hit.id)).all()
     muted = _active_mutes(s, {h.story_id for h, _, _ in rows if h.story_id}, {h.term_id for h, _, _ in rows}, now)
     created = 0
     for hit, item, source in rows:

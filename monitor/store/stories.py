@@ -78,7 +78,7 @@ def assign_stories(
     """Put each new item into a story; returns how each joined (a key kind, ``near`` or ``new``).
 
     One query finds the stored owners of all the batch's exact keys, one the stored LSH band
-    rows within the window; items are then decided in order, so a copy later in the same batch
+    rows within the window (for the items no stored key claims); items are then decided in order, so a copy later in the same batch
     joins an earlier one. New stories are inserted in one ``INSERT … RETURNING``, the items'
     story, dedup kind and signature set in one executemany, keys and bands inserted in bulk
     (``ON CONFLICT DO NOTHING`` for keys: the first owner wins, also against a concurrent
@@ -93,7 +93,8 @@ def assign_stories(
                                          .where(_KEYS.c.value.in_(values[i:i + 500]))).all():
             owners.setdefault(value, story_id)
     seen = [st.seen_at for st, _ in entries]
-    bands = list({b for _, c in entries for b in c.bands})
+    # an item with a stored exact key joins that key's story: its bands need no candidates
+    bands = list({b for _, c in entries if not any(v in owners for _, v in c.keys) for b in c.bands})
     by_band = _candidates(s, bands, min(seen) - window, max(seen) + window) if bands else {}
     hows: list[str] = []
     stories: list[int | _NewStory] = []

@@ -23,9 +23,10 @@ class UTCDateTime(TypeDecorator):
     def process_bind_param(self, value, dialect):
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the store only accepts UTC-aware times")
-        value = value.astimezone(timezone.utc)
+        if value.tzinfo is not timezone.utc:  # most values already are: skip the conversion
+            if value.tzinfo is None:
+                raise ValueError(f"naive datetime {value!r}: the store only accepts UTC-aware times")
+            value = value.astimezone(timezone.utc)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
