@@ -37,7 +37,7 @@ from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
 from monitor.store.models import Item, Source
-from monitor.store.stories import Cluster, assign_stories
+from monitor.store.stories import Cluster, assign_stories, link_stories
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.pipeline")
@@ -139,21 +139,23 @@ class Pipeline:
             source = s.get(Source, source_id)
             if source is None:
                 raise SourceError(f"source {source_id} vanished")
-            stored = item_repo.upsert_items(s, source, batch.items, collector=collector or source.type,
-                                            enrich=lambda v: _enrich(v, source))
+            stored = item_repo.prepare_items(s, source, batch.items, collector=collector or source.type,
+                                             enrich=lambda v: _enrich(v, source))
+            changed = [st for st in stored if st.status != "unchanged"]
+            fresh = [st for st in stored if st.status == "new"]
+            result.new, result.versions = len(fresh), len(changed) - len(fresh)
+            result.unchanged = len(stored) - len(changed)
+            if fresh and source.footer is None:
+                self._learn_footer(source, [st.value.text for st in fresh])
+            # stories first: the items are written with theirs, keys and bands after them
+            hows, links = assign_stories(s, [(st, _cluster(st.value, source.footer, self.settings)) for st in fresh],
+                                         window=timedelta(days=self.settings.dedup.window_days),
+                                         similarity=self.settings.dedup.similarity, similarity_fn=_similarity)
+            item_repo.write_items(s, stored)
+            link_stories(s, links)
             crashpoint("after_items")
             for deletion in batch.deletions:
                 result.deleted += item_repo.mark_deleted(s, source, deletion.external_ids, deletion.deleted_at)
-            changed = [st for st in stored if st.status != "unchanged"]
-            result.new = sum(st.status == "new" for st in stored)
-            result.versions = sum(st.status == "version" for st in stored)
-            result.unchanged = len(stored) - len(changed)
-            if result.new and source.footer is None:
-                self._learn_footer(source, [st.value.text for st in stored if st.status == "new"])
-            fresh = [st for st in stored if st.status == "new"]
-            hows = assign_stories(s, [(st, _cluster(st.value, source.footer, self.settings)) for st in fresh],
-                                  window=timedelta(days=self.settings.dedup.window_days),
-                                  similarity=self.settings.dedup.similarity, similarity_fn=_similarity)
             result.stories_joined = sum(how != "new" for how in hows)
             if changed:
                 result.new_hit_ids = self._match(s, source, changed, now)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from monitor.store.bulk import allocate_ids, insert_rows
 from monitor.store.models import Hit, Item, Source, Watchlist, WatchTerm
 
 
@@ -63,11 +64,11 @@ def hit_row(*, item_id: int, item_version: int, story_id: int | None, meta: Term
 
 
 def add_hits(s: Session, rows: Sequence[dict]) -> list[int]:
-    """Insert hits (rows from :func:`hit_row`) with a multi-row ``INSERT … RETURNING``; their ids."""
-    if not rows:
-        return []
+    """Insert hits (rows from :func:`hit_row`) in bulk; their ids, in order."""
     table = Hit.__table__
-    return sorted(s.execute(insert(table).returning(table.c.id), rows).scalars())
+    ids = allocate_ids(s, table, len(rows))
+    insert_rows(s, table, [dict(row, id=hit_id) for row, hit_id in zip(rows, ids)])
+    return ids
 
 
 def list_hits(

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Iterable, Literal, Sequence
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
+from monitor.store.bulk import allocate_ids, insert_rows
 from monitor.store.models import Item, ItemPayload, ItemVersion, Source
 
 
@@ -74,28 +75,27 @@ _STORED = (_ITEMS.c.id, _ITEMS.c.external_id, _ITEMS.c.content_hash, _ITEMS.c.ve
            _ITEMS.c.published_at, _ITEMS.c.edited_at, _ITEMS.c.story_id, _ITEMS.c.views, _ITEMS.c.forwards)
 
 
-def upsert_items(
+def prepare_items(
     s: Session, source: Source, values: Sequence[t.Item], *, collector: str,
     enrich: Callable[[t.Item], tuple[str, str | None]],
 ) -> list[StoredItem]:
-    """Store a batch of adapted items for one source.
+    """Work out what a batch of adapted items for one source changes; writes nothing yet.
 
     ``enrich(value) -> (norm_text, language)`` gives the matching form and the language of a new
     or changed item. Returns one entry per input value, in order (a value repeated in the batch
-    is compared with its earlier copy, as if they came in two batches). One query reads the
-    stored rows of the batch's external ids; new rows go in with one multi-row ``INSERT … RETURNING``;
-    versions, payloads and changed rows with one executemany each.
+    is compared with its earlier copy, as if they came in two batches); new rows already have
+    their ids. One query reads the stored rows of the batch's external ids. The story columns
+    of new rows are set by :func:`monitor.store.stories.assign_stories`, then
+    :func:`write_items` stores everything.
     """
     ids = list(dict.fromkeys(v.external_id for v in values))
     rows: dict[str, dict] = {}  # external id -> the row's columns as they are after the batch
     for i in range(0, len(ids), 500):
         for row in s.execute(select(*_STORED).where(_ITEMS.c.source_id == source.id,
                                                      _ITEMS.c.external_id.in_(ids[i:i + 500]))).mappings():
-            rows[row["external_id"]] = dict(row)
-    fresh: list[dict] = []  # rows to insert
-    changed: dict[int, dict] = {}  # stored rows to update, by id
-    versions: list[tuple[dict, int, t.Item]] = []  # (row, version number, value)
+            rows[row["external_id"]] = dict(row, _stored=True)
     entries: list[StoredItem] = []
+    fresh: list[dict] = []
     for value in values:
         row = rows.get(value.external_id)
         chash = value.content_hash
@@ -104,7 +104,7 @@ def upsert_items(
             row = rows[value.external_id] = dict(
                 source_id=source.id, external_id=value.external_id, fetched_at=value.fetched_at,
                 content_hash=chash, version=1, collector=collector, norm_text=norm, language=lang,
-                deleted_at=value.deleted_at, story_id=None, **_fields(value))
+                deleted_at=value.deleted_at, story_id=None, dedup_kind=None, minhash=None, **_fields(value))
             fresh.append(row)
             status = "new"
         elif row["content_hash"] != chash:
@@ -115,43 +115,50 @@ def upsert_items(
                 fields.pop("published_at"), fields.pop("published_raw"), fields.pop("date_flag")
             row.update(fields, content_hash=chash, version=row["version"] + 1, norm_text=norm,
                        language=lang or row["language"], fetched_at=value.fetched_at,
-                       edited_at=value.edited_at or value.fetched_at)
+                       edited_at=value.edited_at or value.fetched_at, _changed=True)
             status = "version"
         else:
             status = "unchanged"
             for key in _COUNTERS:
                 new = getattr(value, key)
                 if new is not None and new != row[key]:
-                    row[key] = new
-                    status = "counters"
-        if status != "new" and "id" in row and status != "unchanged":
-            changed[row["id"]] = row
-        if status in ("new", "version"):
-            versions.append((row, row["version"], value))
-        entries.append(StoredItem(value, "unchanged" if status == "counters" else status, source.id, row,
-                                  version=row["version"]))
-    if fresh:
-        # RETURNING rows come back in no promised order (and asking SQLAlchemy to sort them makes
-        # it insert row by row on SQLite): match them up by external id, unique in `fresh`.
-        inserted = dict(s.execute(insert(_ITEMS).returning(_ITEMS.c.external_id, _ITEMS.c.id), fresh).all())
-        for row in fresh:
-            row["id"] = inserted[row["external_id"]]
-    if changed:
-        _update_rows(s, list(changed.values()))
-    if versions:
-        s.execute(insert(ItemVersion.__table__), [
-            {"item_id": row["id"], "version": n, "title": v.title, "text": v.text or "", "html": v.html,
-             "url": v.url, "content_hash": v.content_hash, "edited_at": v.edited_at, "fetched_at": v.fetched_at}
-            for row, n, v in versions])
-        payloads = [{"item_id": row["id"], "version": n, "format": v.raw_format or "raw",
-                     "sha256": hashlib.sha256(v.raw).hexdigest(), "data": zlib.compress(v.raw, 6),
-                     "created_at": v.fetched_at}
-                    for row, n, v in versions if v.raw is not None]
-        if payloads:
-            s.execute(insert(ItemPayload.__table__), payloads)
+                    row[key], row["_changed"] = new, True
+        entries.append(StoredItem(value, status, source.id, row, version=row["version"]))
+    for row, item_id in zip(fresh, allocate_ids(s, _ITEMS, len(fresh))):
+        row["id"] = item_id
     for st in entries:
         st.id, st.language, st.published_at = st.row["id"], st.row["language"], st.row["published_at"]
     return entries
+
+
+def write_items(s: Session, entries: Sequence[StoredItem]) -> None:
+    """Store what :func:`prepare_items` worked out: new rows, changed rows, versions and payloads.
+
+    One bulk insert per table (see :mod:`monitor.store.bulk`), one executemany for the changed
+    rows.
+    """
+    fresh, changed, seen = [], [], set()
+    for st in entries:
+        row = st.row
+        if id(row) in seen:
+            continue
+        seen.add(id(row))
+        if not row.get("_stored"):
+            fresh.append(row)
+        elif row.get("_changed"):
+            changed.append(row)
+    insert_rows(s, _ITEMS, [{k: v for k, v in row.items() if k[0] != "_"} for row in fresh])
+    if changed:
+        _update_rows(s, changed)
+    versions = [st for st in entries if st.status != "unchanged"]
+    insert_rows(s, ItemVersion.__table__, [
+        {"item_id": st.id, "version": st.version, "title": st.value.title, "text": st.value.text or "",
+         "html": st.value.html, "url": st.value.url, "content_hash": st.value.content_hash,
+         "edited_at": st.value.edited_at, "fetched_at": st.value.fetched_at} for st in versions])
+    insert_rows(s, ItemPayload.__table__, [
+        {"item_id": st.id, "version": st.version, "format": st.value.raw_format or "raw",
+         "sha256": hashlib.sha256(st.value.raw).hexdigest(), "data": zlib.compress(st.value.raw, 6),
+         "created_at": st.value.fetched_at} for st in versions if st.value.raw is not None])
 
 
 # Columns a version or a counter change may rewrite (never identity, story or dedup columns).

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from monitor.store.bulk import allocate_ids, insert_rows
 from monitor.store.items import StoredItem
 from monitor.store.models import DedupKey, Item, LshBand, Source, Story
 from monitor.types import utcnow
@@ -45,13 +46,13 @@ def _insert_ignore(s: Session, table, rows: list[dict]) -> None:
     s.execute(dialect_insert(table).on_conflict_do_nothing(), rows)
 
 
-class _NewStory:
-    """A story created in this batch, before it has an id."""
+@dataclass(slots=True)
+class StoryLinks:
+    """What :func:`assign_stories` leaves for :func:`link_stories`, once the items are stored."""
 
-    __slots__ = ("row", "id")
-
-    def __init__(self, row: dict):
-        self.row, self.id = row, None
+    keys: list[dict]
+    bands: list[dict]
+    joined: dict[int, list[tuple[StoredItem, datetime]]]  # story id -> items that joined it
 
 
 def _candidates(s: Session, bands: list[str], lo: datetime, hi: datetime) -> dict[str, list[tuple]]:
@@ -74,20 +75,21 @@ def _candidates(s: Session, bands: list[str], lo: datetime, hi: datetime) -> dic
 def assign_stories(
     s: Session, entries: Sequence[tuple[StoredItem, Cluster]], *, window: timedelta, similarity: float,
     similarity_fn,
-) -> list[str]:
-    """Put each new item into a story; returns how each joined (a key kind, ``near`` or ``new``).
+) -> tuple[list[str], StoryLinks]:
+    """Put each new item into a story: how each joined (a key kind, ``near`` or ``new``), and the
+    rows for :func:`link_stories`.
 
     One query finds the stored owners of all the batch's exact keys, one the stored LSH band
-    rows within the window (for the items no stored key claims); items are then decided in order, so a copy later in the same batch
-    joins an earlier one. New stories are inserted in one ``INSERT … RETURNING``, the items'
-    story, dedup kind and signature set in one executemany, keys and bands inserted in bulk
-    (``ON CONFLICT DO NOTHING`` for keys: the first owner wins, also against a concurrent
-    writer). Each entry's ``story_id`` is set.
+    rows within the window (for the items no stored key claims); items are then decided in
+    order, so a copy later in the same batch joins an earlier one. New stories are inserted in
+    bulk, naming their first item by the id :func:`~monitor.store.items.prepare_items` gave it;
+    each item's row gets its story, dedup kind and signature before the items are written.
     """
+    links = StoryLinks([], [], {})
     if not entries:
-        return []
+        return [], links
     values = list({v for _, c in entries for _, v in c.keys})
-    owners: dict[str, int | _NewStory] = {}  # key value -> story id, or a story of this batch
+    owners: dict[str, int | dict] = {}  # key value -> story id, or the row of a story of this batch
     for i in range(0, len(values), 500):
         for value, story_id in s.execute(select(_KEYS.c.value, _KEYS.c.story_id)
                                          .where(_KEYS.c.value.in_(values[i:i + 500]))).all():
@@ -97,9 +99,8 @@ def assign_stories(
     bands = list({b for _, c in entries if not any(v in owners for _, v in c.keys) for b in c.bands})
     by_band = _candidates(s, bands, min(seen) - window, max(seen) + window) if bands else {}
     hows: list[str] = []
-    stories: list[int | _NewStory] = []
-    created: list[_NewStory] = []
-    joined: dict[int | _NewStory, list[tuple[StoredItem, datetime]]] = {}
+    stories: list[int | dict] = []
+    created: list[dict] = []
     for (item, cluster), when in zip(entries, seen):
         story, how = None, "new"
         for kind, value in cluster.keys:  # strongest key first
@@ -117,39 +118,36 @@ def assign_stories(
                     if score >= similarity and score > best:
                         best, story, how = score, cand_story, "near"
         if story is None:
-            story = _NewStory(dict(first_item_id=item.id, first_source_id=item.source_id, first_seen_at=when,
-                                   last_seen_at=when, item_count=1, source_count=1, title=_title(item.value),
-                                   created_at=utcnow()))
+            story = dict(first_item_id=item.id, first_source_id=item.source_id, first_seen_at=when,
+                         last_seen_at=when, item_count=1, source_count=1, title=_title(item.value),
+                         created_at=utcnow())
             created.append(story)
-        else:
-            joined.setdefault(story, []).append((item, when))
         hows.append(how)
         stories.append(story)
         for _, value in cluster.keys:
             owners.setdefault(value, story)
         for band in cluster.bands:
             by_band.setdefault(band, []).append((None, story, when, cluster.signature))
-    if created:
-        # each new story has its own first item: match the RETURNING rows (in no promised order) by it
-        new_ids = dict(s.execute(insert(_STORIES).returning(_STORIES.c.first_item_id, _STORIES.c.id),
-                                 [story.row for story in created]).all())
-        for story in created:
-            story.id = new_ids[story.row["first_item_id"]]
-    key_rows, band_rows, item_rows = [], [], []
+    for story, story_id in zip(created, allocate_ids(s, _STORIES, len(created))):
+        story["id"] = story_id
+    insert_rows(s, _STORIES, created)
     for (item, cluster), when, story, how in zip(entries, seen, stories, hows):
-        item.story_id = story if isinstance(story, int) else story.id
-        item_rows.append({"_id": item.id, "story_id": item.story_id, "dedup_kind": how,
-                          "minhash": cluster.signature})
-        key_rows += [{"kind": k, "value": v, "item_id": item.id, "story_id": item.story_id, "seen_at": when}
-                     for k, v in cluster.keys]
-        band_rows += [{"band_key": b, "item_id": item.id, "story_id": item.story_id, "seen_at": when}
-                      for b in cluster.bands]
-    s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), item_rows)
-    _insert_ignore(s, _KEYS, key_rows)
-    if band_rows:
-        s.execute(insert(_BANDS), band_rows)
-    _update_joined(s, {(st if isinstance(st, int) else st.id): members for st, members in joined.items()})
-    return hows
+        story_id = story if isinstance(story, int) else story["id"]
+        item.row.update(story_id=story_id, dedup_kind=how, minhash=cluster.signature)
+        if how != "new":
+            links.joined.setdefault(story_id, []).append((item, when))
+        links.keys += [{"kind": k, "value": v, "item_id": item.id, "story_id": story_id, "seen_at": when}
+                       for k, v in cluster.keys]
+        links.bands += [{"band_key": b, "item_id": item.id, "story_id": story_id, "seen_at": when}
+                        for b in cluster.bands]
+    return hows, links
+
+
+def link_stories(s: Session, links: StoryLinks) -> None:
+    """After the items are stored: their exact keys and bands, and the joined stories' counters."""
+    _insert_ignore(s, _KEYS, links.keys)
+    insert_rows(s, _BANDS, links.bands)
+    _update_joined(s, links.joined)
 
 
 _JOINED = ("id", "first_item_id", "first_source_id", "first_seen_at", "last_seen_at", "item_count",
