@@ -276,3 +276,21 @@ def test_scheme_1_signatures_still_decode_but_never_meet_scheme_2() -> None:
     with pytest.raises(ValueError):
         similarity(old, new)
     assert not set(band_keys(old)) & set(band_keys(new))
+
+
+def test_mersenne_reduction_equals_the_modulo_at_the_edges(monkeypatch) -> None:
+    # the permutation step reduces mod 2**61 - 1 without a division; check it against numpy's %
+    # on ordinary values and where the single correction step matters
+    import monitor.dedup.minhash as mh
+
+    p = (1 << 61) - 1
+    a, b = mh._permutations(128, 1)
+    hashes = np.array([0, 1, 2 ** 32 - 1, 12345, 2 ** 31], dtype=np.uint64)
+    expected = ((np.multiply.outer(a, hashes) + b[:, None]) % np.uint64(p) & np.uint64(2 ** 32 - 1)).min(axis=1)
+    assert np.array_equal(mh._min_hash(hashes, 128, 1), expected)
+    # permutations whose a·h + b lands just under, on and above p, and on 2**64 - 1
+    edges = [p - 1, p, p + 7, 2 ** 64 - 1]
+    monkeypatch.setattr(mh, "_permutations", lambda n, seed: (
+        np.ones(4, dtype=np.uint64), np.array(edges, dtype=np.uint64)))
+    got = mh._min_hash(np.array([0], dtype=np.uint64), 4, 1)
+    assert got.tolist() == [(v % p) & (2 ** 32 - 1) for v in edges]
