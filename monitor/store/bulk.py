@@ -71,6 +71,11 @@ def _converters(table: Table, names: tuple[str, ...], dialect) -> list:
     PostgreSQL JSON goes to COPY as ``Jsonb``."""
     key = (table.name, names, dialect.name)
     if key not in _CONVERTERS:
+        # the DB-API and COPY know nothing of the models' Python-side defaults: refuse to
+        # leave such a column to the database rather than store NULL where the ORM would not
+        missing = [c.name for c in table.c if c.default is not None and c.name not in names]
+        if missing:
+            raise ValueError(f"insert_rows into {table.name} needs values for {', '.join(missing)}")
         out = []
         for name in names:
             column = table.c[name]

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import select
 
 from monitor.store import sources as source_repo
@@ -57,3 +58,10 @@ def test_allocated_ids_do_not_collide_with_later_inserts(store):
         assert allocate_ids(s, Story.__table__, 1)[0] > max(story_ids + [later.id])
     with store.unit() as s:
         assert len(s.scalars(select(LshBand).where(LshBand.seen_at == WHEN)).all()) == 18
+
+
+def test_columns_with_model_defaults_must_be_given(store):
+    with store.unit() as s:
+        with pytest.raises(ValueError, match="created_at"):
+            insert_rows(s, Story.__table__, [dict(id=1, first_seen_at=WHEN, last_seen_at=WHEN, item_count=1,
+                                                  source_count=1)])
