@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import BigInteger, String, any_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
@@ -55,17 +56,25 @@ class StoryLinks:
     joined: dict[int, list[tuple[StoredItem, datetime]]]  # story id -> items that joined it
 
 
+def _chunks_in(s: Session, column, values: list, type_) -> list:
+    """``column IN (values)`` conditions covering ``values``: on PostgreSQL one ``= ANY(array)``
+    (one parameter, nothing for the driver to parse), elsewhere IN lists of 500."""
+    if not values:
+        return []
+    if s.get_bind().dialect.name == "postgresql":
+        return [column == any_(bindparam(None, values, type_=ARRAY(type_)))]
+    return [column.in_(values[i:i + 500]) for i in range(0, len(values), 500)]
+
+
 def _candidates(s: Session, bands: list[str], lo: datetime, hi: datetime) -> dict[str, list[tuple]]:
     """Stored band rows within [lo, hi] by band key: (item id, story id, seen at, signature)."""
     rows = []
-    for i in range(0, len(bands), 500):
+    for among in _chunks_in(s, _BANDS.c.band_key, bands, String):
         rows += s.execute(select(_BANDS.c.band_key, _BANDS.c.item_id, _BANDS.c.story_id, _BANDS.c.seen_at)
-                          .where(_BANDS.c.band_key.in_(bands[i:i + 500]), _BANDS.c.seen_at >= lo,
-                                 _BANDS.c.seen_at <= hi)).all()
-    cand_ids = list({r[1] for r in rows})
+                          .where(among, _BANDS.c.seen_at >= lo, _BANDS.c.seen_at <= hi)).all()
     sigs: dict[int, bytes | None] = {}
-    for i in range(0, len(cand_ids), 500):
-        sigs.update(s.execute(select(_ITEMS.c.id, _ITEMS.c.minhash).where(_ITEMS.c.id.in_(cand_ids[i:i + 500]))).all())
+    for among in _chunks_in(s, _ITEMS.c.id, list({r[1] for r in rows}), BigInteger):
+        sigs.update(s.execute(select(_ITEMS.c.id, _ITEMS.c.minhash).where(among)).all())
     by_band: dict[str, list[tuple]] = {}
     for band, item_id, story_id, when in rows:
         by_band.setdefault(band, []).append((item_id, story_id, when, sigs.get(item_id)))
