@@ -72,7 +72,7 @@ class Item:
     media_type: str | None = None
     forward: Forward | None = None
     raw: bytes | None = None
-    raw_format: str | None = None  # "tl", "html", "json", "feed-entry"
+    raw_format: str | None = None  # "tl", "html", "json", "feed-entry-xml", "feed-entry"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -49,6 +49,7 @@ import feedparser
 from monitor.errors import InvalidInput, PermanentSourceError, SourceError, TransientSourceError
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
 from monitor.sources.feeddates import entry_date
+from monitor.sources.feedraw import entry_fragments
 from monitor.sources.fulltext import (decode_html, extract_article, guess_legacy_charset,
                                       html_to_text, tidy_text)
 from monitor.sources.http import Fetcher, decompress
@@ -151,6 +152,7 @@ def _json_feed(body: bytes) -> tuple[str, dict, list[dict]] | None:
             continue
         authors = it.get("authors") or ([it["author"]] if it.get("author") else [])
         entry = {k: v for k, v in it.items() if not k.startswith("_")}
+        entry["_item"] = it  # the object as the feed has it: the raw payload
         entry.update(id=str(it["id"]) if it.get("id") is not None else "",
                      link=it.get("url") or it.get("external_url"), title=it.get("title"),
                      published=it.get("date_published"), updated=it.get("date_modified"),
@@ -209,15 +211,22 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, fetched_at:
     if jf is not None:
         version, feed, entries = jf
         bozo = None
+        raws = [json.dumps(e.pop("_item"), ensure_ascii=False).encode("utf-8") for e in entries]
+        raw_format = "json"
     else:
         _declare_legacy_charset(stripped, headers)
         # A BytesIO, never bare bytes: feedparser tries open(bytes) as a file name first.
         d = feedparser.parse(io.BytesIO(body), response_headers=headers)
         version, feed, entries = d.get("version") or "", d.get("feed") or {}, d.get("entries")
         bozo = str(d.get("bozo_exception")) if d.get("bozo") else None
+        # the entries' own bytes when the markup allows it, else feedparser's view of them
+        raws = entry_fragments(body) if entries else []
+        raw_format = "feed-entry-xml"
+        if raws is None or len(raws) != len(entries):
+            raws, raw_format = [_plain(e) for e in entries], "feed-entry"
     feed_lang = normalize_language(feed.get("language")) or normalize_language(language)
     drafts = []
-    for entry in entries:
+    for entry, raw in zip(entries, raws):
         text, html = _body_of(entry)
         title = entry.get("title") or None
         if title and "html" in ((entry.get("title_detail") or {}).get("type") or ""):
@@ -240,7 +249,7 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str, *, fetched_at:
             language=(normalize_language(entry.get("language"))
                       or normalize_language(detail_lang) or feed_lang),
             published_at=published, published_raw=date_raw, date_flag=flag,
-            raw=_plain(entry), raw_format="feed-entry"))
+            raw=raw, raw_format=raw_format))
     ids, policy = assign_ids(drafts, key_policy)
     items = [Item(external_id=i, **{k: v for k, v in d.items() if k != "guid"})
              for i, d in zip(ids, drafts)]

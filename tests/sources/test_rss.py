@@ -66,7 +66,8 @@ def test_registry_and_locators():
 
 
 async def test_items_are_adapted(server):
-    url = server.route("/feed", Route(body=rss(3).encode(),
+    body = rss(3).encode()
+    url = server.route("/feed", Route(body=body,
                                       headers={"Content-Type": "application/rss+xml"}))
     [batch] = await collect(config(url))
     assert not batch.not_modified and batch.http_status == 200 and batch.body_hash
@@ -77,7 +78,9 @@ async def test_items_are_adapted(server):
     assert item.text == "Текст & more" and item.html == "<p>Текст &amp; more</p>"
     assert item.published_at.tzinfo is timezone.utc and item.published_at.hour == 7
     assert item.published_raw == "Sat, 29 Jun 2024 10:07:41 +0300" and item.date_flag is None
-    assert item.raw_format == "feed-entry" and b'"urn:x:0"' in item.raw
+    # the raw payload is the entry's own markup, byte for byte as served
+    assert item.raw_format == "feed-entry-xml" and item.raw.startswith(b"<item>") and item.raw.endswith(b"</item>")
+    assert item.raw in body and b"urn:x:0" in item.raw and b"urn:x:1" not in item.raw
 
 
 async def test_conditional_get_with_etag(server):

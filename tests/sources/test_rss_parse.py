@@ -110,8 +110,26 @@ def test_missing_dates_fall_back_to_fetch_time_with_a_flag():
     assert flags == {"a": (FETCHED, "unparseable"), "b": (FETCHED, "missing")}
 
 
-def test_raw_is_the_entry_as_json():
-    rss = "<rss version='2.0'><channel><item><guid>a</guid><title>Т</title></item></channel></rss>"
-    raw = json.loads(parse(rss).items[0].raw)
-    assert raw["title"] == "Т" and raw["id"] == "a"
+def test_raw_is_the_entry_markup_as_served_else_the_parsed_entry():
+    rss = ("<?xml version='1.0' encoding='windows-1251'?><rss version='2.0' xmlns:dc='http://purl.org/dc/elements/1.1/'>"
+           "<channel><title>x</title><item><guid>a</guid><title>Т</title><dc:creator>Я</dc:creator></item>"
+           "<item><guid>b</guid><description><![CDATA[<item>не элемент</item>]]></description></item>"
+           "</channel></rss>").encode("cp1251")
+    items = {i.external_id: i for i in parse(rss).items}
+    assert items["a"].raw_format == items["b"].raw_format == "feed-entry-xml"
+    assert items["a"].raw == "<item><guid>a</guid><title>Т</title><dc:creator>Я</dc:creator></item>".encode("cp1251")
+    assert items["b"].raw.endswith("]]></description></item>".encode("cp1251"))
+    atom = ("\ufeff<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><title>t</title>"
+            "<entry><id>urn:1</id><title>E</title></entry></feed>").encode("utf-8")
+    assert parse(atom).items[0].raw == b"<entry><id>urn:1</id><title>E</title></entry>"
+    # markup expat will not read (feedparser recovers): feedparser's view of the entry, as JSON
+    broken = "<rss version='2.0'><channel><item><guid>a</guid><title>Т &nbsp;</title></item></channel></rss>"
+    item = parse(broken).items[0]
+    raw = json.loads(item.raw)
+    assert item.raw_format == "feed-entry" and raw["id"] == "a"
     assert not any(key.endswith("_parsed") for key in raw)
+    feed = json.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "j",
+                       "items": [{"id": "1", "content_text": "привет", "_ext": {"x": 1}}]}, ensure_ascii=False)
+    item = parse(feed).items[0]
+    assert item.raw_format == "json" and json.loads(item.raw) == {"id": "1", "content_text": "привет",
+                                                                 "_ext": {"x": 1}}
