@@ -2,8 +2,10 @@
 
 The crash test kills ``monitor run`` with SIGKILL at named points inside a batch (after items are
 written, during matching, before the cursor commits, right after the commit) and at random
-moments, ≥ 20 times per backend, against local feeds that keep growing; then checks the database
-against the expected set: no item lost, nothing doubled.
+moments, ≥ 20 times per backend, against local feeds and public Telegram channels (``t.me/s``
+pages, with forwards between channels) that keep growing; then restarts ``monitor run`` and
+checks the database against the expected set: no item lost, nothing doubled, forwards and shared
+articles folded into one story each. (Kills during alert delivery: tests/alerts/test_worker.py.)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from monitor.store import watch as watch_repo
 from monitor.store.db import Store
 from monitor.store.models import Hit, Item, Source, Story
 from tests.sources.feedserver import FeedServer, Route
+from tests.sources.tgserver import channel_page
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
@@ -82,12 +85,58 @@ class GrowingFeeds:
         return {f"feed{f}": {f"{f}-{k}" for k in range(self.count)} for f in range(self.feeds)}
 
 
-def prepare(db_url: str, feeds: GrowingFeeds) -> None:
+class GrowingChannels:
+    """Public channels read through their ``t.me/s`` pages: ``tgchan0`` posts the news,
+    ``tgchan1`` and ``tgchan2`` have their own posts and forward every fourth post of ``tgchan0``
+    (with its permalink, as Telegram shows an open origin)."""
+
+    def __init__(self, server: FeedServer, channels: int = 3, start: int = 5):
+        self.server, self.channels, self.count = server, channels, start
+        for c in range(channels):
+            server.route(f"/s/tgchan{c}", lambda headers, c=c: self.route(c))
+
+    def grow(self, n: int = 2) -> None:
+        self.count += n
+
+    def text(self, c: int, k: int) -> str:
+        rnd = random.Random(1_000_000 + c * 1000 + k)
+        words = "погибли шесть северокорейских офицеров" if k % 3 == 0 else "прошли учения связистов"
+        return (f"{' '.join(rnd.sample(WORDS, 7)).capitalize()}: в районе {rnd.choice(PLACES)} {words}, "
+                f"{' '.join(rnd.sample(WORDS, 5))}.")
+
+    def post(self, c: int, k: int) -> str:
+        forward = c > 0 and k % 4 == 0
+        text = self.text(0 if forward else c, k)
+        fwd = (f'<div class="tgme_widget_message_forwarded_from accent_color">Forwarded from&nbsp;'
+               f'<a class="tgme_widget_message_forwarded_from_name" href="https://t.me/tgchan0/{k}">'
+               f'<span dir="auto">Канал 0</span></a></div>') if forward else ""
+        when = (BASE + timedelta(minutes=k, seconds=c)).isoformat()
+        return (f'<div class="tgme_widget_message_wrap js-widget_message_wrap"><div class="tgme_widget_message '
+                f'js-widget_message" data-post="tgchan{c}/{k}"><div class="tgme_widget_message_bubble">{fwd}'
+                f'<div class="tgme_widget_message_text js-message_text" dir="auto">{text}</div>'
+                f'<div class="tgme_widget_message_footer compact js-message_footer"><div class="tgme_widget_message_info '
+                f'short js-message_info"><span class="tgme_widget_message_meta"><a class="tgme_widget_message_date" '
+                f'href="https://t.me/tgchan{c}/{k}"><time datetime="{when}" class="time">00:00</time></a></span>'
+                f"</div></div></div></div></div>")
+
+    def route(self, c: int) -> Route:
+        return Route(body=channel_page(f"tgchan{c}", [self.post(c, k) for k in range(1, self.count + 1)],
+                                       title=f"Канал {c}").encode(),
+                     headers={"Content-Type": "text/html; charset=utf-8"})
+
+    def expected(self) -> dict[str, set[str]]:
+        return {f"tgchan{c}": {str(k) for k in range(1, self.count + 1)} for c in range(self.channels)}
+
+
+def prepare(db_url: str, feeds: GrowingFeeds, channels: GrowingChannels | None = None) -> None:
     store = Store(db_url)
     try:
         with store.unit() as s:
             for f in range(feeds.feeds):
                 source_repo.add_source(s, type="rss", locator=feeds.server.url(f"/feed{f}.xml"), name=f"feed{f}",
+                                       pinned_interval=1)
+            for c in range(channels.channels if channels else 0):
+                source_repo.add_source(s, type="telegram-web", locator=f"tgchan{c}", name=f"tgchan{c}",
                                        pinned_interval=1)
             wl = watch_repo.add_watchlist(s, "dprk")
             watch_repo.add_term(s, wl, '"северокорейские офицеры"')
@@ -95,8 +144,10 @@ def prepare(db_url: str, feeds: GrowingFeeds) -> None:
         store.dispose()
 
 
-def spawn(db_url: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
+def spawn(db_url: str, *extra: str, env: dict | None = None, server: FeedServer | None = None) -> subprocess.Popen:
     full = {**os.environ, **(env or {})}
+    if server is not None:  # t.me/s pages come from the local server, without request spacing
+        full |= {"MONITOR_TELEGRAM__WEB_BASE_URL": server.url(""), "MONITOR_TELEGRAM__WEB_REQUEST_SPACING": "0"}
     full.pop("MONITOR_CONFIG", None)
     return subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, "run", "--tick", "0.3",
                              "--no-live", "--grace", "2", *extra],
@@ -123,14 +174,42 @@ def collect_all(db_url: str) -> None:
                        cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
 
 
-def check_whole(db_url: str, feeds: GrowingFeeds) -> None:
+def stored(db_url: str) -> dict[str, set[str]]:
+    store = Store(db_url)
+    try:
+        with store.unit() as s:
+            got: dict[str, set[str]] = {}
+            for name, eid in s.execute(select(Source.name, Item.external_id).join(Item, Item.source_id == Source.id)):
+                got.setdefault(name, set()).add(eid)
+            return got
+    finally:
+        store.dispose()
+
+
+def restart_until_whole(db_url: str, expected: dict[str, set[str]], server: FeedServer) -> None:
+    """A plain restart of ``monitor run`` (no clean-up) completes the work; then it stops cleanly."""
+    proc = spawn(db_url, server=server)
+    try:
+        deadline = time.monotonic() + 120
+        while stored(db_url) != expected:
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "the restarted service did not complete the work"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def check_whole(db_url: str, feeds: GrowingFeeds, channels: GrowingChannels | None = None) -> None:
     store = Store(db_url)
     try:
         with store.unit() as s:
             got: dict[str, list[str]] = {}
             for name, eid in s.execute(select(Source.name, Item.external_id).join(Item, Item.source_id == Source.id)):
                 got.setdefault(name, []).append(eid)
-            expected = feeds.expected()
+            expected = feeds.expected() | (channels.expected() if channels else {})
             assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
             # one hit per matching item, never two
             hits = s.execute(select(Hit.item_id, func.count()).group_by(Hit.item_id)).all()
@@ -143,7 +222,13 @@ def check_whole(db_url: str, feeds: GrowingFeeds) -> None:
             assert shared and all(n == 1 for _, n in shared)
             n_items = s.scalar(select(func.count()).select_from(Item))
             n_shared_items = s.scalar(select(func.count()).select_from(Item).where(Item.url.like("https://news.example/%")))
-            assert s.scalar(select(func.count()).select_from(Story)) == n_items - n_shared_items + len(shared)
+            # every forward is in its origin's story
+            forwards = s.execute(select(Item.story_id, Item.fwd_url).where(Item.fwd_url.is_not(None))).all()
+            origin = dict(s.execute(select(Item.url, Item.story_id).where(Item.url.like("https://t.me/tgchan0/%"))).all())
+            assert all(story == origin[url] for story, url in forwards)
+            assert len(forwards) == (2 * (channels.count // 4) if channels else 0)
+            assert s.scalar(select(func.count()).select_from(Story)) == (
+                n_items - n_shared_items + len(shared) - len(forwards))
             for story in s.scalars(select(Story)):
                 assert story.item_count == s.scalar(select(func.count()).select_from(Item)
                                                     .where(Item.story_id == story.id))
@@ -165,31 +250,38 @@ def test_sigkill_at_named_points_and_random_moments_loses_and_doubles_nothing(db
     rng = random.Random(20241029)
     with FeedServer() as server:
         feeds = GrowingFeeds(server)
-        prepare(db_url, feeds)
+        channels = GrowingChannels(server)
+        prepare(db_url, feeds, channels)
         kills = 0
         for round_ in range(24):
             feeds.grow(2)
+            channels.grow(2)
             if round_ % 2 == 0:
                 point = CRASHPOINTS[(round_ // 2) % len(CRASHPOINTS)]
-                proc = spawn(db_url, env={"MONITOR_CRASHPOINT": point,
-                                          "MONITOR_CRASHPOINT_SKIP": str(rng.randint(0, 2))})
+                proc = spawn(db_url, server=server, env={"MONITOR_CRASHPOINT": point,
+                                                         "MONITOR_CRASHPOINT_SKIP": str(rng.randint(0, 2))})
                 try:
                     proc.wait(timeout=60)  # it must reach the point and die there
                 except subprocess.TimeoutExpired:
                     proc.send_signal(signal.SIGTERM)
-                    proc.wait(timeout=20)
+                    try:
+                        proc.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        pytest.fail(f"round {round_} ({point}): neither crashed nor stopped on SIGTERM: "
+                                    + proc.stderr.read().decode()[-5000:])
                 assert proc.returncode == -signal.SIGKILL, (round_, point, proc.stderr.read().decode()[-3000:])
                 assert leftovers(proc) == []
             else:
-                proc = spawn(db_url)
+                proc = spawn(db_url, server=server)
                 time.sleep(rng.uniform(0.3, 2.5))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
                 assert leftovers(proc) == []
             kills += 1
         assert kills >= 20
-        collect_all(db_url)  # a restart needs no clean-up and completes the work
-        check_whole(db_url, feeds)
+        restart_until_whole(db_url, feeds.expected() | channels.expected(), server)
+        check_whole(db_url, feeds, channels)
 
 
 def test_sigterm_stops_gracefully_with_health_and_metrics(db_url):
@@ -220,6 +312,30 @@ def test_sigterm_stops_gracefully_with_health_and_metrics(db_url):
         finally:
             if proc.poll() is None:
                 proc.kill()
+        check_whole(db_url, feeds)
+
+
+def test_sigterm_abandons_an_in_flight_run_and_commits_nothing_half_done(db_url):
+    with FeedServer() as server:
+        feeds = GrowingFeeds(server, feeds=2)
+        prepare(db_url, feeds)
+        stalled = feeds.route(1)  # feed1's server sends its body one byte at a time (minutes)
+        server.route("/feed1.xml", Route(body=stalled.body, headers=stalled.headers, drip=0.05))
+        proc = spawn(db_url, server=server)
+        try:
+            deadline = time.monotonic() + 60
+            while not (stored(db_url).get("feed0") == feeds.expected()["feed0"]
+                       and any(path == "/feed1.xml" for path, _ in server.requests)):
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)  # feed1's run is in flight
+            assert proc.wait(timeout=15) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert "feed1" not in stored(db_url)  # abandoned whole: nothing of it committed
+        server.route("/feed1.xml", lambda headers: feeds.route(1))
+        restart_until_whole(db_url, feeds.expected(), server)
         check_whole(db_url, feeds)
 
 
