@@ -111,14 +111,16 @@ def hits_cmd(ctx: typer.Context, watchlist: Optional[str] = typer.Option(None, "
     with state(ctx).unit() as s:
         if watchlist:
             get_watchlist(s, watchlist)
-        rows = ({"watchlist": wl.name, "query": term.query, "term_version": hit.term_version, "source": src.name,
-                 "external_id": item.external_id, "url": item.url, "published_at": item.published_at,
-                 "fetched_at": item.fetched_at, "field": hit.field, "spans": hit.spans, "snippet": hit.snippet,
-                 "item_version": hit.item_version, "story": hit.story_id, "matched_hash": hit.matched_hash,
-                 "edited_at": item.edited_at, "collector": item.collector, "language": item.language,
-                 "author": item.author, "deleted_at": item.deleted_at}
-                for hit, item, src, term, wl in list_hits(s, watchlist=watchlist, since=parse_since(since),
-                                                          limit=limit))
+        # provenance as it was when the hit matched: that term version's query, that item version's
+        # url and times
+        rows = ({"watchlist": r.watchlist.name, "query": r.query, "term_version": r.hit.term_version,
+                 "source": r.source.name, "external_id": r.item.external_id, "url": r.url,
+                 "published_at": r.item.published_at, "fetched_at": r.fetched_at, "field": r.hit.field,
+                 "spans": r.hit.spans, "snippet": r.hit.snippet, "item_version": r.hit.item_version,
+                 "story": r.hit.story_id, "matched_hash": r.hit.matched_hash, "edited_at": r.edited_at,
+                 "collector": r.item.collector, "language": r.item.language, "author": r.item.author,
+                 "deleted_at": r.item.deleted_at}
+                for r in list_hits(s, watchlist=watchlist, since=parse_since(since), limit=limit))
         emit(rows, fmt, columns=None if fmt is Format.jsonl else
              (["watchlist", "query", "source", "external_id", "url", "published_at", "fetched_at", "field", "spans",
                "snippet"] if fmt is Format.csv else ["watchlist", "source", "published_at", "snippet"]),

@@ -110,10 +110,10 @@ def _show(store: Store, echo) -> None:
     with store.unit() as s:
         echo("\nhits (matched words in « »):")
         story_ids = []
-        for hit, item, src, term, wl in list_hits(s):
-            echo(f"  [{src.name}] {term.query}\n      {hit.snippet}")
-            if hit.story_id not in story_ids:
-                story_ids.append(hit.story_id)
+        for r in list_hits(s):
+            echo(f"  [{r.source.name}] {r.query}\n      {r.hit.snippet}")
+            if r.hit.story_id not in story_ids:
+                story_ids.append(r.hit.story_id)
         echo("\nstories with hits, as they spread:")
         for story_id in story_ids:
             story = s.get(Story, story_id)

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
-from monitor.store.models import Hit, Item, Source, Watchlist, WatchTerm
+from monitor.store.models import Hit, Item, ItemVersion, Source, Watchlist, WatchTerm, WatchTermVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +71,32 @@ def add_hits(s: Session, rows: Sequence[dict]) -> list[int]:
     return ids
 
 
+@dataclass(frozen=True)
+class HitRecord:
+    """A hit with its provenance as it was when it matched: the term version's query and the
+    item version's url and times (the item row holds only the latest)."""
+
+    hit: Hit
+    item: Item
+    source: Source
+    watchlist: Watchlist
+    query: str
+    url: str | None
+    fetched_at: datetime
+    edited_at: datetime | None
+
+
 def list_hits(
     s: Session, *, watchlist: str | None = None, since: datetime | None = None, limit: int | None = None,
-) -> Iterable[tuple[Hit, Item, Source, WatchTerm, Watchlist]]:
-    q = (select(Hit, Item, Source, WatchTerm, Watchlist).join(Item, Hit.item_id == Item.id)
-         .join(Source, Item.source_id == Source.id).join(WatchTerm, Hit.term_id == WatchTerm.id)
-         .join(Watchlist, Hit.watchlist_id == Watchlist.id))
+) -> Iterable[HitRecord]:
+    q = (select(Hit, Item, Source, Watchlist, WatchTermVersion.query, ItemVersion.url, ItemVersion.fetched_at,
+                ItemVersion.edited_at)
+         .join(Item, Hit.item_id == Item.id)
+         .join(Source, Item.source_id == Source.id)
+         .join(Watchlist, Hit.watchlist_id == Watchlist.id)
+         .outerjoin(WatchTermVersion, and_(WatchTermVersion.term_id == Hit.term_id,
+                                           WatchTermVersion.version == Hit.term_version))
+         .outerjoin(ItemVersion, and_(ItemVersion.item_id == Hit.item_id, ItemVersion.version == Hit.item_version)))
     if watchlist:
         q = q.where(Watchlist.name == watchlist)
     if since:
@@ -84,4 +104,8 @@ def list_hits(
     q = q.order_by(Hit.id)
     if limit:
         q = q.limit(limit)
-    yield from s.execute(q.execution_options(yield_per=500))
+    for hit, item, source, wl, query, url, fetched_at, edited_at in s.execute(q.execution_options(yield_per=500)):
+        version_known = fetched_at is not None  # every version is stored; the item row is a fallback
+        yield HitRecord(hit, item, source, wl, query if query is not None else "",
+                        url if version_known else item.url, fetched_at if version_known else item.fetched_at,
+                        edited_at if version_known else item.edited_at)

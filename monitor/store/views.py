@@ -33,6 +33,7 @@ from monitor.store.models import (
     User,
     Watchlist,
     WatchTerm,
+    WatchTermVersion,
 )
 from monitor.types import utcnow
 
@@ -65,7 +66,9 @@ def _feed_select():
         select(
             Hit.id, Hit.created_at, Hit.review_state, Hit.field, Hit.snippet_html, Hit.snippet,
             Hit.item_id, Hit.story_id, Hit.term_id, Hit.assignee_id, Hit.spans,
-            WatchTerm.query.label("term_query"), WatchTerm.label.label("term_label"),
+            # the query as it was when it matched (the term may have been edited since)
+            func.coalesce(WatchTermVersion.query, WatchTerm.query).label("term_query"),
+            WatchTerm.label.label("term_label"),
             Watchlist.name.label("watchlist"), Watchlist.id.label("watchlist_id"),
             Item.title, Item.url, Item.published_at, Item.fetched_at, Item.language,
             Item.deleted_at, Item.channel_username, Source.name.label("source"),
@@ -74,6 +77,8 @@ def _feed_select():
         .join(Item, Item.id == Hit.item_id)
         .join(Source, Source.id == Item.source_id)
         .join(WatchTerm, WatchTerm.id == Hit.term_id)
+        .outerjoin(WatchTermVersion, and_(WatchTermVersion.term_id == Hit.term_id,
+                                          WatchTermVersion.version == Hit.term_version))
         .join(Watchlist, Watchlist.id == Hit.watchlist_id)
         .outerjoin(Story, Story.id == Hit.story_id)
         .outerjoin(User, User.id == Hit.assignee_id)

@@ -65,6 +65,11 @@ def test_collect_items_and_hits_end_to_end(cli, server):
     code, out, _ = cli("collect", "--all", "--quiet")
     assert "new items: 0" in out and "hits: 0" in out
     assert len(cli("hits", "--format", "jsonl")[1].splitlines()) == 1
+    # the term changes later: the hit still names the query version that matched
+    term_id = json.loads(cli("term", "list", "--format", "jsonl")[1].splitlines()[0])["id"]
+    assert cli("term", "edit", str(term_id), "--query", "офицер* AND КНДР")[0] == 0
+    hit = json.loads(cli("hits", "--format", "jsonl")[1])
+    assert (hit["query"], hit["term_version"]) == ('"северокорейские офицеры"', 1)
 
 
 def test_sources_without_new_items_for_too_long_are_flagged_silent(cli, db_url, monkeypatch):
