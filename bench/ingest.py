@@ -7,7 +7,11 @@ collector's batches are, one after another, each in a worker thread as ``run_sou
 on SQLite and/or PostgreSQL, with the pipeline built by ``runtime.pipeline_for`` as ``monitor run``
 builds it. The matcher is compiled before the clock starts; the first batch's one-off costs
 (imports, language profiles) are inside the figure. Prints items/s, wall and CPU time of this
-process (on PostgreSQL the server works in its own process), hits and near-duplicate joins.
+process (on PostgreSQL the server works in its own process), hits and near-duplicate joins, and
+the wall time per item of each stage of ``ingest`` (``BatchResult.seconds``; stages under 1 µs
+per item are left out): read (stored rows), enrich (matching form, language), dedup (footer,
+exact keys, MinHash), stories, write (items, versions, payloads, keys, bands, cursor), match,
+hits, alerts, commit.
 
     python bench/ingest.py --items 5000 --backend sqlite --backend postgresql
 """
@@ -126,15 +130,21 @@ async def run(backend: str, args, posts, terms, items) -> None:
             rng = random.Random(2)
             rng.shuffle(batches)
             hits = stories_joined = 0
+            stages: dict[str, float] = {}
             cpu0, t0 = time.process_time(), time.perf_counter()
             for sid, chunk in batches:  # one batch at a time, each in a thread as run_source does
                 res = await asyncio.to_thread(pipeline.ingest, sid, Batch(items=chunk, cursor=chunk[-1].external_id))
                 hits += res.hits
                 stories_joined += res.stories_joined
+                for stage, seconds in res.seconds.items():
+                    stages[stage] = stages.get(stage, 0.0) + seconds
             wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         print(f"{backend:>10}: {len(items):,} items in {wall:.1f} s wall ({cpu:.1f} s CPU in this process): "
               f"{len(items) / wall:,.0f} items/s; {hits:,} hits, {stories_joined:,} items joined a story; "
               f"matcher compile {compile_s:.1f} s for {len(terms):,} terms")
+        print(" " * 12 + "per item: " + ", ".join(
+            f"{stage} {seconds / len(items) * 1e6:,.0f} µs" for stage, seconds in
+            sorted(stages.items(), key=lambda kv: -kv[1]) if seconds / len(items) * 1e6 >= 1))
     finally:
         store.dispose()
         drop()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -17,3 +20,28 @@ RUNNING = Gauge("monitor_runs_in_flight", "Source runs in flight", registry=REGI
 ALERTS = Counter("monitor_alert_deliveries_total", "Alert delivery attempts by outcome", ["outcome"],
                  registry=REGISTRY)
 SILENT = Gauge("monitor_sources_silent", "Sources without new items for longer than expected", registry=REGISTRY)
+INGEST_SECONDS = Counter("monitor_ingest_seconds_total", "Time spent ingesting batches, by stage", ["stage"],
+                         registry=REGISTRY)
+
+
+class Stopwatch:
+    """Adds the time since the last lap to a named stage of ``seconds`` (stage → seconds)."""
+
+    def __init__(self, seconds: dict[str, float]):
+        self.seconds, self.last = seconds, time.perf_counter()
+
+    def lap(self, stage: str, *, less: float = 0.0) -> None:
+        """Close a stage; ``less``: time already counted in a nested stage (see :meth:`timed`)."""
+        now = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + now - self.last - less
+        self.last = now
+
+    def timed(self, stage: str, fn: Callable) -> Callable:
+        """``fn``, adding its own time to ``stage`` (work nested in another stage)."""
+        def run(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - started
+        return run

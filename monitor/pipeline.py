@@ -56,6 +56,7 @@ class BatchResult:
     alerts: int = 0
     stories_joined: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage (read, enrich, ...)
 
 
 @dataclass
@@ -141,13 +142,17 @@ class Pipeline:
         """Store one batch and everything it leads to, atomically."""
         now = now or utcnow()
         result = BatchResult()
+        watch = metrics.Stopwatch(result.seconds)
         with self._write_lock, self.store.unit() as s:
+            watch.lap("wait")  # for the other writers of this process
             source = s.get(Source, source_id)
             if source is None:
                 raise SourceError(f"source {source_id} vanished")
             language, dedup = source.language, self.settings.dedup
+            enrich = watch.timed("enrich", lambda value: prepare.enrich(value, language))
             stored = item_repo.prepare_items(s, source, batch.items, collector=collector or source.type,
-                                             enrich=lambda value: prepare.enrich(value, language))
+                                             enrich=enrich)
+            watch.lap("read", less=result.seconds.get("enrich", 0.0))
             changed = [st for st in stored if st.status != "unchanged"]
             fresh = [st for st in stored if st.status == "new"]
             result.new, result.versions = len(fresh), len(changed) - len(fresh)
@@ -155,25 +160,33 @@ class Pipeline:
             if fresh and source.footer is None:
                 self._learn_footer(source, [st.value.text for st in fresh])
             clusters = [prepare.cluster(st.value, source.footer, dedup) for st in fresh]
+            watch.lap("dedup")
             # stories first: the items are written with theirs, keys and bands after them
             hows, links = assign_stories(s, list(zip(fresh, clusters)), window=timedelta(days=dedup.window_days),
                                          similarity=dedup.similarity, similarity_fn=prepare.similarity)
+            watch.lap("stories")
             item_repo.write_items(s, stored)
             link_stories(s, links)
             crashpoint("after_items")
             for deletion in batch.deletions:
                 result.deleted += item_repo.mark_deleted(s, source, deletion.external_ids, deletion.deleted_at)
             result.stories_joined = sum(how != "new" for how in hows)
+            watch.lap("write")
             if changed:
-                result.new_hit_ids = self._match(s, source, changed, now)
+                result.new_hit_ids = self._match(s, source, changed, now, watch)
                 result.hits = len(result.new_hit_ids)
                 if result.new_hit_ids:
                     if self._alerts_hook is not None:
                         result.alerts = self._alerts_hook(s, result.new_hit_ids, settings=self.settings, now=now) or 0
+                    watch.lap("alerts")
             crashpoint("before_cursor")
             _apply_batch_state(source, batch, now, had_new=result.new > 0)
             source_type = source.type
+            watch.lap("write")
+        watch.lap("commit")
         crashpoint("after_commit")
+        for stage, seconds in result.seconds.items():
+            metrics.INGEST_SECONDS.labels(stage).inc(seconds)
         metrics.ITEMS.labels(source_type, "new").inc(result.new)
         metrics.ITEMS.labels(source_type, "version").inc(result.versions)
         metrics.HITS.inc(result.hits)
@@ -189,7 +202,8 @@ class Pipeline:
             if footer:
                 source.footer = footer
 
-    def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime) -> list[int]:
+    def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime,
+               watch: metrics.Stopwatch) -> list[int]:
         """Match new and changed items; store their new hits. Returns the new hits' ids."""
         from monitor.match import MatchDoc
 
@@ -214,7 +228,10 @@ class Pipeline:
                     item_id=st.id, item_version=st.version, story_id=st.story_id, meta=info, field=th.field,
                     spans=th.spans, snippet=th.snippet, snippet_html=th.snippet_html,
                     field_text=value.title if th.field == "title" else text, now=now))
-        return hit_repo.add_hits(s, rows)
+        watch.lap("match")
+        ids = hit_repo.add_hits(s, rows)
+        watch.lap("hits")
+        return ids
 
     # ------------------------------------------------------------------ runs (async)
 

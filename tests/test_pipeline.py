@@ -50,6 +50,8 @@ def test_new_items_are_stored_once_matched_and_clustered(store, setup):
                   cursor="2")
     first = pipeline.ingest(ids["chan-a"], batch)
     assert (first.new, first.hits) == (2, 1)
+    # where the time went, by stage (bench/ingest.py and /metrics show it; never asserted on)
+    assert {"read", "enrich", "dedup", "stories", "write", "match", "hits", "commit"} <= set(first.seconds)
     again = pipeline.ingest(ids["chan-a"], batch)
     assert (again.new, again.unchanged, again.hits) == (0, 2, 0)
     assert count(store, Item) == 2 and count(store, Hit) == 1 and count(store, Story) == 2
