@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup
 
 from monitor.errors import MonitorError, NotFound, QuerySyntaxError
 from monitor.settings import Settings
@@ -59,10 +60,12 @@ class WebState:
         return self.env.get_template(name).render(**values)
 
 
-def _fmt_time(value: datetime | None) -> str:
+def _fmt_time(value: datetime | None) -> Markup:
+    """A ``<time>`` in UTC; the page script shows it in the reader's own time zone."""
     if value is None:
-        return ""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        return Markup("")
+    utc = value.astimezone(timezone.utc)
+    return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M UTC"))
 
 
 def make_env() -> Environment:

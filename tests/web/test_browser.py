@@ -175,3 +175,21 @@ def test_hostile_posts_stay_inert_in_the_browser(page, ids, backend):
         shot(page, path.strip("/"), backend)
     assert "SECRET-TOKEN-123" not in page.content()
     assert page.errors == []
+
+
+def test_times_show_in_the_reader_s_time_zone(browser, live_server, ids, backend):
+    from datetime import datetime, timedelta
+
+    context = browser.new_context(base_url=live_server, timezone_id="Asia/Seoul")
+    try:
+        pg = context.new_page()
+        login(pg, "admin")
+        first = pg.locator("time[datetime]").first
+        first.wait_for()
+        stamp = first.get_attribute("datetime")
+        shown, title = first.inner_text(), first.get_attribute("title")
+        utc = datetime.fromisoformat(stamp)
+        assert title == utc.strftime("%Y-%m-%d %H:%M UTC")  # the server's UTC stays in the tooltip
+        assert shown == (utc + timedelta(hours=9)).strftime("%Y-%m-%d %H:%M") + " UTC+09"
+    finally:
+        context.close()

@@ -16,6 +16,23 @@
     return resp.json();
   }
 
+  // ---- times: the server writes UTC; show each in the reader's time zone (UTC in the tooltip)
+  const pad = (n) => String(n).padStart(2, "0");
+  function localize(root) {
+    root.querySelectorAll("time[datetime]:not([data-local])").forEach((el) => {
+      const d = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(d.getTime())) return;
+      const offset = -d.getTimezoneOffset();
+      const zone = offset === 0 ? "UTC" : `UTC${offset > 0 ? "+" : "-"}${pad(Math.floor(Math.abs(offset) / 60))}` +
+        (Math.abs(offset) % 60 ? `:${pad(Math.abs(offset) % 60)}` : "");
+      el.title = el.textContent;
+      el.textContent = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+        `${pad(d.getHours())}:${pad(d.getMinutes())} ${zone}`;
+      el.dataset.local = "1";
+    });
+  }
+  localize(document);
+
   // ---- live feed: poll for hits newer than the newest shown
   const live = document.getElementById("live-status");
   const list = document.getElementById("hits");
@@ -30,6 +47,7 @@
           const data = await resp.json();
           if (data.count > 0) {
             list.insertAdjacentHTML("afterbegin", data.html);
+            localize(list);
             last = String(data.last_id);
             const empty = document.getElementById("no-hits");
             if (empty) empty.remove();
@@ -85,6 +103,7 @@
         } else {
           out.className = "";
           out.innerHTML = res.html; // server-rendered with autoescape; marks re-sanitized
+          localize(out);
         }
       } catch (e) { out.textContent = "Request failed."; }
     };
