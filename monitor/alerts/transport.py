@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import threading
 import re
 import ssl
 from datetime import datetime, timezone
@@ -231,6 +232,30 @@ def _scrub(message: str, url: str) -> str:
     return message
 
 
+class _ThreadLog(logging.Handler):
+    """Collects the warnings Apprise logs from one thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.thread = threading.get_ident()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread == self.thread:
+            self.lines.append(record.getMessage())
+
+
+def _notify_in_thread(ap, kwargs: dict) -> tuple[bool, list[str]]:
+    # One URL per Apprise object: Apprise sends it in the calling thread (no pool of its own).
+    handler = _ThreadLog()
+    apprise_log = logging.getLogger("apprise")
+    apprise_log.addHandler(handler)
+    try:
+        return bool(ap.notify(**kwargs)), handler.lines
+    finally:
+        apprise_log.removeHandler(handler)
+
+
 async def _notify_apprise(url: str, rendered: Rendered, *, timeout: float) -> None:
     import apprise
 
@@ -244,17 +269,17 @@ async def _notify_apprise(url: str, rendered: Rendered, *, timeout: float) -> No
     # Only e-mail keeps a separate subject; elsewhere the body already starts with the escaped
     # title, and Apprise would prepend this plain one without escaping it for the target.
     title = rendered.title if _scheme(url) in ("mailto", "mailtos") else ""
-    with apprise.LogCapture(level=logging.WARNING) as captured:
-        try:
-            async with asyncio.timeout(timeout * 2 + 1):
-                ok = await ap.async_notify(body=rendered.body, title=title,
-                                           body_format=_APPRISE_FORMAT[rendered.format])
-        except TimeoutError:
-            raise DeliveryError(f"{where}: timed out after {timeout:g} s", transient=True) from None
-        logged = captured.getvalue()
+    kwargs = {"body": rendered.body, "title": title, "body_format": _APPRISE_FORMAT[rendered.format]}
+    try:
+        # The send runs in a thread of its own, so what Apprise logs there is this delivery's
+        # alone (deliveries to other targets run at the same time).
+        async with asyncio.timeout(timeout * 2 + 1):
+            ok, logged = await asyncio.to_thread(_notify_in_thread, ap, kwargs)
+    except TimeoutError:
+        raise DeliveryError(f"{where}: timed out after {timeout:g} s", transient=True) from None
     if ok:
         return
-    detail = " | ".join(ln.split(" - ", 2)[-1].strip() for ln in logged.splitlines() if ln.strip())
+    detail = " | ".join(ln.strip() for ln in logged if ln.strip())
     detail = _scrub(detail, url)[-500:] or "no details logged"
     permanent = _PERMANENT_IN_LOG.search(detail) is not None
     raise DeliveryError(f"{where}: delivery failed: {detail}", transient=not permanent)

@@ -213,3 +213,20 @@ def test_check_target() -> None:
         with pytest.raises(ValueError, match=says) as err:
             check_target(bad)
         assert "short" not in str(err.value)
+
+
+async def test_concurrent_apprise_deliveries_report_only_their_own_failure() -> None:
+    import asyncio
+
+    with SmtpSink("alerts", "pa55word") as smtp:
+        bad_login = _mailto(smtp.port, password="wr0ngpass")
+        refused_port = free_port()
+        refused = _mailto(refused_port)
+        results = await asyncio.gather(
+            *(deliver(url, render_for(url, CONTENT), alert_id=i, timeout=5)
+              for i, url in enumerate([bad_login, refused] * 3)), return_exceptions=True)
+    assert all(isinstance(r, DeliveryError) for r in results)
+    # each error carries what Apprise said about that delivery only: one failure, not six
+    for r, port in zip(results, [smtp.port, refused_port] * 3):
+        assert str(r).startswith(f"mailto://127.0.0.1:{port}/")
+        assert str(r).count("Connection error") == 1, str(r)
