@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from monitor import types as t
 from monitor.store.bulk import allocate_ids, insert_rows
+from monitor.store.maintenance import tombstoned
 from monitor.store.models import Item, ItemPayload, ItemVersion, Source
 
 
@@ -83,7 +84,8 @@ def prepare_items(
 
     ``enrich(value) -> (norm_text, language)`` gives the matching form and the language of a new
     or changed item. Returns one entry per input value, in order (a value repeated in the batch
-    is compared with its earlier copy, as if they came in two batches); new rows already have
+    is compared with its earlier copy, as if they came in two batches; a value retention pruned
+    is left out: see :mod:`monitor.store.maintenance`); new rows already have
     their ids. One query reads the stored rows of the batch's external ids. The story columns
     of new rows are set by :func:`monitor.store.stories.assign_stories`, then
     :func:`write_items` stores everything.
@@ -94,11 +96,15 @@ def prepare_items(
         for row in s.execute(select(*_STORED).where(_ITEMS.c.source_id == source.id,
                                                      _ITEMS.c.external_id.in_(ids[i:i + 500]))).mappings():
             rows[row["external_id"]] = dict(row, _stored=True)
+    # entries retention removed stay removed, though the feed still lists them
+    pruned = tombstoned(s, source.id, [i for i in ids if i not in rows]) if len(rows) < len(ids) else set()
     entries: list[StoredItem] = []
     fresh: list[dict] = []
     for value in values:
         row = rows.get(value.external_id)
         chash = value.content_hash
+        if row is None and value.external_id in pruned:
+            continue
         if row is None:
             norm, lang = enrich(value)
             row = rows[value.external_id] = dict(

@@ -72,14 +72,22 @@ def test_retention_keeps_what_hits_stand_on_and_prunes_whole_hitless_stories(sto
         assert count(s, Story) == 2
         assert tombstoned(s, ids["a"], ["weather", "lonely", "claim", "nope"]) == {"weather", "lonely"}
         assert tombstoned(s, ids["b"], ["weather-copy", "weather"]) == {"weather-copy"}
-    with store.unit() as s:  # nothing left to prune: a second run is a no-op
+    # the feed still lists the pruned entries: they do not come back as new
+    again = pipeline.ingest(ids["a"], Batch(items=[value("weather", WEATHER), value("lonely", "x" * 40),
+                                                   value("fresh", "Совсем новая заметка о погоде.", fetched=later)]))
+    assert (again.new, again.versions) == (1, 0)
+    with store.unit() as s:
+        assert {i.external_id for i in s.scalars(select(Item).where(Item.source_id == ids["a"]))} == \
+            {"claim", "old-of-live", "fresh"}
+    with store.unit() as s:  # nothing more to prune (the fresh item is recent)
         again = prune(s, now=later, raw_days=30, unmatched_days=30, window_days=7)
         assert again["items"] == again["stories"] == again["payloads"] == 0
     with store.unit() as s:  # tombstones go when no feed could list such entries any more
         out = prune(s, now=later + timedelta(days=181), raw_days=None, unmatched_days=30, window_days=7)
         assert out["tombstones"] == 3
         # meanwhile the water notice's story went quiet too; the hit's story stays whole
-        assert out["items"] == 2 and set(s.scalars(select(ItemTombstone.external_id))) == {"old-of-live", "live"}
+        assert out["items"] == 3
+        assert set(s.scalars(select(ItemTombstone.external_id))) == {"old-of-live", "live", "fresh"}
         assert set(s.scalars(select(Item.external_id))) == {"claim", "teaser"}
 
 
