@@ -233,3 +233,21 @@ def test_outcomes_are_recorded_on_the_source(store, setup):
     pipeline.record_outcome(ids["feed-b"], error=SourceGone("410 Gone", status=410), now=NOW)
     with store.unit() as s:
         assert s.get(Source, ids["feed-b"]).retired is True
+
+
+def test_the_same_words_after_the_window_start_a_new_story(store, setup):
+    pipeline, ids = setup
+    notice = "Воздушная тревога в Харьковской области. Все в укрытия! Следите за официальными сообщениями."
+    day = 24 * 60
+    # the same notice in channel a 30 days ago, in b 29 days ago; then again in a today and b 5 min later
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("1", notice, minutes=30 * day)]))
+    pipeline.ingest(ids["chan-b"], Batch(items=[value("1", notice, minutes=29 * day)]))
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("2", notice, minutes=10)]))
+    res = pipeline.ingest(ids["chan-b"], Batch(items=[value("2", notice, minutes=5)]))
+    assert res.stories_joined == 1
+    with store.unit() as s:
+        story = {(i.source_id, i.external_id): i.story_id for i in s.scalars(select(Item))}
+        old, new = story[(ids["chan-a"], "1")], story[(ids["chan-a"], "2")]
+        assert old != new
+        assert story[(ids["chan-b"], "1")] == old and story[(ids["chan-b"], "2")] == new
+        assert s.get(Story, new).item_count == 2 and s.get(Story, old).item_count == 2

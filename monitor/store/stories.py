@@ -2,13 +2,16 @@
 
 Exact keys live in ``dedup_keys`` (unique per kind and value: the first item holding a key owns
 it); near-duplicate candidates come from ``lsh_bands`` within a window on the items' published
-times and are confirmed on their stored MinHash signatures. Every item belongs to a story (a story
-of one when it has no copies); the story knows its first-seen item, time and source.
+times and are confirmed on their stored MinHash signatures. A text key (the same words) joins
+only within that window too: the same notice a month later is a new story, which then owns the
+key; URLs and Telegram posts are the same story however late a copy comes. Every item belongs to
+a story (a story of one when it has no copies); the story knows its first-seen item, time and
+source.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Sequence
 
@@ -54,6 +57,7 @@ class StoryLinks:
     keys: list[dict]
     bands: list[dict]
     joined: dict[int, list[tuple[StoredItem, datetime]]]  # story id -> items that joined it
+    renewed: list[dict] = field(default_factory=list)  # text keys whose story ended: new owners
 
 
 def _chunks_in(s: Session, column, values: list, type_) -> list:
@@ -99,10 +103,14 @@ def assign_stories(
         return [], links
     values = list({v for _, c in entries for _, v in c.keys})
     owners: dict[str, int | dict] = {}  # key value -> story id, or the row of a story of this batch
+    text_since: dict[str, datetime] = {}  # text key -> when its story was first seen with it
     for i in range(0, len(values), 500):
-        for value, story_id in s.execute(select(_KEYS.c.value, _KEYS.c.story_id)
-                                         .where(_KEYS.c.value.in_(values[i:i + 500]))).all():
+        for value, kind, story_id, seen_at in s.execute(
+                select(_KEYS.c.value, _KEYS.c.kind, _KEYS.c.story_id, _KEYS.c.seen_at)
+                .where(_KEYS.c.value.in_(values[i:i + 500]))).all():
             owners.setdefault(value, story_id)
+            if kind == "text":
+                text_since[value] = seen_at
     seen = [st.seen_at for st, _ in entries]
     # an item with a stored exact key joins that key's story: its bands need no candidates
     bands = list({b for _, c in entries if not any(v in owners for _, v in c.keys) for b in c.bands})
@@ -110,10 +118,15 @@ def assign_stories(
     hows: list[str] = []
     stories: list[int | dict] = []
     created: list[dict] = []
+    renew: list[list[str]] = []  # per item: its text keys whose story is over
     for (item, cluster), when in zip(entries, seen):
-        story, how = None, "new"
+        story, how, stale = None, "new", []
         for kind, value in cluster.keys:  # strongest key first
             if value in owners:
+                if kind == "text" and value in text_since and abs(when - text_since[value]) > window:
+                    # the same words again after the window (a daily notice): a new story
+                    stale.append(value)
+                    continue
                 story, how = owners[value], kind
                 break
         if story is None and cluster.signature and cluster.bands:
@@ -133,6 +146,10 @@ def assign_stories(
             created.append(story)
         hows.append(how)
         stories.append(story)
+        renew.append(stale)
+        for value in stale:  # later copies join the new story
+            owners[value] = story
+            text_since[value] = when
         for _, value in cluster.keys:
             owners.setdefault(value, story)
         for band in cluster.bands:
@@ -140,8 +157,10 @@ def assign_stories(
     for story, story_id in zip(created, allocate_ids(s, _STORIES, len(created))):
         story["id"] = story_id
     insert_rows(s, _STORIES, created)
-    for (item, cluster), when, story, how in zip(entries, seen, stories, hows):
+    for (item, cluster), when, story, how, stale in zip(entries, seen, stories, hows, renew):
         story_id = story if isinstance(story, int) else story["id"]
+        links.renewed += [{"_value": v, "item_id": item.id, "story_id": story_id, "seen_at": when}
+                          for v in stale]
         item.row.update(story_id=story_id, dedup_kind=how, minhash=cluster.signature)
         if how != "new":
             links.joined.setdefault(story_id, []).append((item, when))
@@ -155,6 +174,9 @@ def assign_stories(
 def link_stories(s: Session, links: StoryLinks) -> None:
     """After the items are stored: their exact keys and bands, and the joined stories' counters."""
     _insert_ignore(s, _KEYS, links.keys)
+    if links.renewed:
+        s.execute(update(_KEYS).where(_KEYS.c.kind == "text", _KEYS.c.value == bindparam("_value")),
+                  links.renewed)
     insert_rows(s, _BANDS, links.bands)
     _update_joined(s, links.joined)
 
