@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from sqlalchemy import select
-
 from monitor import metrics, prepare
 from monitor.errors import RateLimited, SourceError, SourceGone
 from monitor.faults import crashpoint
@@ -36,7 +34,7 @@ from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
-from monitor.store.models import Item, Source
+from monitor.store.models import Source
 from monitor.store.stories import assign_stories, link_stories
 from monitor.types import utcnow
 
@@ -44,6 +42,7 @@ log = logging.getLogger("monitor.pipeline")
 
 # Source types collected on a schedule; an export is imported once, on demand.
 SCHEDULED_TYPES = ("rss", "telegram", "telegram-web")
+FOOTER_SAMPLE = 30  # posts a footer is looked for in
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Pipeline:
             result.new, result.versions = len(fresh), len(changed) - len(fresh)
             result.unchanged = len(stored) - len(changed)
             if fresh and source.footer is None:
-                self._learn_footer(source, [st.value.text for st in fresh])
+                self._learn_footer(s, source, [st.value.text for st in fresh])
             clusters = [prepare.cluster(st.value, source.footer, dedup) for st in fresh]
             watch.lap("dedup")
             # stories first: the items are written with theirs, keys and bands after them
@@ -194,13 +193,25 @@ class Pipeline:
             self.on_commit(result)
         return result
 
-    def _learn_footer(self, source: Source, texts: list[str]) -> None:
+    def _learn_footer(self, s, source: Source, texts: list[str]) -> None:
+        """Look for the source's signature footer in its latest posts: first after 5 new posts,
+        then after every 25 more until one is found (live sources bring one post per batch)."""
         from monitor.dedup import detect_footer
 
-        if len(texts) >= 5:
-            footer = detect_footer(texts)
+        state = dict(source.state or {})
+        pending = int(state.get("footer_pending", 0)) + len(texts)
+        if pending >= 5:
+            sample = texts[-FOOTER_SAMPLE:]
+            sample += item_repo.recent_texts(s, source.id, limit=FOOTER_SAMPLE - len(sample))
+            footer = detect_footer(sample)
             if footer:
                 source.footer = footer
+                state.pop("footer_pending", None)
+                source.state = state
+                return
+            pending = -20  # not yet: try again 25 posts on
+        state["footer_pending"] = pending
+        source.state = state
 
     def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime,
                watch: metrics.Stopwatch) -> list[int]:
@@ -304,10 +315,8 @@ class Pipeline:
                 if src.type in ("telegram",):
                     interval = float(src.pinned_interval or self.settings.telegram.gap_fill_interval)
                 else:
-                    since = now - timedelta(days=7)
-                    dates = s.scalars(select(Item.published_at).where(
-                        Item.source_id == src.id, Item.published_at >= since, Item.date_flag.is_(None)))
-                    interval = next_interval(list(dates), now=now, min_seconds=fs.min_interval,
+                    dates = item_repo.recent_dates(s, src.id, since=now - timedelta(days=7))
+                    interval = next_interval(dates, now=now, min_seconds=fs.min_interval,
                                              max_seconds=fs.max_interval,
                                              feed_min_interval=min_interval or src.state.get("min_interval"),
                                              pinned=src.pinned_interval)

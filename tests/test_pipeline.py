@@ -251,3 +251,20 @@ def test_the_same_words_after_the_window_start_a_new_story(store, setup):
         assert old != new
         assert story[(ids["chan-b"], "1")] == old and story[(ids["chan-b"], "2")] == new
         assert s.get(Story, new).item_count == 2 and s.get(Story, old).item_count == 2
+
+
+def test_a_live_channel_learns_its_footer_one_post_at_a_time(store, setup):
+    pipeline, ids = setup
+    footer = "\n\nПодписаться на канал | @chan_a_news"
+    for i in range(6):  # live updates: one post per batch
+        pipeline.ingest(ids["chan-a"], Batch(items=[value(str(i), f"Новость номер {i}: в городе прошёл фестиваль "
+                                                                  f"и открылась выставка {i}.{footer}")]))
+    with store.unit() as s:
+        assert s.get(Source, ids["chan-a"]).footer.endswith("@chan_a_news")
+    pipeline.ingest(ids["chan-a"], Batch(items=[value("10", CLAIM + footer)]))
+    res = pipeline.ingest(ids["chan-b"], Batch(items=[value("10", "⚡️ " + CLAIM)]))  # a copy without it
+    assert res.stories_joined == 1
+    with store.unit() as s:
+        a, b = (s.scalar(select(Item).where(Item.source_id == ids[c], Item.external_id == "10"))
+                for c in ("chan-a", "chan-b"))
+        assert a.story_id == b.story_id and b.dedup_kind == "text"

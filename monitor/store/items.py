@@ -263,3 +263,17 @@ def count_items(s: Session, *, since: datetime | None = None, source: str | None
     if source:
         q = q.where(Source.name == source)
     return s.scalar(q) or 0
+
+
+def recent_texts(s: Session, source_id: int, *, limit: int) -> list[str]:
+    """The texts of a source's latest stored items (newest first)."""
+    if limit <= 0:
+        return []
+    return list(s.scalars(select(_ITEMS.c.text).where(_ITEMS.c.source_id == source_id)
+                          .order_by(_ITEMS.c.id.desc()).limit(limit)))
+
+
+def recent_dates(s: Session, source_id: int, *, since: datetime) -> list[datetime]:
+    """Published times (good dates only) of a source's items since ``since``: its pace."""
+    return list(s.scalars(select(_ITEMS.c.published_at).where(
+        _ITEMS.c.source_id == source_id, _ITEMS.c.published_at >= since, _ITEMS.c.date_flag.is_(None))))

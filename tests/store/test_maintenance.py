@@ -40,13 +40,14 @@ def test_retention_keeps_what_hits_stand_on_and_prunes_whole_hitless_stories(sto
         value("claim", CLAIM, url="https://news.example/claim"),
         value("weather", WEATHER),
         value("lonely", "Короткая заметка без продолжения о ремонте дороги в посёлке."),
-        value("old-of-live", "Объявление о плановом отключении воды в центральном районе города."),
+        value("old-of-live", "Объявление о плановом отключении воды в центральном районе города.",
+              url="https://news.example/water"),
     ]))
     pipeline.ingest(ids["b"], Batch(items=[
         value("teaser", "Читайте подробности на сайте", url="https://news.example/claim"),
         value("weather-copy", WEATHER),
-        # the same notice again, much later: its story is still alive
-        value("live", "Объявление о плановом отключении воды в центральном районе города.",
+        # the same article again (same URL), much later: its story is still alive
+        value("live", "Отключение воды в центральном районе продлили.", url="https://news.example/water",
               fetched=NOW + timedelta(days=30)),
     ]))
     with store.unit() as s:
