@@ -9,10 +9,8 @@ majority script:
 * letters are counted per script (Cyrillic, Latin, Greek); a token is *mixed* when a Cyrillic letter
   stands next to a Latin or Greek one (at most two digits, apostrophes or marks between them);
 * the target is the script (Cyrillic or Latin; Greek never wins) with more *distinctive* letters,
-  i.e. letters that have no look-alike in the other script (``д``, ``ы``, ``f``, ``g`` ...); a token
-  made only of look-alikes takes the script most letters of the whole text are in (``саt`` is
-  "cat" in an English sentence, «сат» in a Russian one); otherwise, on a tie, the one with more
-  letters; on a further tie, Cyrillic;
+  i.e. letters that have no look-alike in the other script (``д``, ``ы``, ``f``, ``g`` ...); on a tie,
+  the one with more letters; on a further tie, Cyrillic;
 * look-alike letters of the other scripts are replaced by their twin in the target script; letters
   without a twin stay as they are.
 
@@ -25,7 +23,6 @@ the decision can only get clearer.
 from __future__ import annotations
 
 import re
-from typing import Callable
 
 _LAT_TO_CYR = {
     "a": "а", "b": "в", "c": "с", "e": "е", "h": "н", "i": "і", "j": "ј", "k": "к", "m": "м",
@@ -65,11 +62,8 @@ _TO_CYR = str.maketrans({**_LAT_TO_CYR, **_GRK_TO_CYR})
 _TO_LAT = str.maketrans({**_CYR_TO_LAT, **_GRK_TO_LAT})
 
 
-def repair_token(token: str, context_cyr: Callable[[], bool] | None = None) -> str:
-    """Return ``token`` with look-alike letters moved into its majority script (if it is mixed).
-
-    A token made only of look-alikes (``саt``: Cyrillic с, а and Latin t) says nothing about its
-    own script: ``context_cyr`` (whether the surrounding text is mostly Cyrillic) decides it."""
+def repair_token(token: str) -> str:
+    """Return ``token`` with look-alike letters moved into its majority script (if it is mixed)."""
     cyr = _CYR_RE.findall(token)
     lat = _LAT_RE.findall(token)
     grk = _GRK_RE.findall(token)
@@ -79,8 +73,6 @@ def repair_token(token: str, context_cyr: Callable[[], bool] | None = None) -> s
     lat_d = sum(1 for ch in lat if ch not in _LAT_TO_CYR)
     if cyr_d != lat_d:
         to_cyr = cyr_d > lat_d
-    elif cyr_d == 0 and context_cyr is not None:
-        to_cyr = context_cyr()
     elif len(cyr) != len(lat):
         to_cyr = len(cyr) > len(lat)
     else:
@@ -94,18 +86,11 @@ def repair(text: str, token_re: re.Pattern[str]) -> str:
         return text
     parts: list[str] = []
     last = 0
-    context: list[bool] = []
-
-    def context_cyr() -> bool:  # counted once, only when an ambiguous token needs it
-        if not context:
-            context.append(len(_CYR_RE.findall(text)) >= len(_LAT_RE.findall(text)))
-        return context[0]
-
     for m in token_re.finditer(text):
         tok = m.group()
         if MIXED_RE.search(tok) is None:
             continue
-        fixed = repair_token(tok, context_cyr)
+        fixed = repair_token(tok)
         if fixed != tok:
             parts.append(text[last : m.start()])
             parts.append(fixed)
