@@ -16,6 +16,7 @@ watchlist edits are picked up without a restart), never per item.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import threading
@@ -133,6 +134,12 @@ class Pipeline:
         self._running: set[int] = set()
         # Called (from the ingesting thread) after a batch committed, e.g. to wake the alert worker.
         self.on_commit: Callable[[BatchResult], None] | None = None
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold the writer lock: no batch is ingested meanwhile (retention uses it)."""
+        with self._write_lock:
+            yield
 
     # ------------------------------------------------------------------ ingest (sync, one transaction)
 

@@ -60,7 +60,7 @@ class Service:
             scheduler.add_job(self.scanner.scan, IntervalTrigger(seconds=self.options.tick), id="scan",
                               next_run_time=utcnow())
             scheduler.add_job(self._housekeeping, IntervalTrigger(hours=1, jitter=60), id="housekeeping",
-                              next_run_time=utcnow())
+                              next_run_time=utcnow(), args=[pipeline])
             background: list[asyncio.Task] = []
             if self.options.alerts:
                 self._add_alert_worker(background, pipeline)
@@ -96,7 +96,7 @@ class Service:
             worker.run_forever(self.store, self.settings, self.stop_event, wake=wake), name="alert-worker"))
         # run_forever also runs the spike and operator health checks every minute.
 
-    async def _housekeeping(self) -> None:
+    async def _housekeeping(self, pipeline) -> None:
         from monitor import metrics
         from monitor.durations import parse_duration
         from monitor.store.maintenance import prune, silent_sources
@@ -105,7 +105,9 @@ class Service:
         now = utcnow()
 
         def work():
-            with self.store.unit() as s:
+            # no batch is ingested while retention runs: a copy joining an old story that retention
+            # is removing would lose its story
+            with pipeline.writing(), self.store.unit() as s:
                 pruned = prune(s, now=now, raw_days=r.raw_days, unmatched_days=r.unmatched_days,
                                window_days=self.settings.dedup.window_days)
                 silent = silent_sources(s, now=now,

@@ -268,3 +268,18 @@ def test_a_live_channel_learns_its_footer_one_post_at_a_time(store, setup):
         a, b = (s.scalar(select(Item).where(Item.source_id == ids[c], Item.external_id == "10"))
                 for c in ("chan-a", "chan-b"))
         assert a.story_id == b.story_id and b.dedup_kind == "text"
+
+
+def test_nothing_is_ingested_while_retention_holds_the_writer(store, setup):
+    import threading
+
+    pipeline, ids = setup
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (pipeline.ingest(ids["chan-a"], Batch(items=[value("1", CLAIM)])),
+                                              done.set()))
+    with pipeline.writing():
+        worker.start()
+        assert not done.wait(0.5)  # the batch waits for the writer lock
+        assert count(store, Item) == 0
+    worker.join(timeout=20)
+    assert done.is_set() and count(store, Item) == 1
