@@ -34,7 +34,7 @@ def _mark(pipeline: Pipeline, account: str | None, status: str, error: str) -> N
 
 
 async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> None:
-    from monitor.sources.telegram import CLIENTS
+    from monitor.sources.telegram_accounts import CLIENTS
     from monitor.sources.telegram_live import TelegramListener
 
     listeners: dict[str | None, TelegramListener] = {}

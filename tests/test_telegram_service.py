@@ -14,7 +14,7 @@ from telethon.tl import types
 
 from monitor.pipeline import Pipeline
 from monitor.settings import Settings, TelegramSettings
-from monitor.sources.telegram import CLIENTS
+from monitor.sources.telegram_accounts import CLIENTS
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
 from monitor.store.models import Hit, Item, Source

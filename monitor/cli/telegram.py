@@ -21,7 +21,7 @@ def login_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(None, "-
                                                                       help="a named account from settings")) -> None:
     """Sign in interactively (phone, code, 2FA password) and keep the session file (mode 0600)."""
     from monitor.errors import ConfigError
-    from monitor.sources.telegram import login, session_path
+    from monitor.sources.telegram_accounts import login, session_path
 
     settings = state(ctx).settings
     creds = settings.telegram.accounts.get(account) if account else settings.telegram
@@ -42,7 +42,7 @@ def login_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(None, "-
 def session_string_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(
         None, "--account", help="a named account from settings")) -> None:
     """Print the signed-in session as a string for telegram.session_string (keep it secret)."""
-    from monitor.sources.telegram import session_string
+    from monitor.sources.telegram_accounts import session_string
 
     typer.echo(session_string(state(ctx).settings, account))
 

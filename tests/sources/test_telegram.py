@@ -21,8 +21,8 @@ from monitor.errors import ConfigError, InvalidInput, PermanentSourceError, Rate
 from monitor.settings import Settings, TelegramAccount, TelegramSettings
 from monitor.sources import source_class
 from monitor.sources.base import CollectContext, SourceConfig
-from monitor.sources.telegram import (ClientPool, TelegramSource, login, make_client,
-                                      message_to_item, session_path, session_string)
+from monitor.sources.telegram import TelegramSource, message_to_item
+from monitor.sources.telegram_accounts import ClientPool, login, make_client, session_path, session_string
 from tests.sources.tgserver import FakeTelegram, channel
 
 UTC = timezone.utc

@@ -1,0 +1,181 @@
+"""Telegram accounts: session files or strings, clients, interactive login, one client per account.
+
+Sessions hold an account's auth key, so a session file is created with mode 0600 (whoever reads
+it *is* the account); ``telegram.session_string`` (per account too) replaces the file where no
+writable data dir exists. :data:`CLIENTS` hands every collector and the live listener the one
+client of its account in this process (an SQLite session cannot be shared); tests inject an
+unconnected ``TelegramClient`` with ``CLIENTS.put``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import struct
+from pathlib import Path
+from typing import Any, Callable
+
+from telethon import TelegramClient, errors, utils
+from telethon.sessions import StringSession
+
+from monitor.errors import ConfigError, InvalidInput, PermanentSourceError, RateLimited, TransientSourceError
+
+
+def session_path(settings: Any, account: str | None) -> Path:
+    """Where an account's SQLite session lives (Telethon adds ``.session`` when it is missing)."""
+    if account is None:
+        path = Path(settings.telegram_session_path)
+    else:
+        acc = _account(settings, account)
+        path = acc.session_path or Path(settings.data_dir) / f"telegram-{account}.session"
+    path = Path(path).expanduser()
+    return path if path.name.endswith(".session") else path.with_name(path.name + ".session")
+
+
+def _account(settings: Any, account: str) -> Any:
+    try:
+        return settings.telegram.accounts[account]
+    except KeyError:
+        known = ", ".join(sorted(settings.telegram.accounts)) or "none configured"
+        raise ConfigError(f"telegram.accounts.{account}: no such account ({known})") from None
+
+
+def _secure(path: Path) -> None:
+    # The session holds the account's auth key: whoever reads it *is* the account.
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def make_client(settings: Any, account: str | None = None) -> TelegramClient:
+    """A new, unconnected ``TelegramClient`` for ``account`` (None = the default account)."""
+    tg = settings.telegram
+    acc = _account(settings, account) if account is not None else None
+    api_id = (acc.api_id if acc else None) or tg.api_id
+    api_hash = (acc.api_hash if acc else None) or tg.api_hash
+    if not api_id or not api_hash:
+        where = f"telegram.accounts.{account}" if account else "telegram"
+        raise ConfigError(f"{where}: api_id and api_hash are required "
+                          f"(get them at my.telegram.org)")
+    secret = (acc.session_string if acc else None) if account is not None else tg.session_string
+    kwargs = {"flood_sleep_threshold": tg.flood_sleep_threshold}
+    if secret is not None and secret.get_secret_value().strip():
+        # A StringSession (e.g. from `monitor telegram session-string`) for hosts without a
+        # writable data dir; it keeps no entity cache between runs.
+        try:
+            session = StringSession(secret.get_secret_value().strip())
+        except (ValueError, struct.error):
+            where = f"telegram.accounts.{account}" if account else "telegram"
+            raise ConfigError(f"{where}.session_string is not a Telethon session string") from None
+        return TelegramClient(session, int(api_id), api_hash.get_secret_value(), **kwargs)
+    path = session_path(settings, account)
+    _secure(path)
+    client = TelegramClient(str(path), int(api_id), api_hash.get_secret_value(), **kwargs)
+    os.chmod(path, 0o600)  # the file existed before Telethon opened it; keep it private anyway
+    return client
+
+
+def session_string(settings: Any, account: str | None = None) -> str:
+    """The account's signed-in file session as a Telethon StringSession (a secret)."""
+    from telethon.sessions import SQLiteSession
+
+    path = session_path(settings, account)
+    if not path.exists():
+        raise ConfigError(f"no session file at {path}: run `monitor telegram login` first")
+    stored = SQLiteSession(str(path))
+    try:
+        if stored.auth_key is None or stored.auth_key.key is None or not stored.server_address:
+            raise ConfigError(f"the session at {path} is not signed in: run `monitor telegram login`")
+        return StringSession.save(stored)
+    finally:
+        stored.close()
+
+async def _ask(prompt: Callable[[], Any]) -> str:
+    value = prompt()
+    if inspect.isawaitable(value):
+        value = await value
+    return str(value).strip()
+
+
+async def login(settings: Any, account: str | None = None, *, phone: Callable[[], Any],
+                code: Callable[[], Any], password: Callable[[], Any],
+                client: TelegramClient | None = None) -> str:
+    """Sign ``account`` in interactively; returns the signed-in display name.
+
+    ``phone``, ``code`` and ``password`` are called only when needed (sync or async callables);
+    none of their answers is printed or logged. A configured ``accounts.<name>.phone`` is used
+    without asking.
+    """
+    client = client or make_client(settings, account)
+    try:
+        await client.connect()
+        if not await client.is_user_authorized():
+            configured = _account(settings, account).phone if account else None
+            number = configured or await _ask(phone)
+            await client.send_code_request(number)
+            for attempt in range(3):
+                try:
+                    await client.sign_in(number, await _ask(code))
+                    break
+                except errors.SessionPasswordNeededError:
+                    await client.sign_in(password=await _ask(password))
+                    break
+                except (errors.PhoneCodeInvalidError, errors.PhoneCodeEmptyError):
+                    if attempt == 2:
+                        raise InvalidInput("the login code was not accepted (3 attempts)") from None
+        me = await client.get_me()
+        return utils.get_display_name(me) or str(getattr(me, "id", ""))
+    except errors.PasswordHashInvalidError:
+        raise InvalidInput("the two-step verification password was not accepted") from None
+    except errors.PhoneNumberInvalidError:
+        raise InvalidInput("Telegram rejected the phone number") from None
+    except errors.FloodWaitError as exc:
+        raise RateLimited(f"Telegram asks to wait {exc.seconds}s before logging in again",
+                          retry_after=exc.seconds) from None
+    finally:
+        await client.disconnect()
+
+
+class ClientPool:
+    """One client per account per process; clients made here are connected on first use."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, TelegramClient] = {}
+        self._made: set[str] = set()
+        self._lock = asyncio.Lock()
+
+    def put(self, account: str | None, client: TelegramClient) -> None:
+        """Use ``client`` for ``account`` as is (the caller connects it; tests fake its calls)."""
+        self._clients[account or ""] = client
+        self._made.discard(account or "")
+
+    async def get(self, settings: Any, account: str | None) -> TelegramClient:
+        key = account or ""
+        async with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = self._clients[key] = make_client(settings, account)
+                self._made.add(key)
+            if key in self._made and not client.is_connected():
+                try:
+                    await client.connect()
+                    authorized = await client.is_user_authorized()
+                except (OSError, asyncio.TimeoutError) as exc:
+                    raise TransientSourceError(f"cannot reach Telegram: {exc}") from None
+                if not authorized:  # dropped, so the next run checks again after a login
+                    await self._clients.pop(key).disconnect()
+                    self._made.discard(key)
+                    name = account or "default"
+                    raise PermanentSourceError(
+                        f"Telegram account {name!r} is not logged in (run the login command)")
+            return client
+
+    async def close(self) -> None:
+        for key in list(self._made):
+            await self._clients.pop(key).disconnect()
+        self._made.clear()
+
+
+CLIENTS = ClientPool()
