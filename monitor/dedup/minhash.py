@@ -199,11 +199,6 @@ def signature(text: str, *, num_perm: int = 128, shingle: int = 5,
     return Signature(values, shingle=shingle, seed=SEED, facts=fact_hashes(text, footer=footer))
 
 
-def signatures(texts: list[str], *, num_perm: int = 128, shingle: int = 5) -> list[Signature | None]:
-    """:func:`signature` for many texts (convenience for batches and backfills)."""
-    return [signature(t, num_perm=num_perm, shingle=shingle) for t in texts]
-
-
 @lru_cache(maxsize=32)
 def lsh_params(threshold: float = 0.6, num_perm: int = 128) -> tuple[int, int]:
     """(bands, rows) minimising equal-weighted false positive and negative areas, as

@@ -219,13 +219,6 @@ def _title(item) -> str | None:
     return text.split("\n", 1)[0][:300] or None
 
 
-def prune_bands(s: Session, *, older_than: datetime) -> int:
-    """Drop LSH band keys that fell out of the near-duplicate window."""
-    from sqlalchemy import delete
-
-    return s.execute(delete(LshBand).where(LshBand.seen_at < older_than)).rowcount or 0
-
-
 def story_timeline(s: Session, story_id: int) -> list[tuple[Item, Source]]:
     """Every item of a story with its source, in the order the story spread."""
     q = (select(Item, Source).join(Source, Item.source_id == Source.id).where(Item.story_id == story_id)
