@@ -44,16 +44,21 @@ async def until(predicate, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_live_events_are_ingested_through_the_pipeline(store):
+def live_world(store, history: list) -> tuple[Pipeline, Settings, TelegramClient]:
+    """A resolved channel source, a pipeline and an offline client whose channel has ``history``."""
     with store.unit() as s:
         src = source_repo.add_source(s, type="telegram", locator="novosti_test", name="@novosti_test")
         src.state = {"channel_id": CH, "access_hash": 987654321, "username": "novosti_test"}
-        src.cursor = "5"
-        watch_repo.add_term(s, watch_repo.add_watchlist(s, "dprk"), '"северокорейские офицеры"')
     settings = Settings(database_url=store.url, telegram=TelegramSettings(api_id=1, api_hash="x"))
-    pipeline = Pipeline(store, settings, alerts_hook=False)
-    fake = FakeTelegram(channel(), [msg(i, f"Пост {i}") for i in range(1, 6)])
-    client = fake.install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+    client = FakeTelegram(channel(), history).install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+    return Pipeline(store, settings, alerts_hook=False), settings, client
+
+
+def test_live_events_are_ingested_through_the_pipeline(store):
+    pipeline, settings, client = live_world(store, [msg(i, f"Пост {i}") for i in range(1, 6)])
+    with store.unit() as s:
+        s.scalar(select(Source)).cursor = "5"
+        watch_repo.add_term(s, watch_repo.add_watchlist(s, "dprk"), '"северокорейские офицеры"')
 
     def item(eid: str):
         with store.unit() as s:
@@ -112,12 +117,7 @@ def test_a_disabled_channel_stops_being_ingested_live(store, monkeypatch):
     import monitor.telegram_service as service
 
     monkeypatch.setattr(service, "RELOAD_SECONDS", 0.2)
-    with store.unit() as s:
-        src = source_repo.add_source(s, type="telegram", locator="novosti_test", name="@novosti_test")
-        src.state = {"channel_id": CH, "access_hash": 987654321, "username": "novosti_test"}
-    settings = Settings(database_url=store.url, telegram=TelegramSettings(api_id=1, api_hash="x"))
-    pipeline = Pipeline(store, settings, alerts_hook=False)
-    client = FakeTelegram(channel(), []).install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+    pipeline, settings, client = live_world(store, [])
 
     def stored() -> set[str]:
         with store.unit() as s:
