@@ -170,9 +170,10 @@ class _Worker:
         await asyncio.gather(*(one(t) for t in targets))
 
 
-def _claim(s, target_id: int, now: datetime, alert_id: int | None, *, lease: timedelta = LEASE):
+def _claim(s, target_id: int, now: datetime, alert_id: int | None, *, lease: timedelta = LEASE,
+           wait: bool = False):
     """Claim in one transaction together with everything needed to send (content, URL)."""
-    claim = repo.claim_next(s, target_id, now, lease=lease, alert_id=alert_id)
+    claim = repo.claim_next(s, target_id, now, lease=lease, alert_id=alert_id, wait=wait)
     if claim is None:
         return None
     target = s.get(DeskTarget, target_id)
@@ -189,7 +190,7 @@ def _record_then_claim(s, claim: repo.Claim, target_id: int, alert_id: int | Non
     status = repo.record_outcome(s, claim, now=now, **outcome)
     if not more or (status != "sent" and alert_id is None):
         return status, None  # head-of-line: the target's later alerts wait behind this one
-    return status, _claim(s, target_id, now, alert_id, lease=lease)
+    return status, _claim(s, target_id, now, alert_id, lease=lease, wait=True)
 
 
 def _prepare(s, now: datetime) -> tuple[int, list[int]]:

@@ -72,7 +72,7 @@ def targets_with_work(s: Session, now: datetime) -> list[int]:
 
 
 def claim_next(s: Session, target_id: int, now: datetime, *, lease: timedelta,
-               alert_id: int | None = None) -> Claim | None:
+               alert_id: int | None = None, wait: bool = False) -> Claim | None:
     """Lease the oldest due delivery of a target, or None when there is none or it must wait.
 
     Order: a target receives its alerts oldest first; while the oldest due one waits for a retry,
@@ -82,10 +82,13 @@ def claim_next(s: Session, target_id: int, now: datetime, *, lease: timedelta,
     takes the delivery until this one records the outcome or dies (then it is re-sent after the
     lease). The attempt row is written here, before sending (outcome ``claimed``): an attempt cut
     short by a crash stays visible and is marked ``interrupted`` when the delivery is claimed again.
-    ``alert_id`` claims that alert's delivery out of order (``desk test``).
+    ``alert_id`` claims that alert's delivery out of order (``desk test``). ``wait``: the worker
+    that just recorded the target's previous delivery waits for the target row instead of skipping
+    it (another worker may be looking at it for a moment, will find the head leased and let go;
+    skipping would leave the rest of the queue to the next pass).
     """
     if is_postgres(s) and s.scalar(select(DeskTarget.id).where(DeskTarget.id == target_id)
-                                   .with_for_update(skip_locked=True)) is None:
+                                   .with_for_update(skip_locked=not wait)) is None:
         return None
     q = (select(Delivery, Alert.kind).join(Alert, Delivery.alert_id == Alert.id)
          .where(Delivery.target_id == target_id, Delivery.status == "pending", Alert.status == "pending",
