@@ -29,7 +29,7 @@ from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
 from monitor.store.db import Store
 from monitor.store.migrate import upgrade
-from monitor.store.models import Hit, Item, Story
+from monitor.store.models import HitRow, ItemRow, StoryRow
 from monitor.types import content_hash, utcnow
 
 
@@ -67,23 +67,23 @@ def store_item(store: Store, ids: tuple[int, int, int], n: int) -> int:
     source_id, watchlist_id, term_id = ids
     now = utcnow()
     with store.unit() as s:
-        item = Item(source_id=source_id, external_id=f"b{n}", url=f"https://bench.example/{n}", title=f"bench {n}",
+        item = ItemRow(source_id=source_id, external_id=f"b{n}", url=f"https://bench.example/{n}", title=f"bench {n}",
                     text=f"bench item {n}", published_at=now, fetched_at=now, content_hash=content_hash(str(n)))
         s.add(item)
         s.flush()
-        story = Story(first_item_id=item.id, first_source_id=source_id, first_seen_at=now, last_seen_at=now)
+        story = StoryRow(first_item_id=item.id, first_source_id=source_id, first_seen_at=now, last_seen_at=now)
         s.add(story)
         s.flush()
         item.story_id = story.id
-        hit = Hit(item_id=item.id, term_id=term_id, watchlist_id=watchlist_id, term_version=1, item_version=1,
+        hit = HitRow(item_id=item.id, term_id=term_id, watchlist_id=watchlist_id, term_version=1, item_version=1,
                   story_id=story.id, field="text", snippet=f"«bench» item {n}", matched_hash="0" * 64, created_at=now)
         s.add(hit)
         s.flush()
         repo.on_new_hits(s, [hit.id], now=now)
         from sqlalchemy import select
-        from monitor.store.models import Alert
+        from monitor.store.models import AlertRow
 
-        return s.scalar(select(Alert.id).where(Alert.hit_id == hit.id))
+        return s.scalar(select(AlertRow.id).where(AlertRow.hit_id == hit.id))
 
 
 async def main() -> None:

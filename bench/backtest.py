@@ -32,16 +32,16 @@ from monitor.store.db import Store  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402
 from monitor.store.models import (  # noqa: E402
     Alert,
-    Delivery,
-    DeliveryAttempt,
-    Desk,
-    DeskTarget,
-    Hit,
-    Item,
-    Source,
-    Story,
-    Watchlist,
-    WatchTerm,
+    DeliveryRow,
+    DeliveryAttemptRow,
+    DeskRow,
+    DeskTargetRow,
+    HitRow,
+    ItemRow,
+    SourceRow,
+    StoryRow,
+    WatchlistRow,
+    WatchTermRow,
 )
 
 WORDS = ("взрыв порт одесса министр заявил сегодня россия украина войска атака удар ракета город "
@@ -57,20 +57,20 @@ def build(store: Store, n_items: int, n_hits: int, rng: random.Random) -> dict:
     now = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     with store.unit() as s:
-        desks = [Desk(name=f"desk{i}") for i in range(3)]
+        desks = [DeskRow(name=f"desk{i}") for i in range(3)]
         s.add_all(desks)
         s.flush()
         for d in desks:
-            d.targets.append(DeskTarget(url=f"json://hooks.example/{d.name}?token=secret"))
-        sources = [Source(name=f"source{i:03d}", type="rss", locator=f"https://s{i}.example/feed",
+            d.targets.append(DeskTargetRow(url=f"json://hooks.example/{d.name}?token=secret"))
+        sources = [SourceRow(name=f"source{i:03d}", type="rss", locator=f"https://s{i}.example/feed",
                           options={}, state={}, next_check_at=now, last_checked_at=now - timedelta(minutes=i),
                           last_new_item_at=now - timedelta(hours=i % 72), last_status="200",
                           error_count=i % 7 == 0 and 3 or 0) for i in range(500)]
         s.add_all(sources)
-        wls = [Watchlist(name=f"watchlist{i}", desk_id=desks[i % 3].id) for i in range(10)]
+        wls = [WatchlistRow(name=f"watchlist{i}", desk_id=desks[i % 3].id) for i in range(10)]
         s.add_all(wls)
         s.flush()
-        terms = [WatchTerm(watchlist_id=wls[i % 10].id, query=f"{WORDS[i]} AND {WORDS[i + 1]}") for i in range(50)]
+        terms = [WatchTermRow(watchlist_id=wls[i % 10].id, query=f"{WORDS[i]} AND {WORDS[i + 1]}") for i in range(50)]
         s.add_all(terms)
         s.flush()
         user_repo.add_user(s, "admin", role="admin", password=PASSWORD)
@@ -93,21 +93,21 @@ def build(store: Store, n_items: int, n_hits: int, rng: random.Random) -> dict:
                           "language": ("ru", "uk", "en")[i % 3], "published_at": published,
                           "fetched_at": published, "content_hash": f"{i:064d}", "version": 1, "extra": {}})
             if len(batch) == 10_000:
-                s.execute(insert(Item), batch)
+                s.execute(insert(ItemRow), batch)
                 batch.clear()
         if batch:
-            s.execute(insert(Item), batch)
+            s.execute(insert(ItemRow), batch)
     t1 = time.perf_counter()
     with store.unit() as s:
-        lo, hi = s.execute(select(func.min(Item.id), func.max(Item.id))).one()
+        lo, hi = s.execute(select(func.min(ItemRow.id), func.max(ItemRow.id))).one()
         item_ids = sorted(rng.sample(range(lo, hi + 1), n_hits))
         stories = []
         for k in range(0, len(item_ids), 2):
             stories.append({"first_item_id": item_ids[k], "first_source_id": src_ids[0], "first_seen_at": now,
                             "last_seen_at": now, "item_count": 2, "source_count": 2})
         for k in range(0, len(stories), 10_000):
-            s.execute(insert(Story), stories[k:k + 10_000])
-        first_story = s.scalar(select(func.min(Story.id)))
+            s.execute(insert(StoryRow), stories[k:k + 10_000])
+        first_story = s.scalar(select(func.min(StoryRow.id)))
         hits = []
         for k, item_id in enumerate(item_ids):
             term_id, wl_id = term_rows[k % 50]
@@ -118,10 +118,10 @@ def build(store: Store, n_items: int, n_hits: int, rng: random.Random) -> dict:
                          "matched_hash": "0" * 64, "review_state": state,
                          "created_at": now - timedelta(seconds=span * (1 - k / n_hits))})
         for k in range(0, len(hits), 10_000):
-            s.execute(insert(Hit), hits[k:k + 10_000])
+            s.execute(insert(HitRow), hits[k:k + 10_000])
         for k in range(0, len(item_ids), 2):  # both items of a pair join the pair's story
             story_id = first_story + k // 2
-            s.query(Item).filter(Item.id.in_(item_ids[k:k + 2])).update({"story_id": story_id},
+            s.query(ItemRow).filter(ItemRow.id.in_(item_ids[k:k + 2])).update({"story_id": story_id},
                                                                        synchronize_session=False)
         for a in range(5000):
             alert = Alert(key=f"bench:{a}", kind="story", desk_id=desk_ids[a % 3], status="sent", payload={})
@@ -130,11 +130,11 @@ def build(store: Store, n_items: int, n_hits: int, rng: random.Random) -> dict:
                 s.flush()
         s.flush()
         alert_ids = s.scalars(select(Alert.id)).all()
-        s.execute(insert(Delivery), [{"alert_id": a, "target_id": target_ids[i % 3], "status": "sent",
+        s.execute(insert(DeliveryRow), [{"alert_id": a, "target_id": target_ids[i % 3], "status": "sent",
                                       "attempts": 1, "next_attempt_at": now} for i, a in enumerate(alert_ids)])
-        d_ids = s.scalars(select(Delivery.id)).all()
-        s.execute(insert(DeliveryAttempt), [{"delivery_id": d, "at": now, "outcome": "sent"} for d in d_ids])
-        mid_hit = s.scalar(select(Hit.id).order_by(Hit.id).offset(n_hits // 2).limit(1))
+        d_ids = s.scalars(select(DeliveryRow.id)).all()
+        s.execute(insert(DeliveryAttemptRow), [{"delivery_id": d, "at": now, "outcome": "sent"} for d in d_ids])
+        mid_hit = s.scalar(select(HitRow.id).order_by(HitRow.id).offset(n_hits // 2).limit(1))
         sample_item = item_ids[len(item_ids) // 2]
     # Fresh statistics (and, on PostgreSQL, the visibility map), as autovacuum would leave them.
     if store.dialect == "postgresql":

@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from monitor.runtime import pipeline_for  # noqa: E402
+from monitor.ingest.runtime import pipeline_for  # noqa: E402
 from monitor.settings import Settings  # noqa: E402
 from monitor.sources.base import Batch  # noqa: E402
 from monitor.store import sources as source_repo  # noqa: E402

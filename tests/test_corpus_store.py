@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
 from monitor.sources.base import Batch
 from monitor.sources.rss import parse_feed
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
 from monitor.store.migrate import upgrade
-from monitor.store.models import Item
+from monitor.store.models import ItemRow
 from tests.sources.test_corpus_feeds import BASE, CORPUS, FEED_SETS, FETCHED, _files, _headers
 
 pytestmark = pytest.mark.corpus
@@ -55,7 +55,7 @@ def test_every_entry_of_every_corpus_feed_is_stored_once(corpus_store, set_name)
             problems.append(f"{rel}: {type(exc).__name__}: {exc}")
             continue
         with corpus_store.unit() as s:
-            stored = s.scalar(select(func.count()).select_from(Item).where(Item.source_id == source_id))
+            stored = s.scalar(select(func.count()).select_from(ItemRow).where(ItemRow.source_id == source_id))
         if stored != len(parsed.items) or first.new != len(parsed.items):
             problems.append(f"{rel}: {len(parsed.items)} entries, {first.new} new, {stored} stored")
         if again.new or again.versions:

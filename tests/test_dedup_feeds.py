@@ -9,10 +9,10 @@ from email.utils import format_datetime
 
 from sqlalchemy import select
 
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
 from monitor.store import sources as source_repo
-from monitor.store.models import Item, Source
+from monitor.store.models import ItemRow, SourceRow
 from tests.sources.feedserver import FeedServer, Route
 
 WHEN = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=3)
@@ -71,8 +71,8 @@ def test_same_articles_across_formats_and_bases_fold_and_near_misses_do_not(stor
                               .collect(everything=True))
         assert summary.errors == 0, [r.error for r in summary.results]
     with store.unit() as s:
-        rows = s.execute(select(Source.name, Item.external_id, Item.url, Item.story_id, Item.dedup_kind)
-                         .join(Item, Item.source_id == Source.id)).all()
+        rows = s.execute(select(SourceRow.name, ItemRow.external_id, ItemRow.url, ItemRow.story_id, ItemRow.dedup_kind)
+                         .join(ItemRow, ItemRow.source_id == SourceRow.id)).all()
     by = {(name, eid): (url, story, how) for name, eid, url, story, how in rows}
     rss_article, atom_article = by[("rss", "rss-1")], by[("atom", "tag:agency.example,2024:1")]
     assert rss_article[0] == atom_article[0] == "https://agency.example/news/2024/10/officers"

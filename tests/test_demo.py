@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from monitor.demo import run_demo
 from monitor.store.db import Store
-from monitor.store.models import Hit, Item, Source, Story
+from monitor.store.models import HitRow, ItemRow, SourceRow, StoryRow
 
 
 def test_demo_collects_matches_and_folds_stories(fresh_db_url):
@@ -17,19 +17,19 @@ def test_demo_collects_matches_and_folds_stories(fresh_db_url):
     store = Store(fresh_db_url)
     try:
         with store.unit() as s:
-            hit_sources = set(s.scalars(select(Source.name).join(Item, Item.source_id == Source.id)
-                                        .join(Hit, Hit.item_id == Item.id)))
+            hit_sources = set(s.scalars(select(SourceRow.name).join(ItemRow, ItemRow.source_id == SourceRow.id)
+                                        .join(HitRow, HitRow.item_id == ItemRow.id)))
             # Russian (with a Latin-o evasion), its Ukrainian forward, Ukrainian, English, Korean, RDF
             assert {"t.me/frontline_ru", "t.me/svodka_ua", "Ukr-Novyny", "Kyiv Wire", "Hanbando News",
                     "Russian Digest"} <= hit_sources
-            claim = s.scalar(select(Item).where(Item.external_id == "4512"))
-            forward = s.scalar(select(Item).where(Item.external_id == "9902"))
+            claim = s.scalar(select(ItemRow).where(ItemRow.external_id == "4512"))
+            forward = s.scalar(select(ItemRow).where(ItemRow.external_id == "9902"))
             # the sources are collected concurrently: whichever came first, the other joined by key
             assert forward.story_id == claim.story_id
             assert {forward.dedup_kind, claim.dedup_kind} in ({"forward", "new"}, {"tg", "new"})
-            story = s.get(Story, claim.story_id)
-            assert s.get(Source, story.first_source_id).name == "t.me/frontline_ru"
-            unrelated = s.scalar(select(Item).where(Item.external_id.like("%weather")))
+            story = s.get(StoryRow, claim.story_id)
+            assert s.get(SourceRow, story.first_source_id).name == "t.me/frontline_ru"
+            unrelated = s.scalar(select(ItemRow).where(ItemRow.external_id.like("%weather")))
             assert unrelated is not None and unrelated.story_id != claim.story_id
     finally:
         store.dispose()

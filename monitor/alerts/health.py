@@ -36,7 +36,7 @@ from monitor.settings import Settings
 from monitor.store import alerts as repo
 from monitor.store.db import Store
 from monitor.store.maintenance import is_silent
-from monitor.store.models import Source
+from monitor.store.models import SourceRow
 
 log = logging.getLogger("monitor.alerts")
 
@@ -83,7 +83,7 @@ def check_spikes(s: Session, settings: Settings, now: datetime) -> int:
     return created
 
 
-def source_problems(src: Source, now: datetime, *, silent_after: int | None,
+def source_problems(src: SourceRow, now: datetime, *, silent_after: int | None,
                     default_interval: int) -> list[tuple[str, str, str]]:
     """(key, title, text) for each operator condition a source is in right now."""
     def stamp(dt: datetime | None) -> str:

@@ -42,7 +42,7 @@ from monitor.faults import crashpoint
 from monitor.settings import Settings
 from monitor.store import deliveries as repo
 from monitor.store.db import Store
-from monitor.store.models import DeskTarget
+from monitor.store.models import DeskTargetRow
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.alerts")
@@ -176,7 +176,7 @@ def _claim(s, target_id: int, now: datetime, alert_id: int | None, *, lease: tim
     claim = repo.claim_next(s, target_id, now, lease=lease, alert_id=alert_id, wait=wait)
     if claim is None:
         return None
-    target = s.get(DeskTarget, target_id)
+    target = s.get(DeskTargetRow, target_id)
     url, problem = "", None
     try:
         url = resolve_target(target)

@@ -48,14 +48,14 @@ def desk_test(ctx: typer.Context, name: str) -> None:
 
 def _mute(ctx: typer.Context, kind: str, ref_id: int, duration: str) -> None:
     from monitor.store import alerts as repo
-    from monitor.store.models import Story, WatchTerm
+    from monitor.store.models import StoryRow, WatchTermRow
 
     seconds = parse_duration(duration)
     if not seconds:
         raise InvalidInput("--for must be longer than zero")
     until = utcnow() + timedelta(seconds=seconds)
     with state(ctx).unit() as s:
-        if not repo.exists(s, Story if kind == "story" else WatchTerm, ref_id):
+        if not repo.exists(s, StoryRow if kind == "story" else WatchTermRow, ref_id):
             raise NotFound(f"no {'story' if kind == 'story' else 'watch term'} with id {ref_id}")
         repo.add_mute(s, kind, ref_id, until)
     typer.echo(f"muted {kind} {ref_id} until {until:%Y-%m-%d %H:%M}Z")

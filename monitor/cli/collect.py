@@ -41,7 +41,7 @@ def collect_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no per-source progress"),
 ) -> None:
     """One pass over the due sources (or --all / --source), then exit with a summary."""
-    from monitor.runtime import pipeline_for
+    from monitor.ingest.runtime import pipeline_for
 
     st = state(ctx)
 
@@ -82,12 +82,12 @@ def items_cmd(ctx: typer.Context, source: Optional[str] = typer.Option(None, "--
 
 
 def _story_rows(s, stories):
-    from monitor.store.models import Source
+    from monitor.store.models import SourceRow
     from monitor.store.stories import story_timeline
 
     for story in stories:
         timeline = story_timeline(s, story.id)
-        first = s.get(Source, story.first_source_id) if story.first_source_id else None
+        first = s.get(SourceRow, story.first_source_id) if story.first_source_id else None
         yield {
             "story": story.id, "first_seen_at": story.first_seen_at, "first_source": first.name if first else None,
             "sources": story.source_count, "items": [
@@ -119,10 +119,10 @@ def stories_cmd(ctx: typer.Context, watchlist: Optional[str] = typer.Option(None
 @app.command("story")
 def story_cmd(ctx: typer.Context, story_id: int) -> None:
     """A story's timeline: first seen where and when, then each source that carried it."""
-    from monitor.store.models import Story
+    from monitor.store.models import StoryRow
 
     with state(ctx).unit() as s:
-        story = s.get(Story, story_id)
+        story = s.get(StoryRow, story_id)
         if story is None:
             raise InvalidInput(f"no story with id {story_id}")
         row = next(_story_rows(s, [story]))

@@ -218,12 +218,12 @@ def watchlist_add(ctx: typer.Context, name: str,
 def watchlist_list(ctx: typer.Context, fmt: Format = FORMAT, limit: Optional[int] = LIMIT,
                    since: Optional[str] = SINCE) -> None:
     """List watchlists."""
-    from monitor.store.models import Desk
+    from monitor.store.models import DeskRow
 
     with state(ctx).unit() as s:
         rows = []
         for wl in watch_repo.list_watchlists(s, since=parse_since(since), limit=limit):
-            desk = s.get(Desk, wl.desk_id) if wl.desk_id else None
+            desk = s.get(DeskRow, wl.desk_id) if wl.desk_id else None
             rows.append({"name": wl.name, "desk": desk.name if desk else None,
                          "terms": len(wl.terms), "enabled": wl.enabled, "description": wl.description})
         emit(rows, fmt, columns=["name", "desk", "terms", "enabled", "description"])
@@ -327,7 +327,7 @@ def alias_remove(ctx: typer.Context, name: str) -> None:
 @app.command("export-config")
 def export_config_cmd(ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")) -> None:
     """Write sources, aliases, watchlists, terms, desks and routes as TOML (secrets as references)."""
-    from monitor.configio import export_config
+    from monitor.actions.configio import export_config
 
     with state(ctx).unit() as s:
         text = export_config(s)
@@ -340,7 +340,7 @@ def export_config_cmd(ctx: typer.Context, output: Optional[Path] = typer.Option(
 @app.command("import-config")
 def import_config_cmd(ctx: typer.Context, file: Path) -> None:
     """Merge an exported TOML file (adds and updates, never deletes; idempotent)."""
-    from monitor.configio import import_config
+    from monitor.actions.configio import import_config
 
     with state(ctx).unit() as s:
         report = import_config(s, file, validate=term_validator(ctx, s), check_query=query_check(ctx),

@@ -78,7 +78,7 @@ def term_backtest(
     fmt: Format = typer.Option(Format.table, "--format", "-f"),
 ) -> None:
     """Run QUERY over stored items without saving it: how many and which items it would hit."""
-    from monitor.backtest import backtest
+    from monitor.actions.backtest import backtest
 
     from rich.console import Console
     from rich.progress import Progress

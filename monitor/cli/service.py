@@ -23,7 +23,7 @@ def run_cmd(
 ) -> None:
     """Collect on schedule, match, fold stories and deliver alerts until SIGTERM/SIGINT."""
     from monitor.logs import setup_logging
-    from monitor.service import ServiceOptions, run_service
+    from monitor.service.run import ServiceOptions, run_service
     from monitor.store.migrate import current_revision, head_revision
 
     st = state(ctx)

@@ -55,8 +55,8 @@ def import_export_cmd(
     tz: Optional[str] = typer.Option(None, "--tz", help="the exporter's time zone, for old exports without unixtime"),
 ) -> None:
     """Import a Telegram Desktop export into the channel's source (idempotent), then match it."""
-    from monitor.importer import import_telegram_export
-    from monitor.pipeline import Pipeline
+    from monitor.actions.imports import import_telegram_export
+    from monitor.ingest.pipeline import Pipeline
 
     st = state(ctx)
     pipeline = Pipeline(st.store, st.settings)

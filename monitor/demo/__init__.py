@@ -60,7 +60,7 @@ def build(store: Store, server_url: str, *, hook_url: str | None) -> None:
 def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, keep: Path | None = None,
              settings: Settings | None = None) -> DemoResult:
     """Serve the bundled sources, collect twice (the second pass finds nothing new), show the result."""
-    from monitor.runtime import pipeline_for
+    from monitor.ingest.runtime import pipeline_for
     from monitor.store.migrate import upgrade
 
     if db_url is None:
@@ -103,7 +103,7 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
 
 def _show(store: Store, echo) -> None:
     from monitor.store.hits import list_hits
-    from monitor.store.models import Source, Story
+    from monitor.store.models import SourceRow, StoryRow
     from monitor.store.stories import story_timeline
     from monitor.store.views import story_count
 
@@ -116,8 +116,8 @@ def _show(store: Store, echo) -> None:
                 story_ids.append(r.hit.story_id)
         echo("\nstories with hits, as they spread:")
         for story_id in story_ids:
-            story = s.get(Story, story_id)
-            first = s.get(Source, story.first_source_id)
+            story = s.get(StoryRow, story_id)
+            first = s.get(SourceRow, story.first_source_id)
             echo(f"  story {story.id}: first seen {story.first_seen_at:%H:%M}Z at {first.name}, "
                  f"{story.source_count} source(s)")
             for item, src in story_timeline(s, story.id):

@@ -31,18 +31,18 @@ from sqlalchemy.orm import Session
 
 from monitor.alerts.digest import next_digest_at, quiet_release
 from monitor.store.models import (
-    Alert,
-    Delivery,
-    DeliveryAttempt,
-    Desk,
-    DeskTarget,
-    Hit,
-    Item,
-    Mute,
-    Route,
-    Source,
-    Story,
-    Watchlist,
+    AlertRow,
+    DeliveryRow,
+    DeliveryAttemptRow,
+    DeskRow,
+    DeskTargetRow,
+    HitRow,
+    ItemRow,
+    MuteRow,
+    RouteRow,
+    SourceRow,
+    StoryRow,
+    WatchlistRow,
 )
 
 # Alerts that page a desk immediately ignore its quiet hours: operators must hear about a broken
@@ -76,25 +76,25 @@ def insert_alert(s: Session, *, key: str, kind: str, desk_id: int, now: datetime
     """
     insert = _dialect_insert(s)
     due = due_at or now
-    stmt = (insert(Alert).values(key=key, kind=kind, desk_id=desk_id, route_id=route_id, story_id=story_id,
+    stmt = (insert(AlertRow).values(key=key, kind=kind, desk_id=desk_id, route_id=route_id, story_id=story_id,
                                  hit_id=hit_id, digest_id=digest_id, status=status, due_at=due,
                                  payload=payload or {}, created_at=now)
-            .on_conflict_do_nothing(index_elements=["key"]).returning(Alert.id))
+            .on_conflict_do_nothing(index_elements=["key"]).returning(AlertRow.id))
     alert_id = s.execute(stmt).scalar()
     if alert_id is None or status != "pending":
         return alert_id
-    targets = s.scalars(select(DeskTarget.id).where(DeskTarget.desk_id == desk_id,
-                                                    DeskTarget.enabled.is_(True))).all()
+    targets = s.scalars(select(DeskTargetRow.id).where(DeskTargetRow.desk_id == desk_id,
+                                                    DeskTargetRow.enabled.is_(True))).all()
     if not targets:
-        s.execute(update(Alert).where(Alert.id == alert_id).values(status="skipped"))
+        s.execute(update(AlertRow).where(AlertRow.id == alert_id).values(status="skipped"))
         return alert_id
-    s.execute(insert(Delivery).on_conflict_do_nothing(index_elements=["alert_id", "target_id"]),
+    s.execute(insert(DeliveryRow).on_conflict_do_nothing(index_elements=["alert_id", "target_id"]),
               [{"alert_id": alert_id, "target_id": t, "status": "pending", "attempts": 0,
                 "next_attempt_at": due} for t in targets])
     return alert_id
 
 
-def due_time(desk: Desk, kind: str, now: datetime) -> datetime:
+def due_time(desk: DeskRow, kind: str, now: datetime) -> datetime:
     """When a real-time alert of ``kind`` may page ``desk``: now, or the end of its quiet hours."""
     if kind in QUIET_EXEMPT:
         return now
@@ -117,18 +117,18 @@ def on_new_hits(s: Session, hit_ids: Sequence[int], *, settings: Any = None, now
     if not hit_ids:
         return 0
     ids = list(hit_ids)
-    watchlists = set(s.scalars(select(Hit.watchlist_id).where(Hit.id.in_(ids)).distinct()))
-    routes: dict[int, list[tuple[Route, Desk]]] = defaultdict(list)
-    for route, desk in s.execute(select(Route, Desk).join(Desk, Route.desk_id == Desk.id).join(
-            Watchlist, Route.watchlist_id == Watchlist.id)
-            .where(Route.watchlist_id.in_(watchlists), Route.enabled.is_(True),
-                   Watchlist.enabled.is_(True)).order_by(Route.id)):
+    watchlists = set(s.scalars(select(HitRow.watchlist_id).where(HitRow.id.in_(ids)).distinct()))
+    routes: dict[int, list[tuple[RouteRow, DeskRow]]] = defaultdict(list)
+    for route, desk in s.execute(select(RouteRow, DeskRow).join(DeskRow, RouteRow.desk_id == DeskRow.id).join(
+            WatchlistRow, RouteRow.watchlist_id == WatchlistRow.id)
+            .where(RouteRow.watchlist_id.in_(watchlists), RouteRow.enabled.is_(True),
+                   WatchlistRow.enabled.is_(True)).order_by(RouteRow.id)):
         routes[route.watchlist_id].append((route, desk))
     if not routes:  # no desk wants these watchlists: nothing to load
         return 0
-    rows = s.execute(select(Hit, Item, Source).join(Item, Hit.item_id == Item.id)
-                     .join(Source, Item.source_id == Source.id)
-                     .where(Hit.id.in_(ids), Hit.watchlist_id.in_(routes)).order_by(Hit.id)).all()
+    rows = s.execute(select(HitRow, ItemRow, SourceRow).join(ItemRow, HitRow.item_id == ItemRow.id)
+                     .join(SourceRow, ItemRow.source_id == SourceRow.id)
+                     .where(HitRow.id.in_(ids), HitRow.watchlist_id.in_(routes)).order_by(HitRow.id)).all()
     muted = _active_mutes(s, {h.story_id for h, _, _ in rows if h.story_id}, {h.term_id for h, _, _ in rows}, now)
     created = 0
     for hit, item, source in rows:
@@ -140,13 +140,13 @@ def on_new_hits(s: Session, hit_ids: Sequence[int], *, settings: Any = None, now
 def _active_mutes(s: Session, story_ids: set[int], term_ids: set[int], now: datetime) -> set[tuple[str, int]]:
     if not story_ids and not term_ids:
         return set()
-    q = select(Mute.kind, Mute.ref_id).where(Mute.until > now, (
-        (Mute.kind == "story") & Mute.ref_id.in_(story_ids or {-1}))
-        | ((Mute.kind == "term") & Mute.ref_id.in_(term_ids or {-1})))
+    q = select(MuteRow.kind, MuteRow.ref_id).where(MuteRow.until > now, (
+        (MuteRow.kind == "story") & MuteRow.ref_id.in_(story_ids or {-1}))
+        | ((MuteRow.kind == "term") & MuteRow.ref_id.in_(term_ids or {-1})))
     return set(s.execute(q))
 
 
-def _route_hit(s: Session, hit: Hit, item: Item, source: Source, route: Route, desk: Desk,
+def _route_hit(s: Session, hit: HitRow, item: ItemRow, source: SourceRow, route: RouteRow, desk: DeskRow,
                muted: set[tuple[str, int]], now: datetime) -> int:
     if route.source_filter and source.name not in route.source_filter:
         return 0
@@ -161,7 +161,7 @@ def _route_hit(s: Session, hit: Hit, item: Item, source: Source, route: Route, d
     is_muted = ("story", hit.story_id) in muted or ("term", hit.term_id) in muted
     if too_old or is_muted:
         # Recorded for the desk's audit, unless the story already alerted (nothing was held back).
-        if s.scalar(select(Alert.id).where(Alert.key == key)) is None:
+        if s.scalar(select(AlertRow.id).where(AlertRow.key == key)) is None:
             insert_alert(s, key=f"{'old' if too_old else 'muted'}:{ref}", kind="story",
                          status="skipped" if too_old else "muted", **base)
         return 0
@@ -173,28 +173,28 @@ def _route_hit(s: Session, hit: Hit, item: Item, source: Source, route: Route, d
     return _maybe_update(s, route, desk, hit, key, base, now)
 
 
-def _over_throttle(s: Session, route: Route, now: datetime) -> bool:
+def _over_throttle(s: Session, route: RouteRow, now: datetime) -> bool:
     """Whether the route already paged its N real-time alerts within the throttle window."""
     if not route.throttle_count or not route.throttle_period:
         return False
     if is_postgres(s):
         # Serialise concurrent pipelines on this route so two of them cannot both take the last slot.
-        s.execute(select(Route.id).where(Route.id == route.id).with_for_update())
-    recent = s.scalar(select(func.count(Alert.id)).where(
-        Alert.route_id == route.id, Alert.kind == "story", Alert.digest_id.is_(None),
-        Alert.status.in_(("pending", "sent", "failed")),
-        Alert.created_at > now - timedelta(seconds=route.throttle_period)))
+        s.execute(select(RouteRow.id).where(RouteRow.id == route.id).with_for_update())
+    recent = s.scalar(select(func.count(AlertRow.id)).where(
+        AlertRow.route_id == route.id, AlertRow.kind == "story", AlertRow.digest_id.is_(None),
+        AlertRow.status.in_(("pending", "sent", "failed")),
+        AlertRow.created_at > now - timedelta(seconds=route.throttle_period)))
     return (recent or 0) >= route.throttle_count
 
 
-def _maybe_update(s: Session, route: Route, desk: Desk, hit: Hit, key: str, base: dict, now: datetime) -> int:
+def _maybe_update(s: Session, route: RouteRow, desk: DeskRow, hit: HitRow, key: str, base: dict, now: datetime) -> int:
     """One ``update`` alert when a story that already paged the desk reaches the spread threshold."""
     if not route.spread_threshold or not hit.story_id:
         return 0
-    story = s.get(Story, hit.story_id)
+    story = s.get(StoryRow, hit.story_id)
     if story is None or story.source_count < route.spread_threshold:
         return 0
-    first = s.scalar(select(Alert.status).where(Alert.key == key))
+    first = s.scalar(select(AlertRow.status).where(AlertRow.key == key))
     if first not in ("pending", "sent"):  # a held story is summarised by its digest anyway
         return 0
     payload = {**base.pop("payload"), "source_count": story.source_count}
@@ -206,9 +206,9 @@ def _maybe_update(s: Session, route: Route, desk: Desk, hit: Hit, key: str, base
 # ---------------------------------------------------------------------------- operators' requests
 
 
-def add_mute(s: Session, kind: str, ref_id: int, until: datetime, *, user_id: int | None = None) -> Mute:
+def add_mute(s: Session, kind: str, ref_id: int, until: datetime, *, user_id: int | None = None) -> MuteRow:
     """Mute a story or a watch term until ``until`` (new hits on it are recorded as ``muted``)."""
-    mute = Mute(kind=kind, ref_id=ref_id, until=until, created_by=user_id)
+    mute = MuteRow(kind=kind, ref_id=ref_id, until=until, created_by=user_id)
     s.add(mute)
     s.flush()
     return mute
@@ -218,9 +218,9 @@ def exists(s: Session, model, ref_id: int) -> bool:
     return s.get(model, ref_id) is not None
 
 
-def create_test_alert(s: Session, desk: Desk, now: datetime) -> int:
+def create_test_alert(s: Session, desk: DeskRow, now: datetime) -> int:
     """A ``test`` alert to every enabled target of ``desk``, due now."""
-    seq = s.scalar(select(func.count(Alert.id)).where(Alert.desk_id == desk.id, Alert.kind == "test")) or 0
+    seq = s.scalar(select(func.count(AlertRow.id)).where(AlertRow.desk_id == desk.id, AlertRow.kind == "test")) or 0
     key = f"test:{desk.id}:{now.strftime('%Y%m%dT%H%M%S.%f')}:{seq}"
     alert_id = insert_alert(s, key=key, kind="test", desk_id=desk.id, now=now,
                             payload={"title": f"Test alert for desk {desk.name}",
@@ -231,12 +231,12 @@ def create_test_alert(s: Session, desk: Desk, now: datetime) -> int:
 
 def retry_alert(s: Session, alert_id: int, now: datetime) -> int:
     """Put an alert's failed deliveries back in the queue, due now; returns how many."""
-    alert = s.get(Alert, alert_id)
+    alert = s.get(AlertRow, alert_id)
     if alert is None:
         from monitor.errors import NotFound
 
         raise NotFound(f"no alert with id {alert_id}")
-    n = s.execute(update(Delivery).where(Delivery.alert_id == alert_id, Delivery.status == "failed")
+    n = s.execute(update(DeliveryRow).where(DeliveryRow.alert_id == alert_id, DeliveryRow.status == "failed")
                   .values(status="pending", attempts=0, next_attempt_at=now)).rowcount
     if n:
         alert.status, alert.due_at = "pending", min(alert.due_at, now)
@@ -246,16 +246,16 @@ def retry_alert(s: Session, alert_id: int, now: datetime) -> int:
 def list_alerts(s: Session, *, desk: str | None = None, status: str | None = None,
                 since: datetime | None = None, limit: int | None = None) -> list[dict[str, Any]]:
     """Alerts newest first with their desk and delivery counts, as plain rows for the CLI."""
-    sent = func.sum(case((Delivery.status == "sent", 1), else_=0))
-    q = (select(Alert, Desk.name, func.count(Delivery.id), sent, func.sum(Delivery.attempts))
-         .join(Desk, Alert.desk_id == Desk.id).outerjoin(Delivery, Delivery.alert_id == Alert.id)
-         .group_by(Alert.id, Desk.name).order_by(Alert.id.desc()))
+    sent = func.sum(case((DeliveryRow.status == "sent", 1), else_=0))
+    q = (select(AlertRow, DeskRow.name, func.count(DeliveryRow.id), sent, func.sum(DeliveryRow.attempts))
+         .join(DeskRow, AlertRow.desk_id == DeskRow.id).outerjoin(DeliveryRow, DeliveryRow.alert_id == AlertRow.id)
+         .group_by(AlertRow.id, DeskRow.name).order_by(AlertRow.id.desc()))
     if desk:
-        q = q.where(Desk.name == desk)
+        q = q.where(DeskRow.name == desk)
     if status:
-        q = q.where(Alert.status == status)
+        q = q.where(AlertRow.status == status)
     if since:
-        q = q.where(Alert.created_at >= since)
+        q = q.where(AlertRow.created_at >= since)
     if limit:
         q = q.limit(limit)
     return [{"id": a.id, "desk": name, "kind": a.kind, "status": a.status, "key": a.key, "created": a.created_at,
@@ -266,20 +266,20 @@ def list_alerts(s: Session, *, desk: str | None = None, status: str | None = Non
 # ---------------------------------------------------------------------------- spikes and health
 
 
-def operators_desk(s: Session, name: str | None) -> Desk | None:
+def operators_desk(s: Session, name: str | None) -> DeskRow | None:
     """The desk that hears about the pipeline itself: by name from settings, else the flagged one."""
     if name:
-        return s.scalar(select(Desk).where(Desk.name == name))
-    return s.scalar(select(Desk).where(Desk.is_operators.is_(True)).order_by(Desk.id).limit(1))
+        return s.scalar(select(DeskRow).where(DeskRow.name == name))
+    return s.scalar(select(DeskRow).where(DeskRow.is_operators.is_(True)).order_by(DeskRow.id).limit(1))
 
 
-def routed_watchlists(s: Session) -> list[tuple[Watchlist, list[Desk]]]:
+def routed_watchlists(s: Session) -> list[tuple[WatchlistRow, list[DeskRow]]]:
     """Enabled watchlists with the desks their enabled routes reach."""
-    out: dict[int, tuple[Watchlist, list[Desk]]] = {}
-    for wl, desk in s.execute(select(Watchlist, Desk).join(Route, Route.watchlist_id == Watchlist.id)
-                              .join(Desk, Route.desk_id == Desk.id)
-                              .where(Watchlist.enabled.is_(True), Route.enabled.is_(True))
-                              .order_by(Watchlist.id, Desk.id)):
+    out: dict[int, tuple[WatchlistRow, list[DeskRow]]] = {}
+    for wl, desk in s.execute(select(WatchlistRow, DeskRow).join(RouteRow, RouteRow.watchlist_id == WatchlistRow.id)
+                              .join(DeskRow, RouteRow.desk_id == DeskRow.id)
+                              .where(WatchlistRow.enabled.is_(True), RouteRow.enabled.is_(True))
+                              .order_by(WatchlistRow.id, DeskRow.id)):
         out.setdefault(wl.id, (wl, []))[1].append(desk)
     return list(out.values())
 
@@ -288,27 +288,27 @@ def hit_counts(s: Session, watchlist_ids: Sequence[int], start: datetime, end: d
     """Hits per watchlist created in [start, end)."""
     if not watchlist_ids:
         return {}
-    return dict(s.execute(select(Hit.watchlist_id, func.count(Hit.id))
-                          .where(Hit.watchlist_id.in_(list(watchlist_ids)), Hit.created_at >= start,
-                                 Hit.created_at < end).group_by(Hit.watchlist_id)).all())
+    return dict(s.execute(select(HitRow.watchlist_id, func.count(HitRow.id))
+                          .where(HitRow.watchlist_id.in_(list(watchlist_ids)), HitRow.created_at >= start,
+                                 HitRow.created_at < end).group_by(HitRow.watchlist_id)).all())
 
 
-def watched_sources(s: Session) -> Sequence[Source]:
+def watched_sources(s: Session) -> Sequence[SourceRow]:
     """Sources an operator expects to be collected (enabled, not retired)."""
-    return s.scalars(select(Source).where(Source.enabled.is_(True), Source.retired.is_(False))
-                     .order_by(Source.id)).all()
+    return s.scalars(select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False))
+                     .order_by(SourceRow.id)).all()
 
 
-def desk_failures(s: Session) -> list[tuple[Desk, datetime | None, int]]:
+def desk_failures(s: Session) -> list[tuple[DeskRow, datetime | None, int]]:
     """Per desk with targets: its last accepted delivery and the failed attempts since then."""
     out = []
-    for desk in s.scalars(select(Desk).order_by(Desk.id)):
-        last_ok = s.scalar(select(func.max(Delivery.sent_at)).join(DeskTarget, Delivery.target_id == DeskTarget.id)
-                           .where(DeskTarget.desk_id == desk.id))
-        q = (select(func.count(DeliveryAttempt.id)).join(Delivery, DeliveryAttempt.delivery_id == Delivery.id)
-             .join(DeskTarget, Delivery.target_id == DeskTarget.id)
-             .where(DeskTarget.desk_id == desk.id, DeliveryAttempt.outcome.in_(("transient", "permanent"))))
+    for desk in s.scalars(select(DeskRow).order_by(DeskRow.id)):
+        last_ok = s.scalar(select(func.max(DeliveryRow.sent_at)).join(DeskTargetRow, DeliveryRow.target_id == DeskTargetRow.id)
+                           .where(DeskTargetRow.desk_id == desk.id))
+        q = (select(func.count(DeliveryAttemptRow.id)).join(DeliveryRow, DeliveryAttemptRow.delivery_id == DeliveryRow.id)
+             .join(DeskTargetRow, DeliveryRow.target_id == DeskTargetRow.id)
+             .where(DeskTargetRow.desk_id == desk.id, DeliveryAttemptRow.outcome.in_(("transient", "permanent"))))
         if last_ok is not None:
-            q = q.where(DeliveryAttempt.at > last_ok)
+            q = q.where(DeliveryAttemptRow.at > last_ok)
         out.append((desk, last_ok, s.scalar(q) or 0))
     return out

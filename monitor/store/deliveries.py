@@ -16,17 +16,17 @@ from sqlalchemy.orm import Session
 from monitor.errors import NotFound
 from monitor.store.alerts import due_time, insert_alert, is_postgres
 from monitor.store.models import (
-    Alert,
-    Delivery,
-    DeliveryAttempt,
-    Desk,
-    DeskTarget,
-    Hit,
-    Item,
-    Source,
-    Story,
-    Watchlist,
-    WatchTerm,
+    AlertRow,
+    DeliveryRow,
+    DeliveryAttemptRow,
+    DeskRow,
+    DeskTargetRow,
+    HitRow,
+    ItemRow,
+    SourceRow,
+    StoryRow,
+    WatchlistRow,
+    WatchTermRow,
 )
 from monitor.store.users import audit
 
@@ -45,17 +45,17 @@ class Claim:
 
 def alert_targets(s: Session, alert_id: int) -> list[int]:
     """Targets an alert still has to reach."""
-    return list(s.scalars(select(Delivery.target_id).where(Delivery.alert_id == alert_id,
-                                                           Delivery.status == "pending")).all())
+    return list(s.scalars(select(DeliveryRow.target_id).where(DeliveryRow.alert_id == alert_id,
+                                                           DeliveryRow.status == "pending")).all())
 
 
 def fail_disabled_targets(s: Session, now: datetime) -> int:
     """Pending deliveries to a disabled target fail: they would otherwise hold their alert open."""
-    ids = s.scalars(select(Delivery.id).join(DeskTarget, Delivery.target_id == DeskTarget.id)
-                    .where(Delivery.status == "pending", DeskTarget.enabled.is_(False))).all()
+    ids = s.scalars(select(DeliveryRow.id).join(DeskTargetRow, DeliveryRow.target_id == DeskTargetRow.id)
+                    .where(DeliveryRow.status == "pending", DeskTargetRow.enabled.is_(False))).all()
     for delivery_id in ids:
-        s.add(DeliveryAttempt(delivery_id=delivery_id, at=now, outcome="permanent", error="target disabled"))
-        d = s.get(Delivery, delivery_id)
+        s.add(DeliveryAttemptRow(delivery_id=delivery_id, at=now, outcome="permanent", error="target disabled"))
+        d = s.get(DeliveryRow, delivery_id)
         d.status, d.last_error = "failed", "target disabled"
         _settle(s, d.alert_id, now)
     return len(ids)
@@ -64,11 +64,11 @@ def fail_disabled_targets(s: Session, now: datetime) -> int:
 def targets_with_work(s: Session, now: datetime) -> list[int]:
     """Enabled targets with at least one delivery that is due now."""
     return list(s.scalars(
-        select(Delivery.target_id).join(Alert, Delivery.alert_id == Alert.id)
-        .join(DeskTarget, Delivery.target_id == DeskTarget.id)
-        .where(Delivery.status == "pending", Delivery.next_attempt_at <= now, Alert.status == "pending",
-               Alert.due_at <= now, DeskTarget.enabled.is_(True))
-        .distinct().order_by(Delivery.target_id)).all())
+        select(DeliveryRow.target_id).join(AlertRow, DeliveryRow.alert_id == AlertRow.id)
+        .join(DeskTargetRow, DeliveryRow.target_id == DeskTargetRow.id)
+        .where(DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now, AlertRow.status == "pending",
+               AlertRow.due_at <= now, DeskTargetRow.enabled.is_(True))
+        .distinct().order_by(DeliveryRow.target_id)).all())
 
 
 def claim_next(s: Session, target_id: int, now: datetime, *, lease: timedelta,
@@ -87,25 +87,25 @@ def claim_next(s: Session, target_id: int, now: datetime, *, lease: timedelta,
     it (another worker may be looking at it for a moment, will find the head leased and let go;
     skipping would leave the rest of the queue to the next pass).
     """
-    if is_postgres(s) and s.scalar(select(DeskTarget.id).where(DeskTarget.id == target_id)
+    if is_postgres(s) and s.scalar(select(DeskTargetRow.id).where(DeskTargetRow.id == target_id)
                                    .with_for_update(skip_locked=not wait)) is None:
         return None
-    q = (select(Delivery, Alert.kind).join(Alert, Delivery.alert_id == Alert.id)
-         .where(Delivery.target_id == target_id, Delivery.status == "pending", Alert.status == "pending",
-                Alert.due_at <= now))
+    q = (select(DeliveryRow, AlertRow.kind).join(AlertRow, DeliveryRow.alert_id == AlertRow.id)
+         .where(DeliveryRow.target_id == target_id, DeliveryRow.status == "pending", AlertRow.status == "pending",
+                AlertRow.due_at <= now))
     if alert_id is not None:
-        q = q.where(Delivery.alert_id == alert_id)
-    head = s.execute(q.order_by(Delivery.alert_id).limit(1)).first()
+        q = q.where(DeliveryRow.alert_id == alert_id)
+    head = s.execute(q.order_by(DeliveryRow.alert_id).limit(1)).first()
     if head is None or head[0].next_attempt_at > now:
         return None
     delivery, kind = head
-    s.execute(update(DeliveryAttempt).where(DeliveryAttempt.delivery_id == delivery.id,
-                                            DeliveryAttempt.outcome == "claimed")
+    s.execute(update(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id == delivery.id,
+                                            DeliveryAttemptRow.outcome == "claimed")
               .values(outcome="interrupted", error="worker stopped before recording the outcome; "
                                                     "the target may have received it"))
     delivery.attempts += 1
     delivery.next_attempt_at = now + lease
-    attempt = DeliveryAttempt(delivery_id=delivery.id, at=now, outcome="claimed")
+    attempt = DeliveryAttemptRow(delivery_id=delivery.id, at=now, outcome="claimed")
     s.add(attempt)
     s.flush()
     return Claim(delivery.id, delivery.alert_id, target_id, attempt.id, delivery.attempts, kind)
@@ -123,10 +123,10 @@ def record_outcome(s: Session, claim: Claim, *, outcome: str, error: str | None,
     if is_postgres(s):
         # Serialise the outcomes of one alert's deliveries: two workers recording its last two
         # targets at once would each see the other still pending, and the alert never settle.
-        s.execute(select(Alert.id).where(Alert.id == claim.alert_id).with_for_update())
-    attempt = s.get(DeliveryAttempt, claim.attempt_id)
+        s.execute(select(AlertRow.id).where(AlertRow.id == claim.alert_id).with_for_update())
+    attempt = s.get(DeliveryAttemptRow, claim.attempt_id)
     attempt.outcome, attempt.error = outcome, error
-    d = s.get(Delivery, claim.delivery_id)
+    d = s.get(DeliveryRow, claim.delivery_id)
     if outcome == "sent":
         d.status, d.sent_at, d.last_error = "sent", now, None
     elif outcome == "permanent" or retry_at is None:
@@ -138,55 +138,55 @@ def record_outcome(s: Session, claim: Claim, *, outcome: str, error: str | None,
 
 
 def _settle(s: Session, alert_id: int, now: datetime) -> None:
-    counts = dict(s.execute(select(Delivery.status, func.count(Delivery.id)).where(Delivery.alert_id == alert_id)
-                            .group_by(Delivery.status)).all())
+    counts = dict(s.execute(select(DeliveryRow.status, func.count(DeliveryRow.id)).where(DeliveryRow.alert_id == alert_id)
+                            .group_by(DeliveryRow.status)).all())
     if counts.get("pending"):
         return
     status = "failed" if counts.get("failed") else "sent"
-    s.execute(update(Alert).where(Alert.id == alert_id, Alert.status == "pending")
+    s.execute(update(AlertRow).where(AlertRow.id == alert_id, AlertRow.status == "pending")
               .values(status=status, sent_at=now if status == "sent" else None))
-    s.execute(update(Alert).where(Alert.digest_id == alert_id, Alert.status == "held")
+    s.execute(update(AlertRow).where(AlertRow.digest_id == alert_id, AlertRow.status == "held")
               .values(status=status, sent_at=now if status == "sent" else None))
 
 
 def build_due_digests(s: Session, now: datetime) -> list[int]:
     """Fold held alerts whose digest time has come into one digest alert per route and slot."""
     made = []
-    groups = s.execute(select(Alert.route_id, Alert.desk_id, Alert.due_at)
-                       .where(Alert.status == "held", Alert.digest_id.is_(None), Alert.due_at <= now)
-                       .distinct().order_by(Alert.due_at)).all()
+    groups = s.execute(select(AlertRow.route_id, AlertRow.desk_id, AlertRow.due_at)
+                       .where(AlertRow.status == "held", AlertRow.digest_id.is_(None), AlertRow.due_at <= now)
+                       .distinct().order_by(AlertRow.due_at)).all()
     for route_id, desk_id, slot in groups:
-        q = select(Alert.id).where(Alert.status == "held", Alert.digest_id.is_(None), Alert.due_at == slot,
-                                   Alert.desk_id == desk_id, Alert.route_id == route_id).order_by(Alert.id)
+        q = select(AlertRow.id).where(AlertRow.status == "held", AlertRow.digest_id.is_(None), AlertRow.due_at == slot,
+                                   AlertRow.desk_id == desk_id, AlertRow.route_id == route_id).order_by(AlertRow.id)
         if is_postgres(s):
             q = q.with_for_update(skip_locked=True)  # another worker is folding these
         members = s.scalars(q).all()
         if not members:
             continue
-        desk = s.get(Desk, desk_id)
+        desk = s.get(DeskRow, desk_id)
         digest_id = insert_alert(
             s, key=f"digest:{route_id}:{slot:%Y%m%dT%H%M}:{members[0]}", kind="digest", desk_id=desk_id,
             route_id=route_id, due_at=due_time(desk, "digest", now), now=now,
             payload={"slot": slot.isoformat(), "count": len(members)})
         if digest_id is None:
             continue
-        s.execute(update(Alert).where(Alert.id.in_(members)).values(digest_id=digest_id))
-        status = s.scalar(select(Alert.status).where(Alert.id == digest_id))
+        s.execute(update(AlertRow).where(AlertRow.id.in_(members)).values(digest_id=digest_id))
+        status = s.scalar(select(AlertRow.status).where(AlertRow.id == digest_id))
         if status != "pending":  # e.g. skipped: the desk has no target
-            s.execute(update(Alert).where(Alert.id.in_(members)).values(status=status))
+            s.execute(update(AlertRow).where(AlertRow.id.in_(members)).values(status=status))
         made.append(digest_id)
     return made
 
 
 def _story_rows(s: Session, where) -> list[dict[str, Any]]:
-    first = Source.__table__.alias("first_source")
-    q = (select(Alert.id, Alert.kind, Hit.snippet, Hit.snippet_html, Hit.spans, Item.title, Item.text, Item.url,
-                Item.published_at, Item.fetched_at, Source.name, WatchTerm.query, WatchTerm.label, Watchlist.name,
-                Story.title, Story.source_count, Story.item_count, first.c.name, Story.first_seen_at, Item.id)
-         .join(Hit, Alert.hit_id == Hit.id).join(Item, Hit.item_id == Item.id)
-         .join(Source, Item.source_id == Source.id).join(WatchTerm, Hit.term_id == WatchTerm.id)
-         .join(Watchlist, Hit.watchlist_id == Watchlist.id).outerjoin(Story, Alert.story_id == Story.id)
-         .outerjoin(first, Story.first_source_id == first.c.id).where(where).order_by(Alert.id))
+    first = SourceRow.__table__.alias("first_source")
+    q = (select(AlertRow.id, AlertRow.kind, HitRow.snippet, HitRow.snippet_html, HitRow.spans, ItemRow.title, ItemRow.text, ItemRow.url,
+                ItemRow.published_at, ItemRow.fetched_at, SourceRow.name, WatchTermRow.query, WatchTermRow.label, WatchlistRow.name,
+                StoryRow.title, StoryRow.source_count, StoryRow.item_count, first.c.name, StoryRow.first_seen_at, ItemRow.id)
+         .join(HitRow, AlertRow.hit_id == HitRow.id).join(ItemRow, HitRow.item_id == ItemRow.id)
+         .join(SourceRow, ItemRow.source_id == SourceRow.id).join(WatchTermRow, HitRow.term_id == WatchTermRow.id)
+         .join(WatchlistRow, HitRow.watchlist_id == WatchlistRow.id).outerjoin(StoryRow, AlertRow.story_id == StoryRow.id)
+         .outerjoin(first, StoryRow.first_source_id == first.c.id).where(where).order_by(AlertRow.id))
     out = []
     for (aid, kind, snippet, snippet_html, spans, title, text, url, published, fetched, source, query, label,
          watchlist, story_title, source_count, item_count, first_source, first_seen, item_id) in s.execute(q):
@@ -206,29 +206,29 @@ def alert_content(s: Session, alert_id: int) -> dict[str, Any]:
     members, oldest first); test, spike and operator alerts carry the ``title``/``text`` stored
     in their payload.
     """
-    alert = s.get(Alert, alert_id)
-    desk = s.get(Desk, alert.desk_id)
+    alert = s.get(AlertRow, alert_id)
+    desk = s.get(DeskRow, alert.desk_id)
     base = {"alert_id": alert.id, "kind": alert.kind, "desk": desk.name, "tz": desk.timezone,
             "created_at": alert.created_at, "key": alert.key,
             **{k: v for k, v in (alert.payload or {}).items() if k in ("title", "text", "watchlist")}}
     if alert.kind in ("story", "update") and alert.hit_id:
-        rows = _story_rows(s, Alert.id == alert.id)
+        rows = _story_rows(s, AlertRow.id == alert.id)
         if rows:
             base.update(rows[0], alert_id=alert.id, kind=alert.kind)
     elif alert.kind == "digest":
-        base["items"] = _story_rows(s, Alert.digest_id == alert.id)
+        base["items"] = _story_rows(s, AlertRow.digest_id == alert.id)
         base["title"] = f"Digest: {len(base['items'])} stories for desk {desk.name}"
     return base
 
 
-def retry_delivery(s: Session, delivery_id: int, *, user_id: int | None, now: datetime) -> Delivery:
+def retry_delivery(s: Session, delivery_id: int, *, user_id: int | None, now: datetime) -> DeliveryRow:
     """Set a delivery back to pending, due now (the alert worker picks it up), and audit it."""
-    delivery = s.get(Delivery, delivery_id)
+    delivery = s.get(DeliveryRow, delivery_id)
     if delivery is None:
         raise NotFound(f"no delivery with id {delivery_id}")
     delivery.status = "pending"
     delivery.next_attempt_at = now
-    alert = s.get(Alert, delivery.alert_id)
+    alert = s.get(AlertRow, delivery.alert_id)
     if alert is not None and alert.status == "failed":
         alert.status = "pending"  # the worker only looks at pending alerts
     audit(s, user_id, "delivery.retry", f"delivery:{delivery_id}", alert_id=delivery.alert_id)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, InvalidInput, NotFound
-from monitor.store.models import Desk, DeskTarget, Route, Watchlist
+from monitor.store.models import DeskRow, DeskTargetRow, RouteRow, WatchlistRow
 
 _ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -39,29 +39,29 @@ def target_fingerprint(url: str) -> str:
     return "sha256:" + hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-def make_target(spec: str) -> DeskTarget:
+def make_target(spec: str) -> DeskTargetRow:
     """``env:NAME`` refers to an environment variable; anything else is the Apprise URL itself."""
     spec = spec.strip()
     if not spec:
         raise InvalidInput("empty delivery target")
     if m := _ENV_REF.match(spec):
-        return DeskTarget(url_env=m.group(1))
+        return DeskTargetRow(url_env=m.group(1))
     if "://" not in spec:
         raise InvalidInput("a delivery target is an Apprise URL (scheme://...) or env:VARIABLE")
-    return DeskTarget(url=spec)
+    return DeskTargetRow(url=spec)
 
 
 def add_desk(
     s: Session, name: str, *, targets: Sequence[str] = (), timezone: str = "UTC",
     quiet_start: str | None = None, quiet_end: str | None = None, is_operators: bool = False,
-) -> Desk:
+) -> DeskRow:
     if not name.strip():
         raise InvalidInput("a desk needs a name")
-    if s.scalar(select(Desk.id).where(Desk.name == name)) is not None:
+    if s.scalar(select(DeskRow.id).where(DeskRow.name == name)) is not None:
         raise AlreadyExists(f"a desk named {name!r} already exists")
     if (quiet_start is None) != (quiet_end is None):
         raise InvalidInput("quiet hours need both a start and an end")
-    desk = Desk(name=name, timezone=check_timezone(timezone), is_operators=is_operators,
+    desk = DeskRow(name=name, timezone=check_timezone(timezone), is_operators=is_operators,
                 quiet_start=check_hhmm(quiet_start, "quiet start"), quiet_end=check_hhmm(quiet_end, "quiet end"))
     desk.targets = [make_target(t) for t in targets]
     s.add(desk)
@@ -69,17 +69,17 @@ def add_desk(
     return desk
 
 
-def get_desk(s: Session, name: str) -> Desk:
-    desk = s.scalar(select(Desk).where(Desk.name == name))
+def get_desk(s: Session, name: str) -> DeskRow:
+    desk = s.scalar(select(DeskRow).where(DeskRow.name == name))
     if desk is None:
         raise NotFound(f"no desk named {name!r}")
     return desk
 
 
-def list_desks(s: Session, *, since: datetime | None = None, limit: int | None = None) -> Sequence[Desk]:
-    q = select(Desk).order_by(Desk.name)
+def list_desks(s: Session, *, since: datetime | None = None, limit: int | None = None) -> Sequence[DeskRow]:
+    q = select(DeskRow).order_by(DeskRow.name)
     if since:
-        q = q.where(Desk.created_at >= since)
+        q = q.where(DeskRow.created_at >= since)
     if limit:
         q = q.limit(limit)
     return s.scalars(q).all()
@@ -90,7 +90,7 @@ def remove_desk(s: Session, name: str) -> None:
     s.flush()
 
 
-def add_target(s: Session, desk: Desk, spec: str) -> DeskTarget:
+def add_target(s: Session, desk: DeskRow, spec: str) -> DeskTargetRow:
     target = make_target(spec)
     for existing in desk.targets:
         if (existing.url, existing.url_env) == (target.url, target.url_env):
@@ -101,19 +101,19 @@ def add_target(s: Session, desk: Desk, spec: str) -> DeskTarget:
 
 
 def add_route(
-    s: Session, watchlist: Watchlist, desk: Desk, *, mode: str = "realtime",
+    s: Session, watchlist: WatchlistRow, desk: DeskRow, *, mode: str = "realtime",
     throttle: tuple[int, int] | None = None, digest_every: str | None = None,
     digest_at: str | None = None, max_age: int | None = 48 * 3600,
     sources: Sequence[str] = (), languages: Sequence[str] = (), spread_threshold: int | None = None,
-) -> Route:
+) -> RouteRow:
     """Send a watchlist to a desk; replaces the settings of an existing route between them."""
     if mode not in ("realtime", "digest"):
         raise InvalidInput(f"route mode {mode!r}: expected realtime or digest")
     if digest_every not in (None, "hourly", "daily"):
         raise InvalidInput(f"digest period {digest_every!r}: expected hourly or daily")
-    route = s.scalar(select(Route).where(Route.watchlist_id == watchlist.id, Route.desk_id == desk.id))
+    route = s.scalar(select(RouteRow).where(RouteRow.watchlist_id == watchlist.id, RouteRow.desk_id == desk.id))
     if route is None:
-        route = Route(watchlist_id=watchlist.id, desk_id=desk.id)
+        route = RouteRow(watchlist_id=watchlist.id, desk_id=desk.id)
         s.add(route)
     route.mode = mode
     route.throttle_count, route.throttle_period = throttle if throttle else (None, None)
@@ -128,13 +128,13 @@ def add_route(
     return route
 
 
-def get_route(s: Session, watchlist: Watchlist, desk: Desk) -> Route | None:
-    return s.scalar(select(Route).where(Route.watchlist_id == watchlist.id, Route.desk_id == desk.id))
+def get_route(s: Session, watchlist: WatchlistRow, desk: DeskRow) -> RouteRow | None:
+    return s.scalar(select(RouteRow).where(RouteRow.watchlist_id == watchlist.id, RouteRow.desk_id == desk.id))
 
 
-def list_routes(s: Session, *, desk: Desk | None = None) -> Sequence[tuple[Route, Watchlist, Desk]]:
-    q = (select(Route, Watchlist, Desk).join(Watchlist, Route.watchlist_id == Watchlist.id)
-         .join(Desk, Route.desk_id == Desk.id).order_by(Desk.name, Watchlist.name))
+def list_routes(s: Session, *, desk: DeskRow | None = None) -> Sequence[tuple[RouteRow, WatchlistRow, DeskRow]]:
+    q = (select(RouteRow, WatchlistRow, DeskRow).join(WatchlistRow, RouteRow.watchlist_id == WatchlistRow.id)
+         .join(DeskRow, RouteRow.desk_id == DeskRow.id).order_by(DeskRow.name, WatchlistRow.name))
     if desk is not None:
-        q = q.where(Route.desk_id == desk.id)
+        q = q.where(RouteRow.desk_id == desk.id)
     return s.execute(q).all()

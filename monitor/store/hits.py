@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
-from monitor.store.models import Hit, Item, ItemVersion, Source, Watchlist, WatchTerm, WatchTermVersion
+from monitor.store.models import HitRow, ItemRow, ItemVersionRow, SourceRow, WatchlistRow, WatchTermRow, WatchTermVersionRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,20 +24,20 @@ class TermMeta:
 
 def active_terms(s: Session) -> list[TermMeta]:
     """Enabled terms of enabled watchlists: what the matcher compiles."""
-    q = (select(WatchTerm.id, WatchTerm.watchlist_id, WatchTerm.version, WatchTerm.query)
-         .join(Watchlist, WatchTerm.watchlist_id == Watchlist.id)
-         .where(WatchTerm.enabled.is_(True), Watchlist.enabled.is_(True)).order_by(WatchTerm.id))
+    q = (select(WatchTermRow.id, WatchTermRow.watchlist_id, WatchTermRow.version, WatchTermRow.query)
+         .join(WatchlistRow, WatchTermRow.watchlist_id == WatchlistRow.id)
+         .where(WatchTermRow.enabled.is_(True), WatchlistRow.enabled.is_(True)).order_by(WatchTermRow.id))
     return [TermMeta(*row) for row in s.execute(q).all()]
 
 
 def terms_fingerprint(s: Session) -> tuple:
     """Changes whenever a term, a watchlist or an alias set changes: the matcher is recompiled."""
-    from monitor.store.models import AliasSet
+    from monitor.store.models import AliasSetRow
 
-    terms = s.execute(select(func.count(WatchTerm.id), func.max(WatchTerm.updated_at),
-                             func.sum(WatchTerm.version))).one()
-    lists = tuple(s.execute(select(Watchlist.id, Watchlist.enabled).order_by(Watchlist.id)))
-    aliases = s.execute(select(func.count(AliasSet.id), func.max(AliasSet.updated_at))).one()
+    terms = s.execute(select(func.count(WatchTermRow.id), func.max(WatchTermRow.updated_at),
+                             func.sum(WatchTermRow.version))).one()
+    lists = tuple(s.execute(select(WatchlistRow.id, WatchlistRow.enabled).order_by(WatchlistRow.id)))
+    aliases = s.execute(select(func.count(AliasSetRow.id), func.max(AliasSetRow.updated_at))).one()
     return tuple(terms) + (lists,) + tuple(aliases)
 
 
@@ -45,7 +45,7 @@ def existing_pairs(s: Session, item_ids: Sequence[int]) -> set[tuple[int, int]]:
     pairs: set[tuple[int, int]] = set()
     ids = list(item_ids)
     for i in range(0, len(ids), 500):
-        pairs.update(s.execute(select(Hit.item_id, Hit.term_id).where(Hit.item_id.in_(ids[i:i + 500]))))
+        pairs.update(s.execute(select(HitRow.item_id, HitRow.term_id).where(HitRow.item_id.in_(ids[i:i + 500]))))
     return pairs
 
 
@@ -65,7 +65,7 @@ def hit_row(*, item_id: int, item_version: int, story_id: int | None, meta: Term
 
 def add_hits(s: Session, rows: Sequence[dict]) -> list[int]:
     """Insert hits (rows from :func:`hit_row`) in bulk; their ids, in order."""
-    table = Hit.__table__
+    table = HitRow.__table__
     ids = allocate_ids(s, table, len(rows))
     insert_rows(s, table, [dict(row, id=hit_id) for row, hit_id in zip(rows, ids)])
     return ids
@@ -76,10 +76,10 @@ class HitRecord:
     """A hit with its provenance as it was when it matched: the term version's query and the
     item version's url and times (the item row holds only the latest)."""
 
-    hit: Hit
-    item: Item
-    source: Source
-    watchlist: Watchlist
+    hit: HitRow
+    item: ItemRow
+    source: SourceRow
+    watchlist: WatchlistRow
     query: str
     url: str | None
     fetched_at: datetime
@@ -89,19 +89,19 @@ class HitRecord:
 def list_hits(
     s: Session, *, watchlist: str | None = None, since: datetime | None = None, limit: int | None = None,
 ) -> Iterable[HitRecord]:
-    q = (select(Hit, Item, Source, Watchlist, WatchTermVersion.query, ItemVersion.url, ItemVersion.fetched_at,
-                ItemVersion.edited_at)
-         .join(Item, Hit.item_id == Item.id)
-         .join(Source, Item.source_id == Source.id)
-         .join(Watchlist, Hit.watchlist_id == Watchlist.id)
-         .outerjoin(WatchTermVersion, and_(WatchTermVersion.term_id == Hit.term_id,
-                                           WatchTermVersion.version == Hit.term_version))
-         .outerjoin(ItemVersion, and_(ItemVersion.item_id == Hit.item_id, ItemVersion.version == Hit.item_version)))
+    q = (select(HitRow, ItemRow, SourceRow, WatchlistRow, WatchTermVersionRow.query, ItemVersionRow.url, ItemVersionRow.fetched_at,
+                ItemVersionRow.edited_at)
+         .join(ItemRow, HitRow.item_id == ItemRow.id)
+         .join(SourceRow, ItemRow.source_id == SourceRow.id)
+         .join(WatchlistRow, HitRow.watchlist_id == WatchlistRow.id)
+         .outerjoin(WatchTermVersionRow, and_(WatchTermVersionRow.term_id == HitRow.term_id,
+                                           WatchTermVersionRow.version == HitRow.term_version))
+         .outerjoin(ItemVersionRow, and_(ItemVersionRow.item_id == HitRow.item_id, ItemVersionRow.version == HitRow.item_version)))
     if watchlist:
-        q = q.where(Watchlist.name == watchlist)
+        q = q.where(WatchlistRow.name == watchlist)
     if since:
-        q = q.where(Hit.created_at >= since)
-    q = q.order_by(Hit.id)
+        q = q.where(HitRow.created_at >= since)
+    q = q.order_by(HitRow.id)
     if limit:
         q = q.limit(limit)
     for hit, item, source, wl, query, url, fetched_at, edited_at in s.execute(q.execution_options(yield_per=500)):

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from monitor import types as t
 from monitor.store.bulk import allocate_ids, insert_rows
 from monitor.store.maintenance import tombstoned
-from monitor.store.models import Item, ItemPayload, ItemVersion, Source
+from monitor.store.models import ItemRow, ItemPayloadRow, ItemVersionRow, SourceRow
 
 
 @dataclass(slots=True)
@@ -70,14 +70,14 @@ def _fields(value: t.Item) -> dict:
 
 # Fields that change without making a new version (counters, not content).
 _COUNTERS = ("views", "forwards")
-_ITEMS = Item.__table__
+_ITEMS = ItemRow.__table__
 # What a version update needs to know of the stored row.
 _STORED = (_ITEMS.c.id, _ITEMS.c.external_id, _ITEMS.c.content_hash, _ITEMS.c.version, _ITEMS.c.language,
            _ITEMS.c.published_at, _ITEMS.c.edited_at, _ITEMS.c.story_id, _ITEMS.c.views, _ITEMS.c.forwards)
 
 
 def prepare_items(
-    s: Session, source: Source, values: Sequence[t.Item], *, collector: str,
+    s: Session, source: SourceRow, values: Sequence[t.Item], *, collector: str,
     enrich: Callable[[t.Item], tuple[str, str | None]],
 ) -> list[StoredItem]:
     """Work out what a batch of adapted items for one source changes; writes nothing yet.
@@ -157,11 +157,11 @@ def write_items(s: Session, entries: Sequence[StoredItem]) -> None:
     if changed:
         _update_rows(s, changed)
     versions = [st for st in entries if st.status != "unchanged"]
-    insert_rows(s, ItemVersion.__table__, [
+    insert_rows(s, ItemVersionRow.__table__, [
         {"item_id": st.id, "version": st.version, "title": st.value.title, "text": st.value.text or "",
          "html": st.value.html, "url": st.value.url, "content_hash": st.value.content_hash,
          "edited_at": st.value.edited_at, "fetched_at": st.value.fetched_at} for st in versions])
-    insert_rows(s, ItemPayload.__table__, [
+    insert_rows(s, ItemPayloadRow.__table__, [
         {"item_id": st.id, "version": st.version, "format": st.value.raw_format or "raw",
          "sha256": hashlib.sha256(st.value.raw).hexdigest(), "data": zlib.compress(st.value.raw, 6),
          "created_at": st.value.fetched_at} for st in versions if st.value.raw is not None])
@@ -183,34 +183,34 @@ def _update_rows(s: Session, rows: list[dict]) -> None:
         s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), params)
 
 
-def mark_deleted(s: Session, source: Source, external_ids: Iterable[str], deleted_at: datetime) -> int:
+def mark_deleted(s: Session, source: SourceRow, external_ids: Iterable[str], deleted_at: datetime) -> int:
     """Mark items deleted (never erase them); returns how many were newly marked."""
     ids = list(external_ids)
     if not ids:
         return 0
-    result = s.execute(update(Item).where(Item.source_id == source.id, Item.external_id.in_(ids),
-                                          Item.deleted_at.is_(None)).values(deleted_at=deleted_at))
+    result = s.execute(update(ItemRow).where(ItemRow.source_id == source.id, ItemRow.external_id.in_(ids),
+                                          ItemRow.deleted_at.is_(None)).values(deleted_at=deleted_at))
     return result.rowcount or 0
 
 
 def payload(s: Session, item_id: int, version: int | None = None) -> tuple[str, bytes, str] | None:
     """The raw evidence of an item version: (format, bytes, sha256)."""
-    q = select(ItemPayload).where(ItemPayload.item_id == item_id)
-    q = q.where(ItemPayload.version == version) if version else q.order_by(ItemPayload.version.desc())
+    q = select(ItemPayloadRow).where(ItemPayloadRow.item_id == item_id)
+    q = q.where(ItemPayloadRow.version == version) if version else q.order_by(ItemPayloadRow.version.desc())
     row = s.scalars(q.limit(1)).first()
     return (row.format, zlib.decompress(row.data), row.sha256) if row else None
 
 
 def list_items(
     s: Session, *, source: str | None = None, since: datetime | None = None, limit: int | None = None,
-) -> Iterable[tuple[Item, str]]:
+) -> Iterable[tuple[ItemRow, str]]:
     """Items with their source name, oldest fetched first (streamed)."""
-    q = select(Item, Source.name).join(Source, Item.source_id == Source.id)
+    q = select(ItemRow, SourceRow.name).join(SourceRow, ItemRow.source_id == SourceRow.id)
     if source:
-        q = q.where(Source.name == source)
+        q = q.where(SourceRow.name == source)
     if since:
-        q = q.where(Item.fetched_at >= since)
-    q = q.order_by(Item.fetched_at, Item.id)
+        q = q.where(ItemRow.fetched_at >= since)
+    q = q.order_by(ItemRow.fetched_at, ItemRow.id)
     if limit:
         q = q.limit(limit)
     yield from s.execute(q.execution_options(yield_per=500))
@@ -234,34 +234,34 @@ def contains_any_clause(s: Session, pieces: Sequence[str]):
     if s.get_bind().dialect.name == "sqlite":
         fts = table("items_fts", literal_column("rowid"), literal_column("norm_text"))
         likes = [_contains(literal_column("items_fts.norm_text"), p) for p in pieces]
-        return Item.id.in_(select(literal_column("items_fts.rowid")).select_from(fts).where(or_(*likes)))
-    return or_(*(_contains(Item.norm_text, p) for p in pieces))
+        return ItemRow.id.in_(select(literal_column("items_fts.rowid")).select_from(fts).where(or_(*likes)))
+    return or_(*(_contains(ItemRow.norm_text, p) for p in pieces))
 
 
 def stream_for_backtest(
     s: Session, *, since: datetime | None = None, source: str | None = None,
     contains_any: Sequence[str] | None = None, batch: int = 1000,
-) -> Iterable[tuple[Item, str]]:
+) -> Iterable[tuple[ItemRow, str]]:
     """Items to run a term over, newest first, optionally prefiltered in SQL on the matching form
     (``contains_any``: the item's norm_text must contain one of these substrings)."""
 
-    q = select(Item, Source.name).join(Source, Item.source_id == Source.id)
+    q = select(ItemRow, SourceRow.name).join(SourceRow, ItemRow.source_id == SourceRow.id)
     if since:
-        q = q.where(Item.fetched_at >= since)
+        q = q.where(ItemRow.fetched_at >= since)
     if source:
-        q = q.where(Source.name == source)
+        q = q.where(SourceRow.name == source)
     if contains_any:
         q = q.where(contains_any_clause(s, contains_any))
-    q = q.order_by(Item.id.desc())
+    q = q.order_by(ItemRow.id.desc())
     yield from s.execute(q.execution_options(yield_per=batch))
 
 
 def count_items(s: Session, *, since: datetime | None = None, source: str | None = None) -> int:
-    q = select(func.count(Item.id)).join(Source, Item.source_id == Source.id)
+    q = select(func.count(ItemRow.id)).join(SourceRow, ItemRow.source_id == SourceRow.id)
     if since:
-        q = q.where(Item.fetched_at >= since)
+        q = q.where(ItemRow.fetched_at >= since)
     if source:
-        q = q.where(Source.name == source)
+        q = q.where(SourceRow.name == source)
     return s.scalar(q) or 0
 
 

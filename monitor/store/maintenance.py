@@ -16,7 +16,7 @@ from sqlalchemy import and_, delete, exists, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from monitor.schedule import silence_limit
-from monitor.store.models import Hit, Item, ItemPayload, ItemTombstone, LshBand, Source, Story
+from monitor.store.models import HitRow, ItemRow, ItemPayloadRow, ItemTombstoneRow, LshBandRow, SourceRow, StoryRow
 
 TOMBSTONE_DAYS = 180
 _CHUNK = 2000
@@ -27,31 +27,31 @@ def prune(s: Session, *, now: datetime, raw_days: int | None, unmatched_days: in
     """Apply the retention settings (see the module docstring); returns what was removed."""
     out = {"payloads": 0, "items": 0, "stories": 0, "bands": 0, "tombstones": 0}
     if raw_days:
-        out["payloads"] = s.execute(delete(ItemPayload).where(
-            ItemPayload.created_at < now - timedelta(days=raw_days),
-            ~exists().where(Hit.item_id == ItemPayload.item_id))).rowcount or 0
+        out["payloads"] = s.execute(delete(ItemPayloadRow).where(
+            ItemPayloadRow.created_at < now - timedelta(days=raw_days),
+            ~exists().where(HitRow.item_id == ItemPayloadRow.item_id))).rowcount or 0
     if unmatched_days:
         cutoff = now - timedelta(days=unmatched_days)
-        other = aliased(Item)
-        story_hit = (select(Hit.id).join(other, other.id == Hit.item_id)
-                     .where(other.story_id == Item.story_id).exists())
-        story_recent = select(other.id).where(other.story_id == Item.story_id,
+        other = aliased(ItemRow)
+        story_hit = (select(HitRow.id).join(other, other.id == HitRow.item_id)
+                     .where(other.story_id == ItemRow.story_id).exists())
+        story_recent = select(other.id).where(other.story_id == ItemRow.story_id,
                                               other.fetched_at >= cutoff).exists()
-        doomed = (select(Item.id, Item.source_id, Item.external_id)
-                  .where(Item.fetched_at < cutoff, ~exists().where(Hit.item_id == Item.id),
-                         or_(Item.story_id.is_(None), and_(~story_hit, ~story_recent)))
-                  .order_by(Item.id).limit(_CHUNK))
+        doomed = (select(ItemRow.id, ItemRow.source_id, ItemRow.external_id)
+                  .where(ItemRow.fetched_at < cutoff, ~exists().where(HitRow.item_id == ItemRow.id),
+                         or_(ItemRow.story_id.is_(None), and_(~story_hit, ~story_recent)))
+                  .order_by(ItemRow.id).limit(_CHUNK))
         while rows := s.execute(doomed).all():
-            s.execute(insert(ItemTombstone), [{"source_id": r.source_id, "external_id": r.external_id,
+            s.execute(insert(ItemTombstoneRow), [{"source_id": r.source_id, "external_id": r.external_id,
                                                "pruned_at": now} for r in rows])
-            out["items"] += s.execute(delete(Item).where(Item.id.in_([r.id for r in rows]))).rowcount or 0
-        out["stories"] = s.execute(delete(Story).where(~exists().where(Item.story_id == Story.id))
+            out["items"] += s.execute(delete(ItemRow).where(ItemRow.id.in_([r.id for r in rows]))).rowcount or 0
+        out["stories"] = s.execute(delete(StoryRow).where(~exists().where(ItemRow.story_id == StoryRow.id))
                                    ).rowcount or 0
         keep = max(TOMBSTONE_DAYS, 4 * unmatched_days)
-        out["tombstones"] = s.execute(delete(ItemTombstone).where(
-            ItemTombstone.pruned_at < now - timedelta(days=keep))).rowcount or 0
+        out["tombstones"] = s.execute(delete(ItemTombstoneRow).where(
+            ItemTombstoneRow.pruned_at < now - timedelta(days=keep))).rowcount or 0
     # Bands older than twice the window can no longer be candidates for anything new.
-    out["bands"] = s.execute(delete(LshBand).where(LshBand.seen_at < now - timedelta(days=2 * window_days))
+    out["bands"] = s.execute(delete(LshBandRow).where(LshBandRow.seen_at < now - timedelta(days=2 * window_days))
                              ).rowcount or 0
     return out
 
@@ -60,29 +60,29 @@ def tombstoned(s: Session, source_id: int, external_ids: list[str]) -> set[str]:
     """Which of ``external_ids`` retention removed from this source."""
     if not external_ids:
         return set()
-    return set(s.scalars(select(ItemTombstone.external_id).where(
-        ItemTombstone.source_id == source_id, ItemTombstone.external_id.in_(external_ids))))
+    return set(s.scalars(select(ItemTombstoneRow.external_id).where(
+        ItemTombstoneRow.source_id == source_id, ItemTombstoneRow.external_id.in_(external_ids))))
 
 
 def queue_lag(s: Session, now: datetime) -> float:
     """Seconds the most overdue enabled source is behind its next-check time (0 when none).
 
     A source paused by the server (Retry-After, FloodWait) is due when its pause ends, not before."""
-    rows = s.execute(select(Source.next_check_at, Source.paused_until).where(
-        Source.enabled.is_(True), Source.retired.is_(False), Source.next_check_at.is_not(None),
-        Source.type.in_(("rss", "telegram", "telegram-web")))).all()
+    rows = s.execute(select(SourceRow.next_check_at, SourceRow.paused_until).where(
+        SourceRow.enabled.is_(True), SourceRow.retired.is_(False), SourceRow.next_check_at.is_not(None),
+        SourceRow.type.in_(("rss", "telegram", "telegram-web")))).all()
     oldest = min((max(due, paused) if paused else due for due, paused in rows), default=None)
     return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
 
 
-def silent_sources(s: Session, *, now: datetime, silent_after: float) -> list[Source]:
+def silent_sources(s: Session, *, now: datetime, silent_after: float) -> list[SourceRow]:
     """Enabled sources quiet for longer than expected (:func:`monitor.schedule.silence_limit`)."""
-    q = select(Source).where(Source.enabled.is_(True), Source.retired.is_(False),
-                             Source.type.in_(("rss", "telegram", "telegram-web")))
-    return [src for src in s.scalars(q.order_by(Source.name)) if is_silent(src, now, silent_after)]
+    q = select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False),
+                             SourceRow.type.in_(("rss", "telegram", "telegram-web")))
+    return [src for src in s.scalars(q.order_by(SourceRow.name)) if is_silent(src, now, silent_after)]
 
 
-def is_silent(src: Source, now: datetime, silent_after: float | None) -> bool:
+def is_silent(src: SourceRow, now: datetime, silent_after: float | None) -> bool:
     """Whether ``src`` has had no new item for longer than expected (never-productive sources
     count from when they were added)."""
     if silent_after is None or not src.enabled or src.retired or src.type == "telegram-export":

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, NotFound
 from monitor.sources.base import SourceConfig
-from monitor.store.models import Source
+from monitor.store.models import SourceRow
 from monitor.types import utcnow
 
 
@@ -26,15 +26,15 @@ def add_source(
     pinned_interval: int | None = None,
     enabled: bool = True,
     unique_locator: bool = True,
-) -> Source:
+) -> SourceRow:
     """Create a source, due at once. Names are unique, and so is (type, locator) unless
     ``unique_locator`` is off (several chats of one Telegram export share its path)."""
-    if s.scalar(select(Source.id).where(Source.name == name)) is not None:
+    if s.scalar(select(SourceRow.id).where(SourceRow.name == name)) is not None:
         raise AlreadyExists(f"a source named {name!r} already exists")
-    clash = s.scalar(select(Source).where(Source.type == type, Source.locator == locator)) if unique_locator else None
+    clash = s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator)) if unique_locator else None
     if clash is not None:
         raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
-    src = Source(
+    src = SourceRow(
         name=name, type=type, locator=locator, options=dict(options or {}), account=account,
         language=language, pinned_interval=pinned_interval, enabled=enabled, next_check_at=utcnow(),
         state={},
@@ -44,25 +44,25 @@ def add_source(
     return src
 
 
-def get_source(s: Session, name: str) -> Source:
-    src = s.scalar(select(Source).where(Source.name == name))
+def get_source(s: Session, name: str) -> SourceRow:
+    src = s.scalar(select(SourceRow).where(SourceRow.name == name))
     if src is None:
         raise NotFound(f"no source named {name!r}")
     return src
 
 
-def find_source(s: Session, *, type: str, locator: str) -> Source | None:
-    return s.scalar(select(Source).where(Source.type == type, Source.locator == locator))
+def find_source(s: Session, *, type: str, locator: str) -> SourceRow | None:
+    return s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator))
 
 
 def list_sources(
     s: Session, *, type: str | None = None, since: datetime | None = None, limit: int | None = None
-) -> Sequence[Source]:
-    q = select(Source).order_by(Source.name)
+) -> Sequence[SourceRow]:
+    q = select(SourceRow).order_by(SourceRow.name)
     if type:
-        q = q.where(Source.type == type)
+        q = q.where(SourceRow.type == type)
     if since:
-        q = q.where(Source.created_at >= since)
+        q = q.where(SourceRow.created_at >= since)
     if limit:
         q = q.limit(limit)
     return s.scalars(q).all()
@@ -73,7 +73,7 @@ def remove_source(s: Session, name: str) -> None:
     s.flush()
 
 
-def set_enabled(s: Session, name: str, enabled: bool) -> Source:
+def set_enabled(s: Session, name: str, enabled: bool) -> SourceRow:
     """Enable (clears the error streak and makes it due now) or disable a source."""
     src = get_source(s, name)
     src.enabled = enabled
@@ -88,51 +88,51 @@ def set_enabled(s: Session, name: str, enabled: bool) -> Source:
 def due_sources(
     s: Session, *, now: datetime | None = None, types: Sequence[str] | None = None,
     names: Sequence[str] | None = None, everything: bool = False,
-) -> Sequence[Source]:
+) -> Sequence[SourceRow]:
     """Sources to collect now, earliest due first (all enabled ones when ``everything``)."""
     now = now or utcnow()
-    q = select(Source).where(Source.enabled.is_(True), Source.retired.is_(False))
+    q = select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False))
     if names:
-        q = q.where(Source.name.in_(names))
+        q = q.where(SourceRow.name.in_(names))
     elif not everything:
-        q = q.where(or_(Source.next_check_at.is_(None), Source.next_check_at <= now))
-        q = q.where(or_(Source.paused_until.is_(None), Source.paused_until <= now))
+        q = q.where(or_(SourceRow.next_check_at.is_(None), SourceRow.next_check_at <= now))
+        q = q.where(or_(SourceRow.paused_until.is_(None), SourceRow.paused_until <= now))
     if types:
-        q = q.where(Source.type.in_(types))
-    return s.scalars(q.order_by(Source.next_check_at.nulls_first(), Source.id)).all()
+        q = q.where(SourceRow.type.in_(types))
+    return s.scalars(q.order_by(SourceRow.next_check_at.nulls_first(), SourceRow.id)).all()
 
 
-def find_channel_source(s: Session, *, channel_id: int | None, name: str | None) -> Source | None:
+def find_channel_source(s: Session, *, channel_id: int | None, name: str | None) -> SourceRow | None:
     """The source that collects a Telegram channel: by its stored id, else by its name."""
     if channel_id is not None:
-        found = s.scalar(select(Source).where(Source.remote_id == channel_id).order_by(Source.id).limit(1))
+        found = s.scalar(select(SourceRow).where(SourceRow.remote_id == channel_id).order_by(SourceRow.id).limit(1))
         if found is not None:
             return found
-        for src in s.scalars(select(Source).where(Source.type == "telegram-export")):
+        for src in s.scalars(select(SourceRow).where(SourceRow.type == "telegram-export")):
             if str((src.options or {}).get("chat_id")) == str(channel_id):
                 return src
     if name:
-        return s.scalar(select(Source).where(Source.name == name))
+        return s.scalar(select(SourceRow).where(SourceRow.name == name))
     return None
 
 
-def live_telegram_sources(s: Session) -> dict[str | None, list[Source]]:
+def live_telegram_sources(s: Session) -> dict[str | None, list[SourceRow]]:
     """Enabled Telethon sources by account (None: the default account)."""
-    out: dict[str | None, list[Source]] = {}
-    for row in s.scalars(select(Source).where(Source.type == "telegram", Source.enabled.is_(True),
-                                              Source.retired.is_(False)).order_by(Source.id)):
+    out: dict[str | None, list[SourceRow]] = {}
+    for row in s.scalars(select(SourceRow).where(SourceRow.type == "telegram", SourceRow.enabled.is_(True),
+                                              SourceRow.retired.is_(False)).order_by(SourceRow.id)):
         out.setdefault(row.account, []).append(row)
     return out
 
 
 def mark_account(s: Session, account: str | None, *, status: str, error: str) -> None:
     """Record an account-wide condition (e.g. logged out) on all its Telethon sources."""
-    s.execute(update(Source).where(Source.type == "telegram",
-                                   Source.account.is_(None) if account is None else Source.account == account)
+    s.execute(update(SourceRow).where(SourceRow.type == "telegram",
+                                   SourceRow.account.is_(None) if account is None else SourceRow.account == account)
               .values(last_status=status, last_error=error))
 
 
-def to_config(src: Source) -> SourceConfig:
+def to_config(src: SourceRow) -> SourceConfig:
     """The read-only snapshot a collector gets."""
     return SourceConfig(
         id=src.id, name=src.name, type=src.type, locator=src.locator, options=dict(src.options or {}),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
 from monitor.store.items import StoredItem
-from monitor.store.models import DedupKey, Item, LshBand, Source, Story
+from monitor.store.models import DedupKeyRow, ItemRow, LshBandRow, SourceRow, StoryRow
 from monitor.types import utcnow
 
 
@@ -34,8 +34,8 @@ class Cluster:
     bands: Sequence[str]  # LSH band keys
 
 
-_ITEMS, _STORIES = Item.__table__, Story.__table__
-_KEYS, _BANDS = DedupKey.__table__, LshBand.__table__
+_ITEMS, _STORIES = ItemRow.__table__, StoryRow.__table__
+_KEYS, _BANDS = DedupKeyRow.__table__, LshBandRow.__table__
 
 
 def _insert_ignore(s: Session, table, rows: list[dict]) -> None:
@@ -219,24 +219,24 @@ def _title(item) -> str | None:
     return text.split("\n", 1)[0][:300] or None
 
 
-def story_timeline(s: Session, story_id: int) -> list[tuple[Item, Source]]:
+def story_timeline(s: Session, story_id: int) -> list[tuple[ItemRow, SourceRow]]:
     """Every item of a story with its source, in the order the story spread."""
-    q = (select(Item, Source).join(Source, Item.source_id == Source.id).where(Item.story_id == story_id)
-         .order_by(func.coalesce(Item.published_at, Item.fetched_at), Item.id))
+    q = (select(ItemRow, SourceRow).join(SourceRow, ItemRow.source_id == SourceRow.id).where(ItemRow.story_id == story_id)
+         .order_by(func.coalesce(ItemRow.published_at, ItemRow.fetched_at), ItemRow.id))
     return list(s.execute(q))
 
 
 def list_stories(
     s: Session, *, since: datetime | None = None, watchlist_id: int | None = None, limit: int | None = None,
-) -> Sequence[Story]:
-    from monitor.store.models import Hit
+) -> Sequence[StoryRow]:
+    from monitor.store.models import HitRow
 
-    q = select(Story)
+    q = select(StoryRow)
     if since:
-        q = q.where(Story.last_seen_at >= since)
+        q = q.where(StoryRow.last_seen_at >= since)
     if watchlist_id is not None:
-        q = q.where(Story.id.in_(select(Hit.story_id).where(Hit.watchlist_id == watchlist_id)))
-    q = q.order_by(Story.first_seen_at.desc(), Story.id.desc())
+        q = q.where(StoryRow.id.in_(select(HitRow.story_id).where(HitRow.watchlist_id == watchlist_id)))
+    q = q.order_by(StoryRow.first_seen_at.desc(), StoryRow.id.desc())
     if limit:
         q = q.limit(limit)
     return s.scalars(q).all()

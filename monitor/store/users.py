@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, InvalidInput, NotFound
-from monitor.store.models import AuditEvent, Desk, DeskMember, Hit, Review, User
+from monitor.store.models import AuditEventRow, DeskRow, DeskMemberRow, HitRow, ReviewRow, UserRow
 from monitor.types import utcnow
 
 ROLES = ("viewer", "operator", "admin")
@@ -40,7 +40,7 @@ def check_password_strength(password: str) -> str:
     return password
 
 
-def add_user(s: Session, name: str, *, role: str, password: str) -> User:
+def add_user(s: Session, name: str, *, role: str, password: str) -> UserRow:
     """Create a user with an argon2id password hash."""
     name = name.strip()
     if not name:
@@ -48,27 +48,27 @@ def add_user(s: Session, name: str, *, role: str, password: str) -> User:
     if role not in ROLES:
         raise InvalidInput(f"role {role!r}: expected one of {', '.join(ROLES)}")
     check_password_strength(password)
-    if s.scalar(select(User.id).where(User.name == name)) is not None:
+    if s.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:
         raise AlreadyExists(f"a user named {name!r} already exists")
-    user = User(name=name, role=role, password_hash=_hasher.hash(password))
+    user = UserRow(name=name, role=role, password_hash=_hasher.hash(password))
     s.add(user)
     s.flush()
     return user
 
 
-def get_user(s: Session, name: str) -> User:
-    user = s.scalar(select(User).where(User.name == name))
+def get_user(s: Session, name: str) -> UserRow:
+    user = s.scalar(select(UserRow).where(UserRow.name == name))
     if user is None:
         raise NotFound(f"no user named {name!r}")
     return user
 
 
-def list_users(s: Session) -> Sequence[User]:
-    return s.scalars(select(User).order_by(User.name)).all()
+def list_users(s: Session) -> Sequence[UserRow]:
+    return s.scalars(select(UserRow).order_by(UserRow.name)).all()
 
 
 def user_names(s: Session) -> dict[int, str]:
-    return dict(s.execute(select(User.id, User.name)).tuples().all())
+    return dict(s.execute(select(UserRow.id, UserRow.name)).tuples().all())
 
 
 def remove_user(s: Session, name: str) -> None:
@@ -76,21 +76,21 @@ def remove_user(s: Session, name: str) -> None:
     s.flush()
 
 
-def set_password(s: Session, user: User, password: str) -> None:
+def set_password(s: Session, user: UserRow, password: str) -> None:
     user.password_hash = _hasher.hash(check_password_strength(password))
     s.flush()
 
 
-def set_role(s: Session, user: User, role: str) -> None:
+def set_role(s: Session, user: UserRow, role: str) -> None:
     if role not in ROLES:
         raise InvalidInput(f"role {role!r}: expected one of {', '.join(ROLES)}")
     user.role = role
     s.flush()
 
 
-def authenticate(s: Session, name: str, password: str) -> User | None:
+def authenticate(s: Session, name: str, password: str) -> UserRow | None:
     """The enabled user with this name and password, or None; records the login time."""
-    user = s.scalar(select(User).where(User.name == name))
+    user = s.scalar(select(UserRow).where(UserRow.name == name))
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -104,27 +104,27 @@ def authenticate(s: Session, name: str, password: str) -> User | None:
     return user
 
 
-def join_desk(s: Session, user: User, desk: Desk) -> None:
+def join_desk(s: Session, user: UserRow, desk: DeskRow) -> None:
     """Make a user a member of a desk (idempotent)."""
-    if s.get(DeskMember, (desk.id, user.id)) is None:
-        s.add(DeskMember(desk_id=desk.id, user_id=user.id))
+    if s.get(DeskMemberRow, (desk.id, user.id)) is None:
+        s.add(DeskMemberRow(desk_id=desk.id, user_id=user.id))
         s.flush()
 
 
-def leave_desk(s: Session, user: User, desk: Desk) -> None:
-    member = s.get(DeskMember, (desk.id, user.id))
+def leave_desk(s: Session, user: UserRow, desk: DeskRow) -> None:
+    member = s.get(DeskMemberRow, (desk.id, user.id))
     if member is not None:
         s.delete(member)
         s.flush()
 
 
 def desk_ids_of(s: Session, user_id: int) -> list[int]:
-    return list(s.scalars(select(DeskMember.desk_id).where(DeskMember.user_id == user_id)))
+    return list(s.scalars(select(DeskMemberRow.desk_id).where(DeskMemberRow.user_id == user_id)))
 
 
 def desk_names_of(s: Session, user_id: int) -> list[str]:
-    q = (select(Desk.name).join(DeskMember, DeskMember.desk_id == Desk.id)
-         .where(DeskMember.user_id == user_id).order_by(Desk.name))
+    q = (select(DeskRow.name).join(DeskMemberRow, DeskMemberRow.desk_id == DeskRow.id)
+         .where(DeskMemberRow.user_id == user_id).order_by(DeskRow.name))
     return list(s.scalars(q))
 
 
@@ -132,18 +132,18 @@ def desk_names_of(s: Session, user_id: int) -> list[str]:
 
 
 def review_hit(
-    s: Session, hit: Hit, *, reviewer_id: int | None, verdict: str | None = None,
+    s: Session, hit: HitRow, *, reviewer_id: int | None, verdict: str | None = None,
     note: str | None = None, assignee_id: int | None = None, unassign: bool = False,
-) -> Review:
+) -> ReviewRow:
     """Record one review change on a hit and apply it (verdict, note, assignment)."""
     if verdict is not None and verdict not in VERDICTS:
         raise InvalidInput(f"verdict {verdict!r}: expected one of {', '.join(VERDICTS)}")
     note = (note or "").strip() or None
-    if assignee_id is not None and s.get(User, assignee_id) is None:
+    if assignee_id is not None and s.get(UserRow, assignee_id) is None:
         raise NotFound(f"no user with id {assignee_id}")
     if verdict is None and note is None and assignee_id is None and not unassign:
         raise InvalidInput("nothing to record: give a verdict, a note or an assignee")
-    review = Review(hit_id=hit.id, reviewer_id=reviewer_id, verdict=verdict, note=note,
+    review = ReviewRow(hit_id=hit.id, reviewer_id=reviewer_id, verdict=verdict, note=note,
                     assignee_id=assignee_id)
     s.add(review)
     if verdict is not None:
@@ -154,9 +154,9 @@ def review_hit(
     return review
 
 
-def audit(s: Session, user_id: int | None, action: str, target: str, **details: Any) -> AuditEvent:
+def audit(s: Session, user_id: int | None, action: str, target: str, **details: Any) -> AuditEventRow:
     """Record an operator action (what, on what, by whom; details never hold secrets)."""
-    event = AuditEvent(user_id=user_id, action=action, target=target[:200], details=details)
+    event = AuditEventRow(user_id=user_id, action=action, target=target[:200], details=details)
     s.add(event)
     s.flush()
     return event

@@ -19,21 +19,21 @@ from sqlalchemy.orm import Session, aliased
 from monitor.store.items import contains_any_clause
 from monitor.store.maintenance import is_silent
 from monitor.store.models import (
-    Alert,
-    Delivery,
-    DeliveryAttempt,
-    Desk,
-    DeskTarget,
-    Hit,
-    Item,
-    ItemVersion,
-    Review,
-    Source,
-    Story,
-    User,
-    Watchlist,
-    WatchTerm,
-    WatchTermVersion,
+    AlertRow,
+    DeliveryRow,
+    DeliveryAttemptRow,
+    DeskRow,
+    DeskTargetRow,
+    HitRow,
+    ItemRow,
+    ItemVersionRow,
+    ReviewRow,
+    SourceRow,
+    StoryRow,
+    UserRow,
+    WatchlistRow,
+    WatchTermRow,
+    WatchTermVersionRow,
 )
 from monitor.types import utcnow
 
@@ -58,30 +58,30 @@ def visible_watchlist_ids(s: Session, desk_ids: Sequence[int] | None) -> tuple[i
         return None
     if not desk_ids:
         return ()
-    return tuple(s.scalars(select(Watchlist.id).where(Watchlist.desk_id.in_(desk_ids))))
+    return tuple(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id.in_(desk_ids))))
 
 
 def _feed_select():
     return (
         select(
-            Hit.id, Hit.created_at, Hit.review_state, Hit.field, Hit.snippet_html, Hit.snippet,
-            Hit.item_id, Hit.story_id, Hit.term_id, Hit.assignee_id, Hit.spans,
+            HitRow.id, HitRow.created_at, HitRow.review_state, HitRow.field, HitRow.snippet_html, HitRow.snippet,
+            HitRow.item_id, HitRow.story_id, HitRow.term_id, HitRow.assignee_id, HitRow.spans,
             # the query as it was when it matched (the term may have been edited since)
-            func.coalesce(WatchTermVersion.query, WatchTerm.query).label("term_query"),
-            WatchTerm.label.label("term_label"),
-            Watchlist.name.label("watchlist"), Watchlist.id.label("watchlist_id"),
-            Item.title, Item.url, Item.published_at, Item.fetched_at, Item.language,
-            Item.deleted_at, Item.channel_username, Source.name.label("source"),
-            Source.id.label("source_id"), Story.source_count, User.name.label("assignee"),
+            func.coalesce(WatchTermVersionRow.query, WatchTermRow.query).label("term_query"),
+            WatchTermRow.label.label("term_label"),
+            WatchlistRow.name.label("watchlist"), WatchlistRow.id.label("watchlist_id"),
+            ItemRow.title, ItemRow.url, ItemRow.published_at, ItemRow.fetched_at, ItemRow.language,
+            ItemRow.deleted_at, ItemRow.channel_username, SourceRow.name.label("source"),
+            SourceRow.id.label("source_id"), StoryRow.source_count, UserRow.name.label("assignee"),
         )
-        .join(Item, Item.id == Hit.item_id)
-        .join(Source, Source.id == Item.source_id)
-        .join(WatchTerm, WatchTerm.id == Hit.term_id)
-        .outerjoin(WatchTermVersion, and_(WatchTermVersion.term_id == Hit.term_id,
-                                          WatchTermVersion.version == Hit.term_version))
-        .join(Watchlist, Watchlist.id == Hit.watchlist_id)
-        .outerjoin(Story, Story.id == Hit.story_id)
-        .outerjoin(User, User.id == Hit.assignee_id)
+        .join(ItemRow, ItemRow.id == HitRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .join(WatchTermRow, WatchTermRow.id == HitRow.term_id)
+        .outerjoin(WatchTermVersionRow, and_(WatchTermVersionRow.term_id == HitRow.term_id,
+                                          WatchTermVersionRow.version == HitRow.term_version))
+        .join(WatchlistRow, WatchlistRow.id == HitRow.watchlist_id)
+        .outerjoin(StoryRow, StoryRow.id == HitRow.story_id)
+        .outerjoin(UserRow, UserRow.id == HitRow.assignee_id)
     )
 
 
@@ -93,26 +93,26 @@ def _watchlists(s: Session, f: HitFilter) -> tuple[int, ...] | None:
     if f.watchlist_id is not None:
         sets.append({f.watchlist_id})
     if f.desk_id is not None:
-        sets.append(set(s.scalars(select(Watchlist.id).where(Watchlist.desk_id == f.desk_id))))
+        sets.append(set(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id == f.desk_id))))
     return tuple(sorted(set.intersection(*sets))) if sets else None
 
 
 def _apply(q, f: HitFilter, *, before: int | None, after: int | None):
     """Every filter but the watchlist set (``q`` must have ``items`` joined for source/language)."""
     if f.source_id is not None:
-        q = q.where(Item.source_id == f.source_id)
+        q = q.where(ItemRow.source_id == f.source_id)
     if f.language:
-        q = q.where(Item.language == f.language)
+        q = q.where(ItemRow.language == f.language)
     if f.review_state:
-        q = q.where(Hit.review_state == f.review_state)
+        q = q.where(HitRow.review_state == f.review_state)
     if f.since is not None:
-        q = q.where(Hit.created_at >= f.since)
+        q = q.where(HitRow.created_at >= f.since)
     if f.until is not None:
-        q = q.where(Hit.created_at < f.until)
+        q = q.where(HitRow.created_at < f.until)
     if before is not None:
-        q = q.where(Hit.id < before)
+        q = q.where(HitRow.id < before)
     if after is not None:
-        q = q.where(Hit.id > after)
+        q = q.where(HitRow.id > after)
     return q
 
 
@@ -131,20 +131,20 @@ def feed(s: Session, f: HitFilter, *, before: int | None = None, after: int | No
         needs_item = f.source_id is not None or bool(f.language)
         parts = []
         for wl in wls:
-            q = select(Hit.id)
+            q = select(HitRow.id)
             if needs_item:
-                q = q.join(Item, Item.id == Hit.item_id)
-            q = _apply(q.where(Hit.watchlist_id == wl), f, before=before, after=after)
-            parts.append(select(q.order_by(Hit.id.desc()).limit(limit).subquery().c.id))
+                q = q.join(ItemRow, ItemRow.id == HitRow.item_id)
+            q = _apply(q.where(HitRow.watchlist_id == wl), f, before=before, after=after)
+            parts.append(select(q.order_by(HitRow.id.desc()).limit(limit).subquery().c.id))
         ids = sorted(s.scalars(union_all(*parts)), reverse=True)[:limit]
         if not ids:
             return []
-        q = _feed_select().where(Hit.id.in_(ids))
+        q = _feed_select().where(HitRow.id.in_(ids))
     else:
         q = _apply(_feed_select(), f, before=before, after=after)
         if wls is not None:
-            q = q.where(Hit.watchlist_id == wls[0])
-    return list(s.execute(q.order_by(Hit.id.desc()).limit(limit)))
+            q = q.where(HitRow.watchlist_id == wls[0])
+    return list(s.execute(q.order_by(HitRow.id.desc()).limit(limit)))
 
 
 def iter_feed(s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000) -> Iterator[Row]:
@@ -160,7 +160,7 @@ def iter_feed(s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000
 
 
 def latest_hit_id(s: Session) -> int:
-    return s.scalar(select(func.max(Hit.id))) or 0
+    return s.scalar(select(func.max(HitRow.id))) or 0
 
 
 # ---------------------------------------------------------------- item and story pages
@@ -168,31 +168,31 @@ def latest_hit_id(s: Session) -> int:
 
 def item_page(s: Session, item_id: int) -> dict[str, Any] | None:
     """An item with its source, versions (oldest first), hits (with terms) and story."""
-    item = s.get(Item, item_id)
+    item = s.get(ItemRow, item_id)
     if item is None:
         return None
-    versions = s.scalars(select(ItemVersion).where(ItemVersion.item_id == item_id)
-                         .order_by(ItemVersion.version)).all()
+    versions = s.scalars(select(ItemVersionRow).where(ItemVersionRow.item_id == item_id)
+                         .order_by(ItemVersionRow.version)).all()
     hits = s.execute(
-        select(Hit, WatchTerm.query, Watchlist.name, Watchlist.id)
-        .join(WatchTerm, WatchTerm.id == Hit.term_id).join(Watchlist, Watchlist.id == Hit.watchlist_id)
-        .where(Hit.item_id == item_id).order_by(Hit.id)).all()
-    return {"item": item, "source": s.get(Source, item.source_id), "versions": versions,
-            "hits": hits, "story": s.get(Story, item.story_id) if item.story_id else None}
+        select(HitRow, WatchTermRow.query, WatchlistRow.name, WatchlistRow.id)
+        .join(WatchTermRow, WatchTermRow.id == HitRow.term_id).join(WatchlistRow, WatchlistRow.id == HitRow.watchlist_id)
+        .where(HitRow.item_id == item_id).order_by(HitRow.id)).all()
+    return {"item": item, "source": s.get(SourceRow, item.source_id), "versions": versions,
+            "hits": hits, "story": s.get(StoryRow, item.story_id) if item.story_id else None}
 
 
 def story_count(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(Story)) or 0
+    return s.scalar(select(func.count()).select_from(StoryRow)) or 0
 
 
 def story_timeline(s: Session, story_id: int, *, limit: int = 500) -> list[Row]:
     """The items of a story in publication order (first seen first), with their sources."""
-    when = func.coalesce(Item.published_at, Item.fetched_at)
-    q = (select(Item.id, Item.title, Item.url, Item.published_at, Item.fetched_at, Item.language,
-                Item.deleted_at, Item.dedup_kind, Item.channel_username, Source.name.label("source"),
-                Source.type.label("source_type"))
-         .join(Source, Source.id == Item.source_id).where(Item.story_id == story_id)
-         .order_by(when, Item.id).limit(limit))
+    when = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
+    q = (select(ItemRow.id, ItemRow.title, ItemRow.url, ItemRow.published_at, ItemRow.fetched_at, ItemRow.language,
+                ItemRow.deleted_at, ItemRow.dedup_kind, ItemRow.channel_username, SourceRow.name.label("source"),
+                SourceRow.type.label("source_type"))
+         .join(SourceRow, SourceRow.id == ItemRow.source_id).where(ItemRow.story_id == story_id)
+         .order_by(when, ItemRow.id).limit(limit))
     return list(s.execute(q))
 
 
@@ -200,12 +200,12 @@ def reviews_of(s: Session, hit_ids: Sequence[int]) -> list[Row]:
     """The review trail of some hits, oldest first, with reviewer and assignee names."""
     if not hit_ids:
         return []
-    assigned = aliased(User)
-    assignee = select(assigned.name).where(assigned.id == Review.assignee_id).scalar_subquery()
-    q = (select(Review.id, Review.hit_id, Review.verdict, Review.note, Review.created_at,
-                User.name.label("reviewer"), assignee.label("assignee"))
-         .outerjoin(User, User.id == Review.reviewer_id).where(Review.hit_id.in_(hit_ids))
-         .order_by(Review.id))
+    assigned = aliased(UserRow)
+    assignee = select(assigned.name).where(assigned.id == ReviewRow.assignee_id).scalar_subquery()
+    q = (select(ReviewRow.id, ReviewRow.hit_id, ReviewRow.verdict, ReviewRow.note, ReviewRow.created_at,
+                UserRow.name.label("reviewer"), assignee.label("assignee"))
+         .outerjoin(UserRow, UserRow.id == ReviewRow.reviewer_id).where(ReviewRow.hit_id.in_(hit_ids))
+         .order_by(ReviewRow.id))
     return list(s.execute(q))
 
 
@@ -216,10 +216,10 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
     """Per term: hits, reviewed (relevant + not relevant) and relevant counts."""
     if not term_ids:
         return {}
-    q = (select(Hit.term_id, func.count(),
-                func.sum(case((Hit.review_state == "relevant", 1), else_=0)),
-                func.sum(case((Hit.review_state == "not_relevant", 1), else_=0)))
-         .where(Hit.term_id.in_(term_ids)).group_by(Hit.term_id))
+    q = (select(HitRow.term_id, func.count(),
+                func.sum(case((HitRow.review_state == "relevant", 1), else_=0)),
+                func.sum(case((HitRow.review_state == "not_relevant", 1), else_=0)))
+         .where(HitRow.term_id.in_(term_ids)).group_by(HitRow.term_id))
     out = {}
     for term_id, total, rel, notrel in s.execute(q):
         rel, notrel = int(rel or 0), int(notrel or 0)
@@ -236,25 +236,25 @@ def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: 
     cannot be prefiltered and every item in the window is a candidate. One streamed query (not
     keyset batches): the index search runs once however many candidates there are.
     """
-    q = (select(Item.id, Item.title, Item.text, Item.language, Item.channel_username,
-                Item.published_at, Source.name.label("source"))
-         .join(Source, Source.id == Item.source_id))
+    q = (select(ItemRow.id, ItemRow.title, ItemRow.text, ItemRow.language, ItemRow.channel_username,
+                ItemRow.published_at, SourceRow.name.label("source"))
+         .join(SourceRow, SourceRow.id == ItemRow.source_id))
     if substrings is not None:
         subs = [x for x in substrings if x]
         if not subs:
             return iter(())
         q = q.where(contains_any_clause(s, subs))
     if since is not None:
-        q = q.where(Item.fetched_at >= since)
-    q = q.order_by(Item.id.desc()).limit(limit)
+        q = q.where(ItemRow.fetched_at >= since)
+    q = q.order_by(ItemRow.id.desc()).limit(limit)
     return iter(s.execute(q.execution_options(stream_results=True, yield_per=1000)))
 
 
 def items_brief(s: Session, item_ids: Sequence[int]) -> list[Row]:
     if not item_ids:
         return []
-    q = (select(Item.id, Item.title, Item.text, Item.published_at, Source.name.label("source"))
-         .join(Source, Source.id == Item.source_id).where(Item.id.in_(item_ids)).order_by(Item.id.desc()))
+    q = (select(ItemRow.id, ItemRow.title, ItemRow.text, ItemRow.published_at, SourceRow.name.label("source"))
+         .join(SourceRow, SourceRow.id == ItemRow.source_id).where(ItemRow.id.in_(item_ids)).order_by(ItemRow.id.desc()))
     return list(s.execute(q))
 
 
@@ -262,7 +262,7 @@ def hit_item_ids(s: Session, term_id: int, item_ids: Sequence[int]) -> set[int]:
     """Which of these items already have a stored hit for the term."""
     if not item_ids:
         return set()
-    return set(s.scalars(select(Hit.item_id).where(Hit.term_id == term_id, Hit.item_id.in_(item_ids))))
+    return set(s.scalars(select(HitRow.item_id).where(HitRow.term_id == term_id, HitRow.item_id.in_(item_ids))))
 
 
 # ---------------------------------------------------------------- sources
@@ -272,10 +272,10 @@ def source_health(s: Session, *, silent_after: float | None, days: int = 7) -> l
     """Every source with its health and items per day over the last ``days`` days."""
     now = utcnow()
     since = now - timedelta(days=days)
-    counts = dict(s.execute(select(Item.source_id, func.count()).where(Item.published_at >= since)
-                            .group_by(Item.source_id)).tuples().all())
+    counts = dict(s.execute(select(ItemRow.source_id, func.count()).where(ItemRow.published_at >= since)
+                            .group_by(ItemRow.source_id)).tuples().all())
     rows = []
-    for src in s.scalars(select(Source).order_by(Source.name)):
+    for src in s.scalars(select(SourceRow).order_by(SourceRow.name)):
         rows.append({
             "source": src, "per_day": round(counts.get(src.id, 0) / days, 1),
             "silent": is_silent(src, now, silent_after),
@@ -289,30 +289,30 @@ def source_health(s: Session, *, silent_after: float | None, days: int = 7) -> l
 def alert_log(s: Session, *, desk_ids: Sequence[int] | None = None, before: int | None = None,
               limit: int = 50) -> list[dict[str, Any]]:
     """Alerts newest first with their deliveries and each delivery's attempts."""
-    q = (select(Alert, Desk.name).join(Desk, Desk.id == Alert.desk_id))
+    q = (select(AlertRow, DeskRow.name).join(DeskRow, DeskRow.id == AlertRow.desk_id))
     if desk_ids is not None:
-        q = q.where(Alert.desk_id.in_(desk_ids or (-1,)))
+        q = q.where(AlertRow.desk_id.in_(desk_ids or (-1,)))
     if before is not None:
-        q = q.where(Alert.id < before)
-    alerts = s.execute(q.order_by(Alert.id.desc()).limit(limit)).all()
+        q = q.where(AlertRow.id < before)
+    alerts = s.execute(q.order_by(AlertRow.id.desc()).limit(limit)).all()
     ids = [a.id for a, _ in alerts]
     deliveries: dict[int, list] = {i: [] for i in ids}
     attempts: dict[int, list] = {}
     if ids:
-        drows = s.execute(select(Delivery, DeskTarget).join(DeskTarget, DeskTarget.id == Delivery.target_id)
-                          .where(Delivery.alert_id.in_(ids)).order_by(Delivery.id)).all()
+        drows = s.execute(select(DeliveryRow, DeskTargetRow).join(DeskTargetRow, DeskTargetRow.id == DeliveryRow.target_id)
+                          .where(DeliveryRow.alert_id.in_(ids)).order_by(DeliveryRow.id)).all()
         for d, t in drows:
             deliveries[d.alert_id].append((d, t))
         dids = [d.id for d, _ in drows]
         if dids:
-            for att in s.scalars(select(DeliveryAttempt).where(DeliveryAttempt.delivery_id.in_(dids))
-                                 .order_by(DeliveryAttempt.id)):
+            for att in s.scalars(select(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id.in_(dids))
+                                 .order_by(DeliveryAttemptRow.id)):
                 attempts.setdefault(att.delivery_id, []).append(att)
     return [{"alert": a, "desk": name, "deliveries": deliveries[a.id], "attempts": attempts}
             for a, name in alerts]
 
 
-def watchlist_by_token(s: Session, token: str) -> Watchlist | None:
+def watchlist_by_token(s: Session, token: str) -> WatchlistRow | None:
     if not token:
         return None
-    return s.scalar(select(Watchlist).where(and_(Watchlist.atom_token == token, Watchlist.atom_token.is_not(None))))
+    return s.scalar(select(WatchlistRow).where(and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None))))

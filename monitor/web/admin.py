@@ -14,7 +14,7 @@ from monitor.store import sources as source_repo
 from monitor.store import users as user_repo
 from monitor.store import views
 from monitor.store import watch as watch_repo
-from monitor.store.models import Desk, Source, User, Watchlist
+from monitor.store.models import DeskRow, SourceRow, UserRow, WatchlistRow
 from monitor.types import utcnow
 from monitor.web.deps import Ctx, act, need
 
@@ -56,7 +56,7 @@ def source_add(ctx: Ctx = Depends(act("operator"))):
 @router.get("/sources/{source_id}")
 def source_page(source_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
-        src = s.get(Source, source_id)
+        src = s.get(SourceRow, source_id)
         if src is None:
             raise NotFound(f"no source {source_id}")
     return request.app.state.web.render("source.html", ctx, src=src, fmt=format_duration)
@@ -67,7 +67,7 @@ def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
     """Edit (name, locator, language, pinned interval), pause or resume."""
     action = ctx.field("action") or "save"
     with ctx.unit() as s:
-        src = s.get(Source, source_id)
+        src = s.get(SourceRow, source_id)
         if src is None:
             raise NotFound(f"no source {source_id}")
         if action == "pause":
@@ -82,7 +82,7 @@ def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
             if clash is not None and clash.id != src.id:
                 raise InvalidInput(f"{src.type} source {locator!r} already exists as {clash.name!r}")
             name = ctx.field("name") or src.name
-            if name != src.name and s.query(Source.id).filter(Source.name == name).first():
+            if name != src.name and s.query(SourceRow.id).filter(SourceRow.name == name).first():
                 raise InvalidInput(f"a source named {name!r} already exists")
             src.name, src.locator = name, locator
             src.language = ctx.field("language") or None
@@ -120,8 +120,8 @@ def route_set(ctx: Ctx = Depends(act("operator"))):
     from monitor.durations import parse_throttle
 
     with ctx.unit() as s:
-        wl = s.get(Watchlist, int(ctx.field("watchlist") or 0))
-        desk = s.get(Desk, int(ctx.field("desk") or 0))
+        wl = s.get(WatchlistRow, int(ctx.field("watchlist") or 0))
+        desk = s.get(DeskRow, int(ctx.field("desk") or 0))
         if wl is None or desk is None:
             raise NotFound("choose a watchlist and a desk")
         old = desk_repo.get_route(s, wl, desk)
@@ -202,11 +202,11 @@ def user_edit(user_id: int, ctx: Ctx = Depends(act("admin"))):
     """Join or leave a desk, change the role, disable/enable, or remove."""
     action = ctx.field("action")
     with ctx.unit() as s:
-        user = s.get(User, user_id)
+        user = s.get(UserRow, user_id)
         if user is None:
             raise NotFound(f"no user {user_id}")
         if action in ("join", "leave"):
-            desk = s.get(Desk, int(ctx.field("desk") or 0))
+            desk = s.get(DeskRow, int(ctx.field("desk") or 0))
             if desk is None:
                 raise NotFound("choose a desk")
             (user_repo.join_desk if action == "join" else user_repo.leave_desk)(s, user, desk)

@@ -18,7 +18,7 @@ from starlette.datastructures import FormData
 
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.store.models import User
+from monitor.store.models import UserRow
 from monitor.web.security import csrf_ok
 
 
@@ -74,7 +74,7 @@ def current(request: Request) -> Ctx:
     if uid is None:
         return ctx
     with request.app.state.web.store.unit() as s:
-        user = s.get(User, uid)
+        user = s.get(UserRow, uid)
         if user is None or user.disabled:
             return ctx
         ctx.user_id, ctx.name, ctx.role = user.id, user.name, user.role

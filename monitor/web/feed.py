@@ -18,7 +18,7 @@ from monitor.durations import parse_duration
 from monitor.errors import InvalidInput, NotFound
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.store.models import Desk, Hit, Source, User, Watchlist
+from monitor.store.models import DeskRow, HitRow, SourceRow, UserRow, WatchlistRow
 from monitor.web.deps import Ctx, act, need
 from monitor.web.security import safe_url
 
@@ -61,15 +61,15 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     before = _int(request.query_params.get("before"))
     with ctx.unit() as s:
         rows = views.feed(s, f, before=before, limit=PAGE)
-        wl_q = s.query(Watchlist).order_by(Watchlist.name)
+        wl_q = s.query(WatchlistRow).order_by(WatchlistRow.name)
         if ctx.allowed is not None:
-            wl_q = wl_q.filter(Watchlist.id.in_(ctx.allowed or (-1,)))
-        desk_q = s.query(Desk).order_by(Desk.name)
+            wl_q = wl_q.filter(WatchlistRow.id.in_(ctx.allowed or (-1,)))
+        desk_q = s.query(DeskRow).order_by(DeskRow.name)
         if ctx.desk_ids is not None:
-            desk_q = desk_q.filter(Desk.id.in_(ctx.desk_ids or [-1]))
+            desk_q = desk_q.filter(DeskRow.id.in_(ctx.desk_ids or [-1]))
         choices = {"watchlists": wl_q.all(), "desks": desk_q.all(),
-                   "sources": s.query(Source.id, Source.name).order_by(Source.name).all()}
-        users = s.query(User.id, User.name).filter(User.disabled.is_(False)).order_by(User.name).all()
+                   "sources": s.query(SourceRow.id, SourceRow.name).order_by(SourceRow.name).all()}
+        users = s.query(UserRow.id, UserRow.name).filter(UserRow.disabled.is_(False)).order_by(UserRow.name).all()
         # Live updates continue from the newest row shown (or the newest hit when the page is empty).
         last_id = rows[0].id if rows and before is None else (views.latest_hit_id(s) if before is None else 0)
     web = request.app.state.web
@@ -85,7 +85,7 @@ def feed_updates(request: Request, ctx: Ctx = Depends(need("viewer"))):
     f = hit_filter(request, ctx)
     with ctx.unit() as s:
         rows = views.feed(s, f, after=after, limit=200)
-        users = s.query(User.id, User.name).filter(User.disabled.is_(False)).order_by(User.name).all()
+        users = s.query(UserRow.id, UserRow.name).filter(UserRow.disabled.is_(False)).order_by(UserRow.name).all()
     web = request.app.state.web
     html = web.fragment("_hit_rows.html", rows=rows, users=users, me=ctx)
     return JSONResponse({"last_id": rows[0].id if rows else after, "count": len(rows), "html": html})
@@ -120,7 +120,7 @@ def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
         story = page["story"]
         timeline = views.story_timeline(s, story.id) if story else []
         reviews = views.reviews_of(s, [h[0].id for h in hits])
-        users = s.query(User.id, User.name).filter(User.disabled.is_(False)).order_by(User.name).all()
+        users = s.query(UserRow.id, UserRow.name).filter(UserRow.disabled.is_(False)).order_by(UserRow.name).all()
     item = page["item"]
     spans = {"title": [], "text": []}
     for hit, *_ in hits:
@@ -144,7 +144,7 @@ def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
     verdict = ctx.field("verdict") or None
     assignee = ctx.field("assignee")
     with ctx.unit() as s:
-        hit = s.get(Hit, hit_id)
+        hit = s.get(HitRow, hit_id)
         if hit is None or (ctx.allowed is not None and hit.watchlist_id not in ctx.allowed):
             raise NotFound(f"no hit {hit_id}")
         user_repo.review_hit(

@@ -13,14 +13,14 @@ from monitor.store import desks as desk_repo
 from monitor.store import users as user_repo
 from monitor.store import views
 from monitor.store import watch as watch_repo
-from monitor.store.models import Desk, Watchlist, WatchTerm
+from monitor.store.models import DeskRow, WatchlistRow, WatchTermRow
 from monitor.web import backtest as bt
 from monitor.web.deps import Ctx, act, need
 
 router = APIRouter()
 
 
-def _see(ctx: Ctx, wl: Watchlist | None) -> Watchlist:
+def _see(ctx: Ctx, wl: WatchlistRow | None) -> WatchlistRow:
     if wl is None or (ctx.allowed is not None and wl.id not in ctx.allowed):
         raise NotFound("no such watchlist")
     return wl
@@ -51,7 +51,7 @@ def watchlists_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 @router.post("/watchlists")
 def watchlist_add(ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
-        desk = s.get(Desk, int(ctx.field("desk"))) if ctx.field("desk").isdigit() else None
+        desk = s.get(DeskRow, int(ctx.field("desk"))) if ctx.field("desk").isdigit() else None
         wl = watch_repo.add_watchlist(s, ctx.field("name"), desk=desk, description=ctx.field("description") or None)
         user_repo.audit(s, ctx.user_id, "watchlist.add", f"watchlist:{wl.id}", name=wl.name)
         wl_id = wl.id
@@ -61,11 +61,11 @@ def watchlist_add(ctx: Ctx = Depends(act("operator"))):
 @router.get("/watchlists/{wl_id}")
 def watchlist_page(wl_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
-        wl = _see(ctx, s.get(Watchlist, wl_id))
+        wl = _see(ctx, s.get(WatchlistRow, wl_id))
         terms = list(wl.terms)
         stats = views.term_stats(s, [t.id for t in terms])
         desks = desk_repo.list_desks(s)
-        desk = s.get(Desk, wl.desk_id) if wl.desk_id else None
+        desk = s.get(DeskRow, wl.desk_id) if wl.desk_id else None
     base = str(request.base_url).rstrip("/")
     atom_url = f"{base}/atom/{wl.atom_token}" if wl.atom_token and ctx.can("operator") else None
     return request.app.state.web.render("watchlist.html", ctx, wl=wl, terms=terms, stats=stats, desks=desks,
@@ -76,7 +76,7 @@ def watchlist_page(wl_id: int, request: Request, ctx: Ctx = Depends(need("viewer
 def watchlist_edit(wl_id: int, ctx: Ctx = Depends(act("operator"))):
     """Change the description, desk or enabled flag; or rotate the Atom token."""
     with ctx.unit() as s:
-        wl = _see(ctx, s.get(Watchlist, wl_id))
+        wl = _see(ctx, s.get(WatchlistRow, wl_id))
         what = ctx.field("action")
         if what == "atom":
             wl.atom_token = secrets.token_urlsafe(24)
@@ -95,7 +95,7 @@ def watchlist_edit(wl_id: int, ctx: Ctx = Depends(act("operator"))):
 @router.post("/watchlists/{wl_id}/terms")
 def term_add(wl_id: int, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
-        wl = _see(ctx, s.get(Watchlist, wl_id))
+        wl = _see(ctx, s.get(WatchlistRow, wl_id))
         term = watch_repo.add_term(s, wl, ctx.field("query"), validate=_validator(ctx, s),
                                    label=ctx.field("label") or None, user_id=ctx.user_id)
         user_repo.audit(s, ctx.user_id, "term.add", f"term:{term.id}", query=term.query)
@@ -108,7 +108,7 @@ def term_add(wl_id: int, ctx: Ctx = Depends(act("operator"))):
 def term_page(term_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         term = watch_repo.get_term(s, term_id)
-        wl = _see(ctx, s.get(Watchlist, term.watchlist_id))
+        wl = _see(ctx, s.get(WatchlistRow, term.watchlist_id))
         history = watch_repo.term_versions(s, term)
         stats = views.term_stats(s, [term.id]).get(term.id, {"hits": 0, "relevant": 0, "reviewed": 0})
         names = user_repo.user_names(s)
@@ -122,7 +122,7 @@ def term_edit(term_id: int, ctx: Ctx = Depends(act("operator"))):
     action = ctx.field("action")
     with ctx.unit() as s:
         term = watch_repo.get_term(s, term_id)
-        _see(ctx, s.get(Watchlist, term.watchlist_id))
+        _see(ctx, s.get(WatchlistRow, term.watchlist_id))
         enabled = True if action == "enable" else False if action == "disable" else None
         query = ctx.field("query") if action == "save" else None
         if action == "save" and not query:
@@ -173,9 +173,9 @@ def api_backtest(ctx: Ctx = Depends(act("operator"))):
             return JSONResponse(check)
         saved = None
         if ctx.field("term").isdigit():
-            term = s.get(WatchTerm, int(ctx.field("term")))
+            term = s.get(WatchTermRow, int(ctx.field("term")))
             if term is not None:
-                _see(ctx, s.get(Watchlist, term.watchlist_id))
+                _see(ctx, s.get(WatchlistRow, term.watchlist_id))
                 saved = term.query
         try:
             result = bt.backtest(s, query, aliases, saved=saved, days=days,

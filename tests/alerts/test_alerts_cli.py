@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.store.models import Mute
+from monitor.store.models import MuteRow
 from monitor.types import utcnow
 
 from tests.alerts.sinks import WebhookSink
@@ -57,7 +57,7 @@ def test_mute_story_and_term(cli, store):
     assert cli("mute", "term", str(w.term_id), "--for", "2d")[0] == 0
     with store.unit() as s:
         mutes = sorted((m.kind, m.ref_id, round((m.until - utcnow()).total_seconds() / 3600))
-                       for m in s.query(Mute))
+                       for m in s.query(MuteRow))
     assert mutes == [("story", story, 6), ("term", w.term_id, 48)]
     code, _, err = cli("mute", "term", "999", "--for", "1h")
     assert code == 1 and "no watch term with id 999" in err

@@ -7,7 +7,7 @@ from datetime import timedelta
 from monitor.alerts.health import check_health, is_spike
 from monitor.settings import AlertSettings, Settings
 from monitor.store import desks as desk_repo
-from monitor.store.models import Delivery, DeliveryAttempt, Source
+from monitor.store.models import DeliveryRow, DeliveryAttemptRow, SourceRow
 
 from tests.alerts.test_outbox_helpers import T0, alerts, hit, make_world
 
@@ -62,16 +62,16 @@ async def test_operator_alerts_once_per_occurrence(store):
     w = make_world(store)
     now = T0
     with store.unit() as s:
-        src = s.get(Source, w.source_id)
+        src = s.get(SourceRow, w.source_id)
         src.created_at = now - timedelta(days=10)
         src.last_new_item_at = now - timedelta(days=3)  # silent for 3 days > 48h
-        tg = Source(name="tg-chan", type="telegram", locator="chan", last_status="logged_out",
+        tg = SourceRow(name="tg-chan", type="telegram", locator="chan", last_status="logged_out",
                     last_success_at=now - timedelta(hours=2), created_at=now - timedelta(days=5),
                     last_new_item_at=now)
-        flood = Source(name="tg-flood", type="telegram", locator="flood", last_status="flood_wait",
+        flood = SourceRow(name="tg-flood", type="telegram", locator="flood", last_status="flood_wait",
                        paused_until=now + timedelta(hours=3), created_at=now - timedelta(days=5),
                        last_new_item_at=now)
-        failing = Source(name="broken", type="rss", locator="https://x.example/f", last_status="error",
+        failing = SourceRow(name="broken", type="rss", locator="https://x.example/f", last_status="error",
                          error_count=4, last_error="HTTP 503", created_at=now - timedelta(days=5),
                          last_new_item_at=now)
         s.add_all([tg, flood, failing])
@@ -82,7 +82,7 @@ async def test_operator_alerts_once_per_occurrence(store):
     assert await check_health(store, CFG, now + timedelta(minutes=10)) == 0  # same occurrences
     # the source recovers, then falls silent again: a new occurrence, a new alert
     with store.unit() as s:
-        s.get(Source, w.source_id).last_new_item_at = now + timedelta(hours=1)
+        s.get(SourceRow, w.source_id).last_new_item_at = now + timedelta(hours=1)
     assert await check_health(store, CFG, now + timedelta(hours=2)) == 0
     assert await check_health(store, CFG, now + timedelta(days=3)) >= 1
     assert len([a for a in alerts(store, kind="operator") if f":silent:{w.source_id}:" in a.key]) == 2
@@ -93,9 +93,9 @@ async def test_a_desk_whose_deliveries_keep_failing_alerts_operators(store):
     w = make_world(store)
     hit(store, w, now=T0)
     with store.unit() as s:
-        d = s.query(Delivery).one()
+        d = s.query(DeliveryRow).one()
         for i in range(5):
-            s.add(DeliveryAttempt(delivery_id=d.id, at=T0 + timedelta(minutes=i), outcome="transient",
+            s.add(DeliveryAttemptRow(delivery_id=d.id, at=T0 + timedelta(minutes=i), outcome="transient",
                                   error="HTTP 500"))
     assert await check_health(store, CFG, T0 + timedelta(minutes=10)) == 1
     (a,) = [a for a in alerts(store, kind="operator") if "desk_failing" in a.key]
@@ -106,5 +106,5 @@ async def test_a_desk_whose_deliveries_keep_failing_alerts_operators(store):
 async def test_no_operators_desk_means_no_operator_alerts(store):
     w = make_world(store)
     with store.unit() as s:
-        s.get(Source, w.source_id).last_new_item_at = T0 - timedelta(days=30)
+        s.get(SourceRow, w.source_id).last_new_item_at = T0 - timedelta(days=30)
     assert await check_health(store, CFG, T0) == 0

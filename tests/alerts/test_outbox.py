@@ -11,7 +11,7 @@ from sqlalchemy import select
 from monitor.store import alerts as repo
 from monitor.store import desks as desk_repo
 from monitor.store import watch as watch_repo
-from monitor.store.models import Alert, Desk, DeskTarget, Hit
+from monitor.store.models import AlertRow, DeskRow, DeskTargetRow, HitRow
 
 from tests.alerts.test_outbox_helpers import T0, add_source, alerts, deliveries, hit, make_world
 
@@ -30,7 +30,7 @@ def test_one_alert_per_desk_and_story_whatever_joins_it_later(store):
 
 def _targets(store, desk_id):
     with store.unit() as s:
-        return list(s.scalars(select(DeskTarget.id).where(DeskTarget.desk_id == desk_id)))
+        return list(s.scalars(select(DeskTargetRow.id).where(DeskTargetRow.desk_id == desk_id)))
 
 
 def test_a_hit_without_a_story_alerts_by_item(store):
@@ -121,10 +121,10 @@ def test_spread_threshold_sends_one_update(store):
 def test_disabled_route_or_watchlist_alerts_nobody(store):
     w = make_world(store)
     with store.unit() as s:
-        s.get(Desk, w.desk_id)  # noqa: B018
-        from monitor.store.models import Route
+        s.get(DeskRow, w.desk_id)  # noqa: B018
+        from monitor.store.models import RouteRow
 
-        s.get(Route, w.route_id).enabled = False
+        s.get(RouteRow, w.route_id).enabled = False
     assert hit(store, w, now=T0)[2] == 0 and alerts(store) == []
 
 
@@ -133,7 +133,7 @@ def test_insert_if_absent_holds_under_concurrent_writers(store):
     w = make_world(store, targets=["json://127.0.0.1:9/a", "json://127.0.0.1:9/b"])
     hid, story, _ = hit(store, w, now=T0)
     with store.unit() as s:
-        s.execute(Alert.__table__.delete())  # start again from the stored hit
+        s.execute(AlertRow.__table__.delete())  # start again from the stored hit
     barrier, results, errors = threading.Barrier(8), [], []
 
     def write():
@@ -152,4 +152,4 @@ def test_insert_if_absent_holds_under_concurrent_writers(store):
     assert errors == [] and sorted(results) == [0] * 7 + [1]
     assert len(alerts(store)) == 1 and len(deliveries(store)) == 2
     with store.unit() as s:
-        assert s.scalar(select(Hit.story_id).where(Hit.id == hid)) == story
+        assert s.scalar(select(HitRow.story_id).where(HitRow.id == hid)) == story

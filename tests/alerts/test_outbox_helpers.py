@@ -19,7 +19,7 @@ from monitor.store import alerts as repo
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
-from monitor.store.models import Alert, Delivery, DeliveryAttempt, Hit, Item, Story, Watchlist
+from monitor.store.models import AlertRow, DeliveryRow, DeliveryAttemptRow, HitRow, ItemRow, StoryRow, WatchlistRow
 from monitor.types import content_hash
 
 UTC = timezone.utc
@@ -55,9 +55,9 @@ def make_world(store, *, targets: Sequence[str] = ("json://127.0.0.1:9/hook",), 
 
 
 def _has_source(s, name: str) -> bool:
-    from monitor.store.models import Source
+    from monitor.store.models import SourceRow
 
-    return s.scalar(select(Source.id).where(Source.name == name)) is not None
+    return s.scalar(select(SourceRow.id).where(SourceRow.name == name)) is not None
 
 
 def add_source(store, name: str, language: str | None = "ru") -> int:
@@ -76,26 +76,26 @@ def hit(store, w: World, *, now: datetime, title: str | None = None, story_id: i
     title = title or f"Новость {n}: северокорейские военные"
     text = text or f"Текст {n}: в Курской области замечены «северокорейские военные» <script>x</script>"
     with store.unit() as s:
-        item = Item(source_id=source_id or w.source_id, external_id=f"e{n}", url=f"https://a.example/p/{n}",
+        item = ItemRow(source_id=source_id or w.source_id, external_id=f"e{n}", url=f"https://a.example/p/{n}",
                     title=title, text=text, language=language, published_at=published_at or now,
                     fetched_at=now, content_hash=content_hash(text))
         s.add(item)
         s.flush()
         if story_id is True:
-            story = Story(first_item_id=item.id, first_source_id=item.source_id, first_seen_at=now,
+            story = StoryRow(first_item_id=item.id, first_source_id=item.source_id, first_seen_at=now,
                           last_seen_at=now, title=title)
             s.add(story)
             s.flush()
             story_id = story.id
         elif isinstance(story_id, int) and story_id is not False:
-            story = s.get(Story, story_id)
+            story = s.get(StoryRow, story_id)
             story.item_count += 1
-            sources = {x for x in s.scalars(select(Item.source_id).where(Item.story_id == story_id))}
+            sources = {x for x in s.scalars(select(ItemRow.source_id).where(ItemRow.story_id == story_id))}
             story.source_count = len(sources | {item.source_id})
         else:
             story_id = None
         item.story_id = story_id
-        h = Hit(item_id=item.id, term_id=term_id or w.term_id, watchlist_id=watchlist_id or w.watchlist_id,
+        h = HitRow(item_id=item.id, term_id=term_id or w.term_id, watchlist_id=watchlist_id or w.watchlist_id,
                 term_version=1, item_version=1, story_id=story_id, field="text", spans=[[10, 20]],
                 snippet=f"Текст {n}: замечены «северокорейские военные» <b>", snippet_html="",
                 matched_hash="0" * 64, created_at=now)
@@ -105,22 +105,22 @@ def hit(store, w: World, *, now: datetime, title: str | None = None, story_id: i
         return h.id, story_id, made
 
 
-def alerts(store, **where) -> list[Alert]:
+def alerts(store, **where) -> list[AlertRow]:
     with store.unit() as s:
-        q = select(Alert).order_by(Alert.id)
+        q = select(AlertRow).order_by(AlertRow.id)
         for k, v in where.items():
-            q = q.where(getattr(Alert, k) == v)
+            q = q.where(getattr(AlertRow, k) == v)
         return list(s.scalars(q))
 
 
-def deliveries(store) -> list[Delivery]:
+def deliveries(store) -> list[DeliveryRow]:
     with store.unit() as s:
-        return list(s.scalars(select(Delivery).order_by(Delivery.id)))
+        return list(s.scalars(select(DeliveryRow).order_by(DeliveryRow.id)))
 
 
-def attempts(store) -> list[DeliveryAttempt]:
+def attempts(store) -> list[DeliveryAttemptRow]:
     with store.unit() as s:
-        return list(s.scalars(select(DeliveryAttempt).order_by(DeliveryAttempt.id)))
+        return list(s.scalars(select(DeliveryAttemptRow).order_by(DeliveryAttemptRow.id)))
 
 
 def test_world_builds_a_routed_hit(store):
@@ -130,5 +130,5 @@ def test_world_builds_a_routed_hit(store):
     (a,) = alerts(store)
     assert (a.key, a.hit_id, a.status, a.due_at) == (f"story:{w.desk_id}:{story}", hid, "pending", T0)
     with store.unit() as s:
-        assert s.get(Watchlist, w.watchlist_id).desk_id == w.desk_id
+        assert s.get(WatchlistRow, w.watchlist_id).desk_id == w.desk_id
     assert [d.alert_id for d in deliveries(store)] == [a.id]

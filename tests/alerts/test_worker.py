@@ -15,7 +15,7 @@ from monitor.alerts.worker import backoff, deliver_due, send_alert_now
 from monitor.settings import AlertSettings, Settings
 from monitor.store import alerts as repo
 from monitor.store.db import Store
-from monitor.store.models import Alert, DeskTarget
+from monitor.store.models import AlertRow, DeskTargetRow
 
 from tests.alerts.sinks import SmtpSink, WebhookSink
 from tests.alerts.test_outbox_helpers import T0, alerts, attempts, deliveries, hit, make_world
@@ -234,7 +234,7 @@ async def test_disabled_target_fails_its_pending_deliveries(store, sink):
     w = make_world(store, targets=[sink.url(path="/on"), sink.url(path="/off")])
     hit(store, w, now=T0)
     with store.unit() as s:
-        for t in s.query(DeskTarget).filter(DeskTarget.url.like("%/off")):
+        for t in s.query(DeskTargetRow).filter(DeskTargetRow.url.like("%/off")):
             t.enabled = False
     await deliver_due(store, settings(), now=T0)
     assert received_ids(sink, "/on") and not received_ids(sink, "/off")
@@ -254,9 +254,9 @@ async def test_desk_test_reaches_every_target_out_of_queue_order(store, sink):
     w = make_world(store, targets=[sink.url(path="/a"), sink.url(path="/b")])
     hit(store, w, now=T0 + timedelta(hours=1))  # queued, not due yet at T0
     with store.unit() as s:
-        from monitor.store.models import Desk
+        from monitor.store.models import DeskRow
 
-        alert_id = repo.create_test_alert(s, s.get(Desk, w.desk_id), T0)
+        alert_id = repo.create_test_alert(s, s.get(DeskRow, w.desk_id), T0)
     summary = await send_alert_now(store, settings(), alert_id, now=T0)
     assert sorted(r.outcome for r in summary.results) == ["sent", "sent"]
     assert received_ids(sink) == [alert_id, alert_id]
@@ -283,5 +283,5 @@ def test_alert_key_survives_in_database_rows(store):
     w = make_world(store)
     hit(store, w, now=T0)
     with store.unit() as s:
-        a = s.query(Alert).one()
+        a = s.query(AlertRow).one()
         assert repo.insert_alert(s, key=a.key, kind="story", desk_id=w.desk_id, now=T0) is None

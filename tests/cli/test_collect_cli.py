@@ -76,14 +76,14 @@ def test_sources_without_new_items_for_too_long_are_flagged_silent(cli, db_url, 
     from datetime import timedelta
 
     from monitor.store.db import Store
-    from monitor.store.models import Source
+    from monitor.store.models import SourceRow
     from monitor.types import utcnow
 
     cli("source", "add", "rss", "https://quiet.example/feed.xml", "--name", "quiet")
     cli("source", "add", "rss", "https://busy.example/feed.xml", "--name", "busy")
     store = Store(db_url)
     with store.unit() as s:
-        for src in s.query(Source):
+        for src in s.query(SourceRow):
             src.created_at = utcnow() - timedelta(days=10)
             src.last_new_item_at = utcnow() - (timedelta(days=3) if src.name == "quiet" else timedelta(hours=1))
     store.dispose()
@@ -176,7 +176,7 @@ def test_demo_opens_the_web_ui_on_the_demo_data(tmp_path):
     import time
     import urllib.request
 
-    from tests.test_service import free_port
+    from tests.service.test_service import free_port
 
     port = free_port()
     env = {**os.environ, "MONITOR_DATA_DIR": str(tmp_path)}

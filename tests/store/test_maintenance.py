@@ -6,14 +6,14 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.schedule import silence_limit
 from monitor.settings import Settings
 from monitor.sources.base import Batch
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
 from monitor.store.maintenance import is_silent, prune, queue_lag, silent_sources, tombstoned
-from monitor.store.models import Hit, Item, ItemPayload, ItemTombstone, Source, Story
+from monitor.store.models import HitRow, ItemRow, ItemPayloadRow, ItemTombstoneRow, SourceRow, StoryRow
 from monitor.types import Item as Value
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
@@ -51,11 +51,11 @@ def test_retention_keeps_what_hits_stand_on_and_prunes_whole_hitless_stories(sto
               fetched=NOW + timedelta(days=30)),
     ]))
     with store.unit() as s:
-        item = {i.external_id: i for i in s.scalars(select(Item))}
+        item = {i.external_id: i for i in s.scalars(select(ItemRow))}
         assert item["teaser"].story_id == item["claim"].story_id  # the url key joined them
         assert item["weather-copy"].story_id == item["weather"].story_id
         assert item["live"].story_id == item["old-of-live"].story_id
-        assert count(s, Hit) == 1 and count(s, ItemPayload) == 7
+        assert count(s, HitRow) == 1 and count(s, ItemPayloadRow) == 7
         kept_ids = {item[k].id for k in ("claim", "teaser", "old-of-live", "live")}
 
     later = NOW + timedelta(days=40)
@@ -63,14 +63,14 @@ def test_retention_keeps_what_hits_stand_on_and_prunes_whole_hitless_stories(sto
         out = prune(s, now=later, raw_days=30, unmatched_days=30, window_days=7)
     assert out["items"] == 3 and out["stories"] == 2 and out["payloads"] == 5
     with store.unit() as s:
-        assert {i.id for i in s.scalars(select(Item))} == kept_ids
+        assert {i.id for i in s.scalars(select(ItemRow))} == kept_ids
         # the hit's evidence stays; every other old payload went (the late copy's is recent)
-        payload_items = set(s.scalars(select(ItemPayload.item_id)))
+        payload_items = set(s.scalars(select(ItemPayloadRow.item_id)))
         assert payload_items == {item_id for item_id in kept_ids
-                                 if s.get(Item, item_id).external_id in ("claim", "live")}
+                                 if s.get(ItemRow, item_id).external_id in ("claim", "live")}
         # no story is left without items, and none lost the items of its timeline
-        assert count(s, Story, ~Story.id.in_(select(Item.story_id))) == 0
-        assert count(s, Story) == 2
+        assert count(s, StoryRow, ~StoryRow.id.in_(select(ItemRow.story_id))) == 0
+        assert count(s, StoryRow) == 2
         assert tombstoned(s, ids["a"], ["weather", "lonely", "claim", "nope"]) == {"weather", "lonely"}
         assert tombstoned(s, ids["b"], ["weather-copy", "weather"]) == {"weather-copy"}
     # the feed still lists the pruned entries: they do not come back as new
@@ -78,7 +78,7 @@ def test_retention_keeps_what_hits_stand_on_and_prunes_whole_hitless_stories(sto
                                                    value("fresh", "Совсем новая заметка о погоде.", fetched=later)]))
     assert (again.new, again.versions) == (1, 0)
     with store.unit() as s:
-        assert {i.external_id for i in s.scalars(select(Item).where(Item.source_id == ids["a"]))} == \
+        assert {i.external_id for i in s.scalars(select(ItemRow).where(ItemRow.source_id == ids["a"]))} == \
             {"claim", "old-of-live", "fresh"}
     with store.unit() as s:  # nothing more to prune (the fresh item is recent)
         again = prune(s, now=later, raw_days=30, unmatched_days=30, window_days=7)
@@ -88,8 +88,8 @@ def test_retention_keeps_what_hits_stand_on_and_prunes_whole_hitless_stories(sto
         assert out["tombstones"] == 3
         # meanwhile the water notice's story went quiet too; the hit's story stays whole
         assert out["items"] == 3
-        assert set(s.scalars(select(ItemTombstone.external_id))) == {"old-of-live", "live", "fresh"}
-        assert set(s.scalars(select(Item.external_id))) == {"claim", "teaser"}
+        assert set(s.scalars(select(ItemTombstoneRow.external_id))) == {"old-of-live", "live", "fresh"}
+        assert set(s.scalars(select(ItemRow.external_id))) == {"claim", "teaser"}
 
 
 def test_queue_lag_waits_for_a_pause_to_end(store):
@@ -101,10 +101,10 @@ def test_queue_lag_waits_for_a_pause_to_end(store):
         paused.paused_until = NOW + timedelta(hours=1)  # Retry-After: not late, just told to wait
     with store.unit() as s:
         assert queue_lag(s, NOW) == 300
-        s.get(Source, due.id).enabled = False
+        s.get(SourceRow, due.id).enabled = False
     with store.unit() as s:
         assert queue_lag(s, NOW) == 0
-        s.get(Source, paused.id).paused_until = NOW - timedelta(minutes=30)
+        s.get(SourceRow, paused.id).paused_until = NOW - timedelta(minutes=30)
     with store.unit() as s:
         assert queue_lag(s, NOW) == 1800  # due since its pause ended
 

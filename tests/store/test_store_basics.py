@@ -9,17 +9,17 @@ from sqlalchemy.exc import IntegrityError
 from monitor.errors import AlreadyExists, NotFound
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
-from monitor.store.models import Item, Source
+from monitor.store.models import ItemRow, SourceRow
 
 
 def test_timestamps_come_back_aware_utc(store):
     kyiv = timezone(timedelta(hours=2))
     with store.unit() as s:
         src = source_repo.add_source(s, type="rss", locator="https://a.example/feed", name="a")
-        s.add(Item(source_id=src.id, external_id="1", fetched_at=datetime(2024, 10, 1, 12, 0, tzinfo=kyiv),
+        s.add(ItemRow(source_id=src.id, external_id="1", fetched_at=datetime(2024, 10, 1, 12, 0, tzinfo=kyiv),
                    content_hash="h"))
     with store.unit() as s:
-        item = s.scalar(select(Item))
+        item = s.scalar(select(ItemRow))
         assert item.fetched_at.tzinfo is not None
         assert item.fetched_at == datetime(2024, 10, 1, 10, 0, tzinfo=timezone.utc)
 
@@ -28,7 +28,7 @@ def test_naive_timestamps_are_refused(store):
     with pytest.raises(Exception, match="naive datetime"):
         with store.unit() as s:
             src = source_repo.add_source(s, type="rss", locator="https://a.example/feed", name="a")
-            s.add(Item(source_id=src.id, external_id="1", fetched_at=datetime(2024, 1, 1), content_hash="h"))
+            s.add(ItemRow(source_id=src.id, external_id="1", fetched_at=datetime(2024, 1, 1), content_hash="h"))
             s.flush()
 
 
@@ -38,18 +38,18 @@ def test_unit_of_work_rolls_back_everything_on_error(store):
             source_repo.add_source(s, type="rss", locator="https://a.example/feed", name="a")
             raise RuntimeError("crash mid-unit")
     with store.unit() as s:
-        assert s.scalars(select(Source)).all() == []
+        assert s.scalars(select(SourceRow)).all() == []
 
 
 def test_item_unique_per_source_and_external_id(store):
     now = datetime.now(timezone.utc)
     with store.unit() as s:
         src = source_repo.add_source(s, type="rss", locator="https://a.example/feed", name="a")
-        s.add(Item(source_id=src.id, external_id="x", fetched_at=now, content_hash="h"))
+        s.add(ItemRow(source_id=src.id, external_id="x", fetched_at=now, content_hash="h"))
     with pytest.raises(IntegrityError):
         with store.unit() as s:
             src = source_repo.get_source(s, "a")
-            s.add(Item(source_id=src.id, external_id="x", fetched_at=now, content_hash="h2"))
+            s.add(ItemRow(source_id=src.id, external_id="x", fetched_at=now, content_hash="h2"))
 
 
 def test_duplicate_names_are_domain_errors(store):

@@ -16,7 +16,7 @@ from monitor.store import sources as source_repo
 from monitor.store import users as user_repo
 from monitor.store import watch as watch_repo
 from monitor.store.hits import matched_hash
-from monitor.store.models import Hit, Item, ItemVersion, Source, Story, WatchTerm
+from monitor.store.models import HitRow, ItemRow, ItemVersionRow, SourceRow, StoryRow, WatchTermRow
 from monitor.types import content_hash, utcnow
 
 PASSWORD = "correct horse battery"
@@ -32,39 +32,39 @@ HOSTILE_TEXT = (
 HOSTILE_URL = "javascript:window.__pwned=9"
 
 
-def add_item(s: Session, source: Source, title: str | None, text: str, *, url: str | None = None,
-             ago: timedelta = timedelta(minutes=5), story: Story | None = None, **extra) -> Item:
+def add_item(s: Session, source: SourceRow, title: str | None, text: str, *, url: str | None = None,
+             ago: timedelta = timedelta(minutes=5), story: StoryRow | None = None, **extra) -> ItemRow:
     now = utcnow()
-    item = Item(source_id=source.id, external_id=f"x{now.timestamp()}-{id(text)}-{len(text)}",
+    item = ItemRow(source_id=source.id, external_id=f"x{now.timestamp()}-{id(text)}-{len(text)}",
                 title=title, text=text, url=url, norm_text=matching_form((title or "") + "\n" + text),
                 language=extra.pop("language", "en"), published_at=now - ago, fetched_at=now - ago / 2,
                 content_hash=content_hash(title, text), story_id=story.id if story else None, **extra)
     s.add(item)
     s.flush()
-    s.add(ItemVersion(item_id=item.id, version=1, title=title, text=text, url=url,
+    s.add(ItemVersionRow(item_id=item.id, version=1, title=title, text=text, url=url,
                       content_hash=item.content_hash, fetched_at=item.fetched_at))
     s.flush()
     return item
 
 
-def new_story(s: Session, source: Source) -> Story:
-    story = Story(first_source_id=source.id, first_seen_at=utcnow(), last_seen_at=utcnow(), item_count=0,
+def new_story(s: Session, source: SourceRow) -> StoryRow:
+    story = StoryRow(first_source_id=source.id, first_seen_at=utcnow(), last_seen_at=utcnow(), item_count=0,
                   source_count=0)
     s.add(story)
     s.flush()
     return story
 
 
-def match_and_store(s: Session, item: Item, terms: list[WatchTerm], aliases=None) -> list[Hit]:
+def match_and_store(s: Session, item: ItemRow, terms: list[WatchTermRow], aliases=None) -> list[HitRow]:
     """Run the real matcher over an item and store a hit per matching term."""
     matcher = compile_matcher([TermSpec(t.id, t.query) for t in terms], aliases or {})
-    source = s.get(Source, item.source_id)
+    source = s.get(SourceRow, item.source_id)
     by_id = {t.id: t for t in terms}
     hits = []
     for th in matcher.match(MatchDoc(text=item.text, title=item.title, source=source.name,
                                      lang=item.language, channel=item.channel_username)):
         term = by_id[th.term_id]
-        hit = Hit(item_id=item.id, term_id=term.id, watchlist_id=term.watchlist_id, term_version=term.version,
+        hit = HitRow(item_id=item.id, term_id=term.id, watchlist_id=term.watchlist_id, term_version=term.version,
                   item_version=item.version, story_id=item.story_id, field=th.field,
                   spans=[[sp.start, sp.end] for sp in th.spans], snippet=th.snippet,
                   snippet_html=th.snippet_html,

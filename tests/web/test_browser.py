@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from monitor.store.models import Hit, Review, Source, WatchTerm
+from monitor.store.models import HitRow, ReviewRow, SourceRow, WatchTermRow
 from tests.web.seed import PASSWORD, add_item, match_and_store
 
 pytestmark = pytest.mark.browser
@@ -68,7 +68,7 @@ def test_operator_workflow_end_to_end(page, store, ids, backend):
     page.wait_for_selector("text=Source 'news-example' added")
     assert page.locator("#sources >> text=news-example").count() == 1
     with store.unit() as s:
-        assert s.scalar(select(Source.pinned_interval).where(Source.name == "news-example")) == 900
+        assert s.scalar(select(SourceRow.pinned_interval).where(SourceRow.name == "news-example")) == 900
     shot(page, "sources", backend)
 
     # A watch term: first with a syntax error, shown at its position as we type; then fixed.
@@ -96,7 +96,7 @@ def test_operator_workflow_end_to_end(page, store, ids, backend):
     page.wait_for_url("**/terms/*")
     term_id = int(page.url.rsplit("/", 1)[1])
     with store.unit() as s:
-        assert s.get(WatchTerm, term_id).query == "port AND (blast OR explosion)"
+        assert s.get(WatchTermRow, term_id).query == "port AND (blast OR explosion)"
 
     # Editing: the backtest compares the edited query with the saved version.
     page.fill("#query", "port AND blast AND confirmed")
@@ -115,10 +115,10 @@ def test_operator_workflow_end_to_end(page, store, ids, backend):
     page.goto("/")
     page.wait_for_selector("#live-status")
     with store.unit() as s:
-        src = s.get(Source, ids["source2"])
+        src = s.get(SourceRow, ids["source2"])
         item = add_item(s, src, "Second blast at the port", "Another blast was heard at the port tonight.",
                         url="https://other.example/a/2")
-        hits = match_and_store(s, item, [s.get(WatchTerm, term_id), s.get(WatchTerm, ids["term"])])
+        hits = match_and_store(s, item, [s.get(WatchTermRow, term_id), s.get(WatchTermRow, ids["term"])])
         new_hit = min(h.id for h in hits)
     page.wait_for_selector(f"#hit-{new_hit}", timeout=20_000)
     assert page.locator("article.hit").count() == initial + len(hits)
@@ -128,8 +128,8 @@ def test_operator_workflow_end_to_end(page, store, ids, backend):
     page.click(f"#hit-{new_hit} button[value=relevant]")
     page.wait_for_selector(f"#hit-{new_hit}.state-relevant")
     with store.unit() as s:
-        assert s.get(Hit, new_hit).review_state == "relevant"
-        reviews = s.scalars(select(Review).where(Review.hit_id == new_hit)).all()
+        assert s.get(HitRow, new_hit).review_state == "relevant"
+        reviews = s.scalars(select(ReviewRow).where(ReviewRow.hit_id == new_hit)).all()
         assert [(r.verdict, r.reviewer_id) for r in reviews] == [("relevant", ids["admin"])]
 
     # Export the current view as CSV.

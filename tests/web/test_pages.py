@@ -11,19 +11,19 @@ from sqlalchemy import select
 
 from monitor.store import users as user_repo
 from monitor.store.models import (
-    Alert,
-    AuditEvent,
-    Delivery,
-    DeliveryAttempt,
-    DeskTarget,
-    Hit,
-    Item,
-    ItemVersion,
-    Review,
-    Source,
-    User,
-    WatchTerm,
-    WatchTermVersion,
+    AlertRow,
+    AuditEventRow,
+    DeliveryRow,
+    DeliveryAttemptRow,
+    DeskTargetRow,
+    HitRow,
+    ItemRow,
+    ItemVersionRow,
+    ReviewRow,
+    SourceRow,
+    UserRow,
+    WatchTermRow,
+    WatchTermVersionRow,
 )
 from monitor.types import utcnow
 from tests.web.seed import PASSWORD
@@ -39,10 +39,10 @@ def test_review_verdict_note_and_assignment_are_an_audit_trail(client_for, ids, 
     assert c.post(f"/hits/{hit}/review", {"verdict": "bogus"}).status_code == 303  # refused with a message
     assert "verdict &#39;bogus&#39;: expected one of" in c.get("/").text
     with store.unit() as s:
-        h = s.get(Hit, hit)
+        h = s.get(HitRow, hit)
         assert (h.review_state, h.assignee_id) == ("not_relevant", None)
         trail = [(r.reviewer_id, r.verdict, r.note, r.assignee_id)
-                 for r in s.scalars(select(Review).where(Review.hit_id == hit).order_by(Review.id))]
+                 for r in s.scalars(select(ReviewRow).where(ReviewRow.hit_id == hit).order_by(ReviewRow.id))]
     assert trail == [(ids["viewer"], "relevant", None, None),
                      (ids["viewer"], None, "checked with the desk", ids["oper"]),
                      (ids["viewer"], "not_relevant", None, None)]
@@ -60,14 +60,14 @@ def test_term_edit_keeps_versions_and_shows_precision(client_for, ids, store):
     assert c.post(f"/terms/{term}", {"action": "save", "query": "blast OR explosion OR detonation"}).status_code == 303
     assert c.post(f"/terms/{term}", {"action": "disable"}).status_code == 303
     with store.unit() as s:
-        t = s.get(WatchTerm, term)
+        t = s.get(WatchTermRow, term)
         assert (t.version, t.enabled, t.query) == (3, False, "blast OR explosion OR detonation")
-        versions = s.scalars(select(WatchTermVersion).where(WatchTermVersion.term_id == term)
-                             .order_by(WatchTermVersion.version)).all()
+        versions = s.scalars(select(WatchTermVersionRow).where(WatchTermVersionRow.term_id == term)
+                             .order_by(WatchTermVersionRow.version)).all()
         assert [(v.version, v.enabled, v.changed_by) for v in versions] == [
             (1, True, None), (2, True, ids["oper"]), (3, False, ids["oper"])]
-        assert s.scalar(select(AuditEvent.action).where(AuditEvent.target == f"term:{term}")
-                        .order_by(AuditEvent.id.desc())) == "term.disable"
+        assert s.scalar(select(AuditEventRow.action).where(AuditEventRow.target == f"term:{term}")
+                        .order_by(AuditEventRow.id.desc())) == "term.disable"
     c.post(f"/hits/{ids['hits'][0]}/review", {"verdict": "relevant"})
     wl_page = c.get(f"/watchlists/{ids['watchlist']}").text
     assert "100% (1/1)" in wl_page
@@ -103,18 +103,18 @@ def test_sources_add_edit_pause_resume(client_for, store):
     assert c.post("/sources", {"type": "rss", "locator": "https://n.example/feed", "name": "n",
                                "interval": "30m"}).status_code == 303
     with store.unit() as s:
-        src = s.scalar(select(Source).where(Source.name == "n"))
+        src = s.scalar(select(SourceRow).where(SourceRow.name == "n"))
         assert src.pinned_interval == 1800
-        assert s.scalar(select(Source).where(Source.name == "bad")) is None
+        assert s.scalar(select(SourceRow).where(SourceRow.name == "bad")) is None
         sid = src.id
     assert c.post(f"/sources/{sid}", {"action": "pause"}).status_code == 303
     with store.unit() as s:
-        assert s.get(Source, sid).enabled is False
+        assert s.get(SourceRow, sid).enabled is False
     assert c.post(f"/sources/{sid}", {"action": "resume"}).status_code == 303
     assert c.post(f"/sources/{sid}", {"action": "save", "name": "renamed", "locator": "https://n.example/feed",
                                       "interval": ""}).status_code == 303
     with store.unit() as s:
-        src = s.get(Source, sid)
+        src = s.get(SourceRow, sid)
         assert (src.enabled, src.name, src.pinned_interval) == (True, "renamed", None)
     page = c.get("/sources").text
     assert "renamed" in page and "silent too long" not in page
@@ -122,15 +122,15 @@ def test_sources_add_edit_pause_resume(client_for, store):
 
 def test_alert_log_and_retry(client_for, ids, store):
     with store.unit() as s:
-        target = s.scalar(select(DeskTarget).where(DeskTarget.desk_id == ids["news"]))
-        alert = Alert(key="story:1:test", kind="story", desk_id=ids["news"], story_id=ids["story"], status="failed")
+        target = s.scalar(select(DeskTargetRow).where(DeskTargetRow.desk_id == ids["news"]))
+        alert = AlertRow(key="story:1:test", kind="story", desk_id=ids["news"], story_id=ids["story"], status="failed")
         s.add(alert)
         s.flush()
-        d = Delivery(alert_id=alert.id, target_id=target.id, status="failed", attempts=3,
+        d = DeliveryRow(alert_id=alert.id, target_id=target.id, status="failed", attempts=3,
                      next_attempt_at=utcnow() + timedelta(days=1), last_error="HTTP 500 <script>x</script>")
         s.add(d)
         s.flush()
-        s.add(DeliveryAttempt(delivery_id=d.id, outcome="permanent", error="HTTP 500"))
+        s.add(DeliveryAttemptRow(delivery_id=d.id, outcome="permanent", error="HTTP 500"))
         did, aid = d.id, alert.id
     c = client_for("oper")
     page = c.get("/alerts").text
@@ -138,9 +138,9 @@ def test_alert_log_and_retry(client_for, ids, store):
     assert client_for("viewer").post(f"/deliveries/{did}/retry").status_code == 403
     assert c.post(f"/deliveries/{did}/retry").status_code == 303
     with store.unit() as s:
-        d = s.get(Delivery, did)
+        d = s.get(DeliveryRow, did)
         assert d.status == "pending" and d.next_attempt_at <= utcnow()
-        assert s.get(Alert, aid).status == "pending"
+        assert s.get(AlertRow, aid).status == "pending"
 
 
 def test_admin_manages_users_and_desks(client_for, ids, store):
@@ -148,7 +148,7 @@ def test_admin_manages_users_and_desks(client_for, ids, store):
     assert c.post("/users", {"name": "newbie", "role": "viewer", "password": "short"}).status_code == 303
     assert c.post("/users", {"name": "newbie", "role": "viewer", "password": "long enough pw"}).status_code == 303
     with store.unit() as s:
-        uid = s.scalar(select(User.id).where(User.name == "newbie"))
+        uid = s.scalar(select(UserRow.id).where(UserRow.name == "newbie"))
     assert c.post(f"/users/{uid}", {"action": "join", "desk": str(ids["news"])}).status_code == 303
     newbie = client_for()
     assert newbie.login("newbie", "long enough pw").status_code == 303
@@ -157,7 +157,7 @@ def test_admin_manages_users_and_desks(client_for, ids, store):
     assert newbie.get("/").status_code == 303  # the running session ends with the account
     assert c.post(f"/users/{ids['admin']}", {"action": "remove"}).status_code == 303
     with store.unit() as s:
-        assert s.get(User, ids["admin"]) is not None
+        assert s.get(UserRow, ids["admin"]) is not None
 
 
 def test_feed_filters_paging_and_exports(client_for, ids):
@@ -207,8 +207,8 @@ def test_cli_user_add_reads_password_from_stdin(cli, db_url, monkeypatch):
 
 def test_item_page_shows_versions_diff_deletion_and_forward_origin(client_for, ids, store):
     with store.unit() as s:
-        item = s.get(Item, ids["echo"])
-        s.add(ItemVersion(item_id=item.id, version=2, title=item.title,
+        item = s.get(ItemRow, ids["echo"])
+        s.add(ItemVersionRow(item_id=item.id, version=2, title=item.title,
                           text="A blast at the port was denied by officials.", content_hash="v2",
                           fetched_at=utcnow(), edited_at=utcnow()))
         item.version, item.deleted_at = 2, utcnow()

@@ -3,14 +3,14 @@ fields blank keeps the route's stored settings (no silent reset of a throttle se
 
 from sqlalchemy import select
 
-from monitor.store.models import Desk, Route, Watchlist
+from monitor.store.models import DeskRow, RouteRow, WatchlistRow
 
 
 def route_of(store):
     with store.unit() as s:
-        wl = s.scalar(select(Watchlist).where(Watchlist.name == "ports"))
-        desk = s.scalar(select(Desk).where(Desk.name == "news"))
-        return wl.id, desk.id, s.scalar(select(Route).where(Route.watchlist_id == wl.id, Route.desk_id == desk.id))
+        wl = s.scalar(select(WatchlistRow).where(WatchlistRow.name == "ports"))
+        desk = s.scalar(select(DeskRow).where(DeskRow.name == "news"))
+        return wl.id, desk.id, s.scalar(select(RouteRow).where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == desk.id))
 
 
 def test_route_throttle_filters_and_blank_fields(client_for, store):

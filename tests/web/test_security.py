@@ -7,7 +7,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from sqlalchemy import func, select
 
-from monitor.store.models import AuditEvent, Hit, Review, Source, User, Watchlist, WatchTerm
+from monitor.store.models import AuditEventRow, HitRow, ReviewRow, SourceRow, UserRow, WatchlistRow, WatchTermRow
 from monitor.web.security import SESSION_COOKIE, safe_url, sanitize_marks
 from tests.web.htmlcheck import assert_inert
 from tests.web.seed import PASSWORD
@@ -36,15 +36,15 @@ def snapshot(store) -> tuple:
     """Everything a refused request must leave untouched."""
     with store.unit() as s:
         return (
-            s.scalar(select(func.count()).select_from(Review)),
-            tuple(s.scalars(select(Hit.review_state).order_by(Hit.id))),
-            s.scalar(select(func.count()).select_from(Source)),
-            tuple(s.scalars(select(Source.enabled).order_by(Source.id))),
-            s.scalar(select(func.count()).select_from(Watchlist)),
-            tuple(s.scalars(select(Watchlist.atom_token).order_by(Watchlist.id))),
-            tuple(s.scalars(select(WatchTerm.query).order_by(WatchTerm.id))),
-            tuple(s.scalars(select(User.role).order_by(User.id))),
-            s.scalar(select(func.count()).select_from(AuditEvent)),
+            s.scalar(select(func.count()).select_from(ReviewRow)),
+            tuple(s.scalars(select(HitRow.review_state).order_by(HitRow.id))),
+            s.scalar(select(func.count()).select_from(SourceRow)),
+            tuple(s.scalars(select(SourceRow.enabled).order_by(SourceRow.id))),
+            s.scalar(select(func.count()).select_from(WatchlistRow)),
+            tuple(s.scalars(select(WatchlistRow.atom_token).order_by(WatchlistRow.id))),
+            tuple(s.scalars(select(WatchTermRow.query).order_by(WatchTermRow.id))),
+            tuple(s.scalars(select(UserRow.role).order_by(UserRow.id))),
+            s.scalar(select(func.count()).select_from(AuditEventRow)),
         )
 
 

@@ -15,7 +15,7 @@ import time
 from monitor.settings import Settings
 from monitor.store import hits as hit_repo
 
-log = logging.getLogger("monitor.pipeline")
+log = logging.getLogger("monitor.ingest.pipeline")
 
 
 class MatcherCache:

@@ -12,13 +12,13 @@ from telethon import TelegramClient
 from telethon.sessions import MemorySession
 from telethon.tl import types
 
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings, TelegramSettings
 from monitor.sources.telegram_accounts import CLIENTS
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
-from monitor.store.models import Hit, Item, Source
-from monitor.telegram_service import run_live
+from monitor.store.models import HitRow, ItemRow, SourceRow
+from monitor.service.telegram import run_live
 from tests.sources.tgserver import FakeTelegram, channel
 
 CH = 1234567890
@@ -57,12 +57,12 @@ def live_world(store, history: list) -> tuple[Pipeline, Settings, TelegramClient
 def test_live_events_are_ingested_through_the_pipeline(store):
     pipeline, settings, client = live_world(store, [msg(i, f"Пост {i}") for i in range(1, 6)])
     with store.unit() as s:
-        s.scalar(select(Source)).cursor = "5"
+        s.scalar(select(SourceRow)).cursor = "5"
         watch_repo.add_term(s, watch_repo.add_watchlist(s, "dprk"), '"северокорейские офицеры"')
 
     def item(eid: str):
         with store.unit() as s:
-            return s.scalar(select(Item).where(Item.external_id == eid))
+            return s.scalar(select(ItemRow).where(ItemRow.external_id == eid))
 
     async def scenario():
         CLIENTS.put(None, client)
@@ -88,12 +88,12 @@ def test_live_events_are_ingested_through_the_pipeline(store):
     finally:
         CLIENTS._clients.pop("", None)
     with store.unit() as s:
-        row = s.scalar(select(Item).where(Item.external_id == "6"))
+        row = s.scalar(select(ItemRow).where(ItemRow.external_id == "6"))
         assert row.url == "https://t.me/novosti_test/6" and row.collector == "telegram-live"
         assert "семь" in row.text and row.deleted_at is not None
-        hit = s.scalar(select(Hit))
+        hit = s.scalar(select(HitRow))
         assert hit.item_id == row.id and hit.item_version == 1
-        assert s.scalar(select(Source.cursor)) == "5"  # live events never move the cursor
+        assert s.scalar(select(SourceRow.cursor)) == "5"  # live events never move the cursor
 
 
 def test_an_account_without_credentials_is_skipped(store, caplog):
@@ -114,14 +114,14 @@ def test_an_account_without_credentials_is_skipped(store, caplog):
 
 
 def test_a_disabled_channel_stops_being_ingested_live(store, monkeypatch):
-    import monitor.telegram_service as service
+    import monitor.service.telegram as service
 
     monkeypatch.setattr(service, "RELOAD_SECONDS", 0.2)
     pipeline, settings, client = live_world(store, [])
 
     def stored() -> set[str]:
         with store.unit() as s:
-            return set(s.scalars(select(Item.external_id)))
+            return set(s.scalars(select(ItemRow.external_id)))
 
     async def scenario():
         CLIENTS.put(None, client)

@@ -20,13 +20,13 @@ import random
 from typing import Awaitable, Callable
 
 from monitor import metrics
-from monitor.pipeline import SCHEDULED_TYPES, Pipeline
+from monitor.ingest.pipeline import SCHEDULED_TYPES, Pipeline
 from monitor.settings import Settings
 from monitor.store import sources as source_repo
 from monitor.store.maintenance import queue_lag
 from monitor.types import utcnow
 
-log = logging.getLogger("monitor.scheduler")
+log = logging.getLogger("monitor.service.scheduler")
 
 # Runs at once per source type: feeds are cheap and many; Telegram accounts flood when rushed.
 DEFAULT_LIMITS = {"rss": 20, "telegram-web": 2, "telegram": 3}

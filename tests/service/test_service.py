@@ -27,17 +27,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from monitor.pipeline import Pipeline
-from monitor.scheduler import LocalDispatcher, Scanner
+from monitor.ingest.pipeline import Pipeline
+from monitor.service.scheduler import LocalDispatcher, Scanner
 from monitor.settings import Settings
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
 from monitor.store.db import Store
-from monitor.store.models import Hit, Item, Source, Story
+from monitor.store.models import HitRow, ItemRow, SourceRow, StoryRow
 from tests.sources.feedserver import FeedServer, Route
 from tests.sources.tgserver import channel_page
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BASE = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(days=1)
 
 
@@ -179,7 +179,7 @@ def stored(db_url: str) -> dict[str, set[str]]:
     try:
         with store.unit() as s:
             got: dict[str, set[str]] = {}
-            for name, eid in s.execute(select(Source.name, Item.external_id).join(Item, Item.source_id == Source.id)):
+            for name, eid in s.execute(select(SourceRow.name, ItemRow.external_id).join(ItemRow, ItemRow.source_id == SourceRow.id)):
                 got.setdefault(name, set()).add(eid)
             return got
     finally:
@@ -207,31 +207,31 @@ def check_whole(db_url: str, feeds: GrowingFeeds, channels: GrowingChannels | No
     try:
         with store.unit() as s:
             got: dict[str, list[str]] = {}
-            for name, eid in s.execute(select(Source.name, Item.external_id).join(Item, Item.source_id == Source.id)):
+            for name, eid in s.execute(select(SourceRow.name, ItemRow.external_id).join(ItemRow, ItemRow.source_id == SourceRow.id)):
                 got.setdefault(name, []).append(eid)
             expected = feeds.expected() | (channels.expected() if channels else {})
             assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in expected.items()}
             # one hit per matching item, never two
-            hits = s.execute(select(Hit.item_id, func.count()).group_by(Hit.item_id)).all()
+            hits = s.execute(select(HitRow.item_id, func.count()).group_by(HitRow.item_id)).all()
             assert all(n == 1 for _, n in hits)
-            matching = s.scalar(select(func.count()).select_from(Item).where(Item.text.contains("северокорейских")))
+            matching = s.scalar(select(func.count()).select_from(ItemRow).where(ItemRow.text.contains("северокорейских")))
             assert len(hits) == matching
             # every shared article is one story across all feeds; every other item its own story
-            shared = s.execute(select(Item.url, func.count(func.distinct(Item.story_id)))
-                               .where(Item.url.like("https://news.example/%")).group_by(Item.url)).all()
+            shared = s.execute(select(ItemRow.url, func.count(func.distinct(ItemRow.story_id)))
+                               .where(ItemRow.url.like("https://news.example/%")).group_by(ItemRow.url)).all()
             assert shared and all(n == 1 for _, n in shared)
-            n_items = s.scalar(select(func.count()).select_from(Item))
-            n_shared_items = s.scalar(select(func.count()).select_from(Item).where(Item.url.like("https://news.example/%")))
+            n_items = s.scalar(select(func.count()).select_from(ItemRow))
+            n_shared_items = s.scalar(select(func.count()).select_from(ItemRow).where(ItemRow.url.like("https://news.example/%")))
             # every forward is in its origin's story
-            forwards = s.execute(select(Item.story_id, Item.fwd_url).where(Item.fwd_url.is_not(None))).all()
-            origin = dict(s.execute(select(Item.url, Item.story_id).where(Item.url.like("https://t.me/tgchan0/%"))).all())
+            forwards = s.execute(select(ItemRow.story_id, ItemRow.fwd_url).where(ItemRow.fwd_url.is_not(None))).all()
+            origin = dict(s.execute(select(ItemRow.url, ItemRow.story_id).where(ItemRow.url.like("https://t.me/tgchan0/%"))).all())
             assert all(story == origin[url] for story, url in forwards)
             assert len(forwards) == (2 * (channels.count // 4) if channels else 0)
-            assert s.scalar(select(func.count()).select_from(Story)) == (
+            assert s.scalar(select(func.count()).select_from(StoryRow)) == (
                 n_items - n_shared_items + len(shared) - len(forwards))
-            for story in s.scalars(select(Story)):
-                assert story.item_count == s.scalar(select(func.count()).select_from(Item)
-                                                    .where(Item.story_id == story.id))
+            for story in s.scalars(select(StoryRow)):
+                assert story.item_count == s.scalar(select(func.count()).select_from(ItemRow)
+                                                    .where(ItemRow.story_id == story.id))
     finally:
         store.dispose()
 
@@ -373,7 +373,7 @@ def test_misfired_sources_run_once_each_in_due_order(store):
 
     first, second = asyncio.run(scenario())
     with store.unit() as s:
-        order = [s.scalar(select(Source.name).where(Source.id == i)) for i in started]
+        order = [s.scalar(select(SourceRow.name).where(SourceRow.id == i)) for i in started]
     assert (first, second) == (3, 0)
     assert order == ["s2", "s1", "s0"]
 
@@ -384,7 +384,7 @@ def test_sigkill_during_delivery_repeats_at_most_the_message_in_flight(db_url):
     again after its lease (same alert id, so the receiver can drop it); nothing is lost and no
     story alerts a desk twice."""
     from monitor.store import desks as desk_repo
-    from monitor.store.models import Alert
+    from monitor.store.models import AlertRow
     from tests.alerts.sinks import WebhookSink
 
     rng = random.Random(7)
@@ -419,11 +419,11 @@ def test_sigkill_during_delivery_repeats_at_most_the_message_in_flight(db_url):
         store = Store(db_url)
         try:
             with store.unit() as s:
-                alerts = s.scalars(select(Alert).where(Alert.kind == "story")).all()
+                alerts = s.scalars(select(AlertRow).where(AlertRow.kind == "story")).all()
                 assert alerts and all(a.status == "sent" for a in alerts)
                 keys = [a.key for a in alerts]
                 assert len(keys) == len(set(keys))
-                stories_with_hits = s.scalar(select(func.count(func.distinct(Hit.story_id))))
+                stories_with_hits = s.scalar(select(func.count(func.distinct(HitRow.story_id))))
                 assert len(alerts) == stories_with_hits  # one alert per (desk, story)
         finally:
             store.dispose()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from monitor.errors import AlreadyExists
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.sources.base import Batch
 from monitor.store import sources as source_repo
 

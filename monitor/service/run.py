@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.runtime import pipeline_for
-from monitor.scheduler import LocalDispatcher, Scanner, type_limits
+from monitor.ingest.runtime import pipeline_for
+from monitor.service.scheduler import LocalDispatcher, Scanner, type_limits
 from monitor.settings import Settings
 from monitor.store.db import Store
 from monitor.types import utcnow
 
-log = logging.getLogger("monitor.service")
+log = logging.getLogger("monitor.service.run")
 
 
 @dataclass
@@ -123,7 +123,7 @@ class Service:
 
     async def _telegram_live(self, pipeline) -> None:
         """Keep the live listener up for joined channels; the scheduled runs are the gap-fill poll."""
-        from monitor.telegram_service import run_live
+        from monitor.service.telegram import run_live
 
         while not self.stop_event.is_set():
             try:
@@ -139,7 +139,7 @@ class Service:
     async def _serve_http(self) -> None:
         import uvicorn
 
-        from monitor.ops import ops_app
+        from monitor.service.http import ops_app
 
         app = ops_app(self)
         config = uvicorn.Config(app, host=self.options.host or self.settings.web.host, port=self.options.port,

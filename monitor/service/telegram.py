@@ -9,7 +9,7 @@ import contextlib
 import logging
 
 from monitor.errors import PermanentSourceError, SourceError
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
 from monitor.store import sources as source_repo
 

@@ -1,6 +1,6 @@
 """The pure per-item work of ingest: matching form, language, exact keys, MinHash signature, bands.
 
-Values in, values out, no database: :mod:`monitor.pipeline` calls these inside a batch's
+Values in, values out, no database: :mod:`monitor.ingest.pipeline` calls these inside a batch's
 transaction. (Running them ahead of the transaction in the spawn process pool was measured on
 2 cores and left out: ~5 % faster one batch at a time, slower with sources ingesting
 concurrently, where the main process is the bottleneck and the workers compete with it.)

@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence
 
-from monitor import metrics, prepare
+from monitor import metrics
+from monitor.ingest import prepare
 from monitor.errors import RateLimited, SourceError, SourceGone
 from monitor.faults import crashpoint
-from monitor.matcher_cache import MatcherCache
+from monitor.ingest.matchers import MatcherCache
 from monitor.schedule import backoff, next_interval
 from monitor.settings import Settings
 from monitor.sources import Batch, CollectContext, source_class
@@ -34,11 +35,11 @@ from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
-from monitor.store.models import Source
+from monitor.store.models import SourceRow
 from monitor.store.stories import assign_stories, link_stories
 from monitor.types import utcnow
 
-log = logging.getLogger("monitor.pipeline")
+log = logging.getLogger("monitor.ingest.pipeline")
 
 # Source types collected on a schedule; an export is imported once, on demand.
 SCHEDULED_TYPES = ("rss", "telegram", "telegram-web")
@@ -115,7 +116,7 @@ class Pipeline:
         watch = metrics.Stopwatch(result.seconds)
         with self._write_lock, self.store.unit() as s:
             watch.lap("wait")  # for the other writers of this process
-            source = s.get(Source, source_id)
+            source = s.get(SourceRow, source_id)
             if source is None:
                 raise SourceError(f"source {source_id} vanished")
             language, dedup = source.language, self.settings.dedup
@@ -164,7 +165,7 @@ class Pipeline:
             self.on_commit(result)
         return result
 
-    def _learn_footer(self, s, source: Source, texts: list[str]) -> None:
+    def _learn_footer(self, s, source: SourceRow, texts: list[str]) -> None:
         """Look for the source's signature footer in its latest posts: first after 5 new posts,
         then after every 25 more until one is found (live sources bring one post per batch)."""
         from monitor.dedup import detect_footer
@@ -184,7 +185,7 @@ class Pipeline:
         state["footer_pending"] = pending
         source.state = state
 
-    def _match(self, s, source: Source, changed: Sequence[item_repo.StoredItem], now: datetime,
+    def _match(self, s, source: SourceRow, changed: Sequence[item_repo.StoredItem], now: datetime,
                watch: metrics.Stopwatch) -> list[int]:
         """Match new and changed items; store their new hits. Returns the new hits' ids."""
         from monitor.match import MatchDoc
@@ -220,7 +221,7 @@ class Pipeline:
     async def run_source(self, source_id: int, *, progress: Callable[[int], None] | None = None) -> RunResult:
         """Collect one source: ingest each batch it yields, then record the outcome."""
         with self.store.unit() as s:
-            row = s.get(Source, source_id)
+            row = s.get(SourceRow, source_id)
             if row is None:
                 raise SourceError(f"no source with id {source_id}")
             config = source_repo.to_config(row)
@@ -274,7 +275,7 @@ class Pipeline:
         now = now or utcnow()
         fs = self.settings.fetch
         with self._write_lock, self.store.unit() as s:
-            src = s.get(Source, source_id)
+            src = s.get(SourceRow, source_id)
             if src is None:
                 return
             src.last_checked_at = now
@@ -348,7 +349,7 @@ class Pipeline:
 # ---------------------------------------------------------------------- helpers
 
 
-def _apply_batch_state(source: Source, batch: Batch, now: datetime, *, had_new: bool) -> None:
+def _apply_batch_state(source: SourceRow, batch: Batch, now: datetime, *, had_new: bool) -> None:
     """The cursor, validators and state a batch brings, committed with its items."""
     if batch.cursor is not None:
         source.cursor = batch.cursor

@@ -8,7 +8,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import AsyncIterator
 
-from monitor.pipeline import Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
 from monitor.store.db import Store
 

@@ -23,7 +23,7 @@ from monitor.errors import InvalidInput, NotFound
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
-from monitor.store.models import Desk, DeskTarget
+from monitor.store.models import DeskRow, DeskTargetRow
 
 
 def export_config(s: Session) -> str:
@@ -56,7 +56,7 @@ def export_config(s: Session) -> str:
     for wl in watch_repo.list_watchlists(s):
         entry = {"name": wl.name}
         if wl.desk_id:
-            entry["desk"] = s.get(Desk, wl.desk_id).name
+            entry["desk"] = s.get(DeskRow, wl.desk_id).name
         if wl.description:
             entry["description"] = wl.description
         if not wl.enabled:
@@ -90,7 +90,7 @@ def export_config(s: Session) -> str:
     return header + tomli_w.dumps({k: v for k, v in data.items() if v})
 
 
-def _target_ref(t: DeskTarget) -> dict[str, str]:
+def _target_ref(t: DeskTargetRow) -> dict[str, str]:
     return {"env": t.url_env} if t.url_env else {"stored": desk_repo.target_fingerprint(t.url or "")}
 
 
