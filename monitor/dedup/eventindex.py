@@ -19,15 +19,19 @@ tests, the bench and one-off runs.
 
 from __future__ import annotations
 
+import heapq
+import math
 import struct
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import islice
 from typing import Iterable, Protocol, Sequence
 
 from monitor.dedup.eventrep import Representation
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Weighted:
     """A representation with the rarity weight (idf) of each of its terms, fixed when the item
     was decided on (the window moves; a stored member keeps the weights it had)."""
@@ -35,6 +39,19 @@ class Weighted:
     rep: Representation
     idf: tuple[float, ...]  # aligned with rep.terms
     stories: int = 0  # active stories when it was weighed
+
+    @cached_property
+    def vector(self) -> dict[int, float]:
+        """Term id -> weight: ``(1 + ln count) × idf`` (computed once per object)."""
+        return {t: (1.0 + math.log(c)) * w for (t, c), w in zip(self.rep.terms, self.idf)}
+
+    @cached_property
+    def norm(self) -> float:
+        return math.sqrt(sum(w * w for w in self.vector.values())) or 1.0
+
+    @cached_property
+    def total(self) -> float:
+        return sum(self.vector.values()) or 1.0
 
     def to_bytes(self) -> bytes:
         """The representation's bytes, one byte per term (idf × 16, capped at 255), then the
@@ -113,6 +130,7 @@ class MemoryIndex:
         self._postings: dict[int, dict[int, None]] = {}  # term -> story ids, oldest first
         self._stories: dict[int, _Story] = {}
         self._pruned_at = float("-inf")
+        self._expiry: list[tuple[float, int]] = []  # heap of (last time when pushed, story id)
 
     def __len__(self) -> int:
         return len(self._stories)
@@ -121,20 +139,10 @@ class MemoryIndex:
                limit: int) -> Lookup:
         postings = self._postings
         df = {t: len(postings[t]) for t in terms if t in postings}
-        found: dict[int, tuple[int, ...]] = {}
-        stories = self._stories
-        for t in rare:
-            ids = postings.get(t)
-            if not ids:
-                continue
-            out = []
-            for sid in reversed(ids):  # newest first; stale ones were pruned or are skipped
-                if stories[sid].last_seen >= since:
-                    out.append(sid)
-                    if len(out) >= limit:
-                        break
-            found[t] = tuple(out)
-        return Lookup(stories=len(stories), df=df, postings=found)
+        # newest first; stories past the window linger until the next prune (at most
+        # ``prune_every``): the caller drops them by their last time
+        found = {t: tuple(islice(reversed(postings[t]), limit)) for t in rare if t in postings}
+        return Lookup(stories=len(self._stories), df=df, postings=found)
 
     def stories(self, ids: Iterable[int], members: int) -> list[StoryView]:
         out = []
@@ -155,6 +163,7 @@ class MemoryIndex:
         if s is None:
             s = self._stories[story_id] = _Story(first_seen=at, last_seen=at)
             s.first = (item_id, item)
+            heapq.heappush(self._expiry, (at, story_id))
         s.size += 1
         s.last_seen = max(s.last_seen, at)
         s.latest.append((item_id, item))
@@ -171,12 +180,22 @@ class MemoryIndex:
             self._pruned_at = at
 
     def prune(self, before: float) -> int:
-        """Forget stories whose last item is older than ``before``; returns how many."""
-        stale = [sid for sid, s in self._stories.items() if s.last_seen < before]
-        for sid in stale:
-            for t in self._stories.pop(sid).terms:
+        """Forget stories whose last item is older than ``before``; returns how many. (A heap
+        of expiry times: only the stories that may be stale are looked at.)"""
+        expiry, stories, pruned = self._expiry, self._stories, 0
+        while expiry and expiry[0][0] < before:
+            _, sid = heapq.heappop(expiry)
+            s = stories.get(sid)
+            if s is None:
+                continue
+            if s.last_seen >= before:  # it grew since: look again when it may expire
+                heapq.heappush(expiry, (s.last_seen, sid))
+                continue
+            del stories[sid]
+            pruned += 1
+            for t in s.terms:
                 ids = self._postings[t]
                 del ids[sid]
                 if not ids:
                     del self._postings[t]
-        return len(stale)
+        return pruned

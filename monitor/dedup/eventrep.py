@@ -38,6 +38,7 @@ from functools import lru_cache
 from monitor.dedup.translit import name_key
 
 MAX_TERMS = 120  # a long article keeps its most frequent terms; news items rarely reach this
+MAX_CHARS = 3000  # an article's first 3,000 characters say what it reports (and bound the cost)
 LEAD_SENTENCES = 2
 LEAD_TOKENS = 60
 
@@ -232,7 +233,7 @@ def represent(text: str, published: datetime, *, tz: tzinfo = timezone.utc) -> R
     is read as UTC). ``tz`` is the source's zone: it sets the post's calendar ``day``."""
     if published.tzinfo is None:
         published = published.replace(tzinfo=timezone.utc)
-    text = _clean(text)
+    text = _clean(text[:MAX_CHARS])
     digest = text.count("\n") >= 3 and len(_BULLET_LINE.findall(text)) >= 3
     if digest:
         text = text.strip().split("\n", 1)[0]

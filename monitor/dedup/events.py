@@ -50,6 +50,7 @@ that over any :class:`~monitor.dedup.eventindex.StoryIndex`.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 from itertools import count
@@ -64,10 +65,10 @@ class EventParams:
 
     window_hours: float = 72.0
     lookup_terms: int = 8
-    postings_per_term: int = 40
+    postings_per_term: int = 20
     max_df_share: float = 0.05
-    candidates: int = 6
-    members: int = 5
+    candidates: int = 4
+    members: int = 4
     similarity: float = 0.3
     containment: float = 0.8
     min_containment_terms: int = 4
@@ -160,14 +161,13 @@ def weigh(rep: Representation, df: dict[int, int], stories: int) -> Weighted:
 
 def candidates(item: Weighted, lookup: Lookup, params: EventParams = DEFAULT) -> list[int]:
     """Story ids worth comparing, best first (module docstring, c)."""
-    weights = dict(zip((t for t, _ in item.rep.terms), item.idf))
+    weights = item.vector
     score: dict[int, float] = {}
     for t, ids in lookup.postings.items():
         w = weights.get(t, 0.0)
         for sid in ids:
             score[sid] = score.get(sid, 0.0) + w
-    best = sorted(score.items(), key=lambda kv: (-kv[1], -kv[0]))[:params.candidates]
-    return [sid for sid, _ in best]
+    return heapq.nlargest(params.candidates, score, key=score.__getitem__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,26 +184,20 @@ class Comparison:
     anchored: bool = True  # they share a rare specific name, a number or a date
 
 
-def _vector(item: Weighted) -> dict[int, float]:
-    return {t: (1.0 + math.log(c)) * w for (t, c), w in zip(item.rep.terms, item.idf)}
-
-
-def compare(new: Weighted, old: Weighted, params: EventParams = DEFAULT, *,
-            new_vec: dict[int, float] | None = None, stories: int = 0) -> Comparison:
+def compare(new: Weighted, old: Weighted, params: EventParams = DEFAULT) -> Comparison:
     """Similarity, containment, shared facts and the guard between two items."""
-    a = new_vec if new_vec is not None else _vector(new)
-    b = _vector(old)
+    a, b = new.vector, old.vector
     if len(b) < len(a):
-        dot = sum(w * a[t] for t, w in b.items() if t in a)
+        shared = [t for t in b if t in a]
     else:
-        dot = sum(w * b[t] for t, w in a.items() if t in b)
-    na = math.sqrt(sum(w * w for w in a.values())) or 1.0
-    nb = math.sqrt(sum(w * w for w in b.values())) or 1.0
-    sim = dot / (na * nb)
+        shared = [t for t in a if t in b]
+    sim = sum(a[t] * b[t] for t in shared) / (new.norm * old.norm)
     # containment: the shorter of the two inside the longer one's lead
-    short, long_, long_rep = (a, b, old.rep) if len(a) <= len(b) else (b, a, new.rep)
-    total = sum(short.values()) or 1.0
-    cont = sum(w for t, w in short.items() if t in long_rep.lead) / total
+    short, short_item, long_rep = (a, new, old.rep) if len(a) <= len(b) else (b, old, new.rep)
+    lead = long_rep.lead
+    cont = sum(short[t] for t in shared if t in lead) / short_item.total
+    if sim < min(params.similarity, params.guard_similarity) and cont < params.containment:
+        return Comparison(sim, cont, len(short), (), (), (), None, False)  # not alike: done
     rn, ro = new.rep, old.rep
     names_old = {t for t, *_ in ro.names}
     shared_names = tuple(s for t, _, s, _ in rn.names if t in names_old)
@@ -267,7 +261,6 @@ def _rare_weight(item: Weighted, params: EventParams) -> float:
 
 def decide(item: Weighted, stories: list[StoryView], params: EventParams = DEFAULT) -> Decision:
     """Join the best candidate story or start a new one (module docstring, d–f)."""
-    vec = _vector(item)
     best: tuple | None = None
     vetoes: list[Veto] = []
     for story in stories:
@@ -276,7 +269,7 @@ def decide(item: Weighted, stories: list[StoryView], params: EventParams = DEFAU
         gap_days = max(0.0, item.rep.published - story.last_seen) / 86400
         extra = params.gap_penalty * gap_days
         for item_id, member in story.members:
-            c = compare(item, member, params, new_vec=vec)
+            c = compare(item, member, params)
             if c.conflict:
                 vetoed = Veto(story.story_id, item_id, c.conflict, round(c.similarity, 3))
                 break
@@ -327,7 +320,8 @@ class Clusterer:
         found = self.index.lookup((), rare, since, p.postings_per_term) if rare else first
         item = weigh(rep, first.df, first.stories)
         ids = candidates(item, Lookup(first.stories, first.df, found.postings), p)
-        return decide(item, self.index.stories(ids, p.members), p)
+        views = [v for v in self.index.stories(ids, p.members) if v.last_seen >= since]
+        return decide(item, views, p)
 
     def add(self, item_id: int, rep: Representation) -> tuple[int, Decision]:
         """Decide on ``rep`` and record it: (its story id, the decision)."""
