@@ -30,17 +30,17 @@ import sys
 import time
 from collections import Counter
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitor.dedup.eventindex import MemoryIndex  # noqa: E402
-from monitor.dedup.eventrep import Representation, represent, term_id  # noqa: E402
-from monitor.dedup.events import DEFAULT, Clusterer  # noqa: E402
-from tests.dedup import devset as D  # noqa: E402
+from monitor.dedup.eventindex import MemoryIndex
+from monitor.dedup.eventrep import Representation, represent, term_id
+from monitor.dedup.events import DEFAULT, Clusterer
+from tests.dedup import devset as D
 
-START = datetime(2024, 11, 19, tzinfo=timezone.utc)
+START = datetime(2024, 11, 19, tzinfo=UTC)
 
 
 def quality() -> None:
@@ -101,7 +101,7 @@ def cost(window_items: int, measure: int) -> None:
     common = {t for t, n in df.items() if n > 20}
     window = DEFAULT.window_hours * 3600
     step = window / window_items
-    t0 = datetime(2024, 12, 10, tzinfo=timezone.utc).timestamp()
+    t0 = datetime(2024, 12, 10, tzinfo=UTC).timestamp()
     clusterer = Clusterer(MemoryIndex(window), DEFAULT)
     started = time.perf_counter()
     n = len(reps)

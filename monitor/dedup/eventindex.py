@@ -23,10 +23,11 @@ import heapq
 import math
 import struct
 from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 from monitor.dedup.eventrep import Representation
 
@@ -61,7 +62,7 @@ class Weighted:
                 + struct.pack("<IH", min(self.stories, 2**32 - 1), n))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Weighted":
+    def from_bytes(cls, data: bytes) -> Weighted:
         """Inverse of :meth:`to_bytes`; ValueError on anything else."""
         if len(data) < 6:
             raise ValueError("not a weighted representation: too short")

@@ -32,7 +32,7 @@ import re
 import struct
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 
 from monitor.dedup.translit import name_key
@@ -60,7 +60,8 @@ _UPDATE = re.compile(
     r"|число\s+(?:погибш|пострадавш|жертв|ранен|госпитализ|задержан)\w*|зросл\w*|rose|risen)\b")
 
 _MONTHS = {m: i for i, ms in enumerate((
-    ("января", "январь", "січня", "january", "jan"), ("февраля", "февраль", "лютого", "february", "feb"),
+    ("января", "январь", "січня", "january", "jan"),
+    ("февраля", "февраль", "лютого", "february", "feb"),
     ("марта", "март", "березня", "march", "mar"), ("апреля", "апрель", "квітня", "april", "apr"),
     ("мая", "май", "травня", "may"), ("июня", "июнь", "червня", "june", "jun"),
     ("июля", "июль", "липня", "july", "jul"), ("августа", "август", "серпня", "august", "aug"),
@@ -80,15 +81,18 @@ _NUMERALS = {"два": 2, "двое": 2, "две": 2, "три": 3, "трое": 3
 _STOP_POS = frozenset(("PREP", "CONJ", "PRCL", "INTJ", "NPRO", "PRED"))
 _NAME_TAGS = frozenset(("Name", "Surn", "Patr", "Geox", "Orgn", "Trad"))
 # Words every agency post has: who reported it, not what happened.
-_STOP_WORDS = frozenset("""
-    сообщить сообщать заявить заявлять передать передавать рассказать рассказывать отметить
-    отмечать сказать говорить добавить уточнить подчеркнуть написать писать ранее также который
-    этот тот свой весь такой это быть мочь стать являться риа новость корреспондент агентство
-    источник пресс-служба ссылка данные слово видео кадр фото подробный читать канал
-    повідомити заявити розповісти також який цей весь бути
-    the a an of to in on at for and or but is are was were be been by with from as that this
-    it its said says say told according reported report news agency via also has have had
-""".split())
+_STOP_WORDS = frozenset((
+    "сообщить", "сообщать", "заявить", "заявлять", "передать", "передавать", "рассказать",
+    "рассказывать", "отметить", "отмечать", "сказать", "говорить", "добавить", "уточнить",
+    "подчеркнуть", "написать", "писать", "ранее", "также", "который", "этот", "тот", "свой",
+    "весь", "такой", "это", "быть", "мочь", "стать", "являться", "риа", "новость",
+    "корреспондент", "агентство", "источник", "пресс-служба", "ссылка", "данные", "слово",
+    "видео", "кадр", "фото", "подробный", "читать", "канал", "повідомити", "заявити",
+    "розповісти", "також", "який", "цей", "весь", "бути", "the", "a", "an", "of", "to", "in",
+    "on", "at", "for", "and", "or", "but", "is", "are", "was", "were", "be", "been", "by",
+    "with", "from", "as", "that", "this", "it", "its", "said", "says", "say", "told",
+    "according", "reported", "report", "news", "agency", "via", "also", "has", "have", "had"
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +131,7 @@ class Representation:
             extra.encode("utf-8")))
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Representation":
+    def from_bytes(cls, data: bytes) -> Representation:
         """Inverse of :meth:`to_bytes`; ValueError on anything else."""
         try:
             magic, version, flags, published, day, n, nlead = _HEAD.unpack_from(data)
@@ -154,7 +158,7 @@ _HEAD = struct.Struct("<2sBBdiHH")
 @lru_cache(maxsize=500_000)
 def term_id(kind: str, text: str) -> int:
     """A stable 63-bit id for a term (fits a signed BIGINT column)."""
-    digest = hashlib.blake2b(f"{kind}:{text}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{kind}:{text}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") >> 1
 
 
@@ -228,11 +232,11 @@ _UPDATE_HINTS = ("рос", "увелич", "ещ", "снова", "вновь", "
                  "risen")
 
 
-def represent(text: str, published: datetime, *, tz: tzinfo = timezone.utc) -> Representation:
+def represent(text: str, published: datetime, *, tz: tzinfo = UTC) -> Representation:
     """The :class:`Representation` of a post's text published at ``published`` (aware; naive
     is read as UTC). ``tz`` is the source's zone: it sets the post's calendar ``day``."""
     if published.tzinfo is None:
-        published = published.replace(tzinfo=timezone.utc)
+        published = published.replace(tzinfo=UTC)
     text = _clean(text[:MAX_CHARS])
     digest = text.count("\n") >= 3 and len(_BULLET_LINE.findall(text)) >= 3
     if digest:
@@ -330,7 +334,7 @@ def _word(raw: str) -> tuple[int, int | str | None, tuple[int, str, bool] | None
     return _WORD, common, (term_id("e", key), key, specific), is_name or not known or abbreviation
 
 
-def day_of(published: datetime, tz: tzinfo = timezone.utc) -> int:
+def day_of(published: datetime, tz: tzinfo = UTC) -> int:
     """The calendar day (date ordinal) of a moment in a zone."""
     return published.astimezone(tz).toordinal()
 

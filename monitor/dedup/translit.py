@@ -69,8 +69,8 @@ def _fold(text: str) -> str:
 
 
 # Aliases are looked up by stem, so inflected forms find them too («Ренхапа», «России»).
-_ENDINGS = frozenset(("", "а", "я", "у", "ю", "е", "и", "ы", "і", "ом", "ем", "ой", "ей", "ою", "ею",
-                      "ам", "ям", "ах", "ях", "ами", "ями", "ов", "ев", "ії", "'s", "s"))
+_ENDINGS = frozenset(("", "а", "я", "у", "ю", "е", "и", "ы", "і", "ом", "ем", "ой", "ей", "ою",
+                      "ею", "ам", "ям", "ах", "ях", "ами", "ями", "ов", "ев", "ії", "'s", "s"))
 _ALIAS_STEMS = {re.sub("[аяйьеыиіо]$", "", _fold(k)) or _fold(k): v for k, v in ALIASES.items()}
 
 

@@ -21,7 +21,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus" / "telegram-news-classifier" / "data" / "raw"
 LABELS = Path(__file__).resolve().parent / "data" / "stories_devset.tsv"
 MSK = ZoneInfo("Europe/Moscow")
-HELD_OUT_FROM = datetime(2024, 12, 1, tzinfo=timezone.utc)
+HELD_OUT_FROM = datetime(2024, 12, 1, tzinfo=UTC)
 COPY_WINDOW = timedelta(days=7)
 
 Key = tuple[int, int]  # (channel id, message id)
@@ -74,7 +74,7 @@ def load_posts(start: datetime | None = None) -> list[Post] | None:
 def load_labels() -> dict[Key, Label]:
     labels = {}
     for line in LABELS.read_text(encoding="utf-8").splitlines():
-        if not line or line.startswith("#") or line.startswith("channel_id"):
+        if not line or line.startswith(("#", "channel_id")):
             continue
         ch, mid, event, storyline, template = line.split("\t")
         labels[(int(ch), int(mid))] = Label(event, None if storyline == "-" else storyline,
