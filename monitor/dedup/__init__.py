@@ -29,6 +29,12 @@ RIA Novosti's channel "Потери ВСУ … более 300 …" vs "… 250 �
 names 0.68: no threshold separates those from reposts, the fact guard does. (SimHash's 3-bit
 rule misses most short reposts: not used.)
 
+3. **Coverage** (:mod:`monitor.dedup.events`): the same event in other words — rewrites, abridged
+   copies, follow-ups — joins the best active story (72 h window) by weighted similarity of
+   lemmas, names (script-independent keys, :mod:`monitor.dedup.translit`), numbers and dates,
+   with guards that keep template twins apart; every join carries a reason. Representation in
+   :mod:`monitor.dedup.eventrep`, the story index port in :mod:`monitor.dedup.eventindex`.
+
 The text key and the signature take the source's stored ``footer``
 (:func:`~monitor.dedup.keys.detect_footer` finds it from ≥ 5 recent posts).
 """

@@ -14,8 +14,14 @@ a number, or a capitalised word inside a sentence (a name). A repost that *adds*
 name keeps all the original's facts (one-sided difference: still a duplicate); a report that
 *changes* them has facts on both sides (a conflict: a different story).
 
-Names are compared by a 5-letter prefix so Russian inflection ("в Белгороде" / "Белгородской
-области") does not read as a different name.
+Names are compared by a short script-independent key (:func:`monitor.dedup.translit.name_fact`:
+case ending cut, transliterated to a phonetic skeleton, first 4 letters), so Russian inflection
+("в Белгороде" / "Белгородской области") and a second script or spelling («Рёнхап» / "Yonhap",
+«Шольц» / "Scholz") do not read as different names. (Before, names were 5-letter prefixes of the
+Cyrillic or Latin form: a real near-copy pair, one post citing «Рёнхап» and the other "Yonhap",
+was split as a conflict. Signatures stored with the old name facts still decode; compared with
+new ones, a post with names may conflict with its own older copy until the old rows leave the
+7-day window: a missed fold, never a wrong one.)
 """
 
 from __future__ import annotations
@@ -24,13 +30,14 @@ import hashlib
 import re
 import unicodedata
 
+from monitor.dedup.translit import name_fact
+
 #: At most this many fact hashes are kept per signature (the smallest, so that two texts
 #: keep comparable samples of long fact lists).
 MAX_FACTS = 32
 #: A conflict also needs this share of the facts to differ: one corrected figure in a long
 #: article does not make it another story.
 CONFLICT_SHARE = 0.2
-_STEM = 5
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:[-'’][^\W\d_]+)*")
 _URL = re.compile(r"(?:[a-z][a-z0-9+.-]{1,15}://|www\.|(?:t|telegram)\.me/)\S+", re.IGNORECASE)
@@ -52,7 +59,8 @@ def _mid_sentence(text: str, start: int) -> bool:
 
 
 def fact_tokens(text: str) -> frozenset[str]:
-    """Numbers (``48,5`` → ``48.5``) and 5-letter stems of mid-sentence capitalised words."""
+    """Numbers (``48,5`` → ``48.5``) and name keys (:func:`~monitor.dedup.translit.name_fact`)
+    of mid-sentence capitalised words."""
     text = unicodedata.normalize("NFKC", text or "")
     text = _MENTION.sub(" ", _URL.sub(" ", text))
     facts: set[str] = set()
@@ -61,7 +69,9 @@ def fact_tokens(text: str) -> frozenset[str]:
         if token[0].isdigit():
             facts.add("#" + token.replace(",", "."))
         elif token[0].isupper() and len(token) >= 3 and _mid_sentence(text, m.start()):
-            facts.add(token.casefold().replace("ё", "е")[:_STEM])
+            key = name_fact(token)
+            if key:
+                facts.add(key)
     return frozenset(facts)
 
 
