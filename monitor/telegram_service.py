@@ -62,7 +62,8 @@ async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) 
                     client = await CLIENTS.get(settings, account)
                 except ConfigError as exc:  # e.g. an unreadable telegram.server_public_key
                     if account not in warned:
-                        log.error("telegram account %r: live updates off: %s", account or "default", exc)
+                        log.error("telegram account %r: live updates off: %s",
+                                  account or "default", exc)
                         warned.add(account)
                     continue
                 except PermanentSourceError as exc:

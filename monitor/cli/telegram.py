@@ -35,10 +35,12 @@ def _asker(label: str, *, secret: bool = False) -> Callable[[], str]:
 
 
 @telegram_app.command("login")
-def login_cmd(ctx: typer.Context,
-              account: Optional[str] = typer.Option(None, "--account", help="a named account from settings"),
-              phone: Optional[str] = typer.Option(None, "--phone", help="the account's phone number "
-                                                  "(else accounts.NAME.phone, else asked)")) -> None:
+def login_cmd(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", help="a named account from settings"),
+    phone: Optional[str] = typer.Option(None, "--phone", help="the account's phone number "
+                                        "(else accounts.NAME.phone, else asked)"),
+) -> None:
     """Sign in (phone, code, 2FA password) and keep the session file (mode 0600).
 
     On a terminal it prompts; otherwise it reads each answer as one line of standard input.
