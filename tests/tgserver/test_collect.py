@@ -87,9 +87,16 @@ async def test_first_backfill_is_bounded_by_backfill_limit(tg_server, publisher,
     assert batches[-1].cursor == str(ids[-1])
 
 
-async def test_an_unknown_username_is_a_permanent_error(reader):
+async def test_unknown_channels_are_permanent_errors_and_known_ids_resolve(reader, channels):
     with pytest.raises(PermanentSourceError, match="no Telegram channel has this username"):
         await collect(reader, source("nobody_here_at_all"))
+    # by id: only what the session's entity cache learned (here: from resolving the username)
+    with pytest.raises(PermanentSourceError, match="the account does not know this channel"):
+        await collect(reader, source(str(bare(channels["other_news"]) + 1000)))
+    await collect(reader, source("nk_watch"), backfill_limit=0)
+    by_id = await collect(reader, source(str(channels["nk_watch"])), backfill_limit=0)
+    assert by_id[0].state["username"] == "nk_watch"
+    assert by_id[0].state["channel_id"] == bare(channels["nk_watch"])
 
 
 def test_monitor_collect_stores_posts_in_the_database(tg_server, publisher, reader, cli, store,
