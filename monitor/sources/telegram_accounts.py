@@ -4,7 +4,9 @@ Sessions hold an account's auth key, so a session file is created with mode 0600
 it *is* the account); ``telegram.session_string`` (per account too) replaces the file where no
 writable data dir exists. :data:`CLIENTS` hands every collector and the live listener the one
 client of its account in this process (an SQLite session cannot be shared); tests inject an
-unconnected ``TelegramClient`` with ``CLIENTS.put``.
+unconnected ``TelegramClient`` with ``CLIENTS.put``. :func:`server_for` says which MTProto server
+an account talks to (``telegram.server``: Telegram's test servers or a local one, with its RSA key
+and DC); :func:`make_client` points every client it makes there.
 """
 
 from __future__ import annotations
