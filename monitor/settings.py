@@ -53,12 +53,42 @@ class FetchSettings(_Section):
     parse_workers: int = Field(0, ge=0, description="processes for feed parsing; 0 = number of cores")
 
 
+def split_server(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) as ``(host, port)``; ValueError when malformed."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit("//" + value.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number or out of range
+        host = port = None
+    if not host or not port or parts.path or parts.query or parts.username:
+        raise ValueError(f"expected HOST:PORT (e.g. 127.0.0.1:44300), got {value!r}")
+    return host, port
+
+
+def _check_server(value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None  # Telegram's own data centres
+    host, port = split_server(value)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class TelegramAccount(_Section):
     api_id: int | None = None
     api_hash: SecretStr | None = None
     session_path: Path | None = None
     session_string: SecretStr | None = None  # a Telethon StringSession instead of the file
     phone: str | None = None
+    # Unset: the account uses telegram.server / server_public_key / server_dc.
+    server: str | None = None
+    server_public_key: Path | None = None
+    server_dc: int | None = Field(None, ge=1)
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, value: str | None) -> str | None:
+        return _check_server(value)
 
 
 class TelegramSettings(_Section):
@@ -67,12 +97,21 @@ class TelegramSettings(_Section):
     session_path: Path | None = None  # default: <data_dir>/telegram.session
     session_string: SecretStr | None = None
     accounts: dict[str, TelegramAccount] = Field(default_factory=dict)
+    server: str | None = Field(None, description="HOST:PORT of an MTProto server other than "
+                               "Telegram's production data centres (test servers, a local one)")
+    server_public_key: Path | None = Field(None, description="that server's RSA public key (PEM)")
+    server_dc: int = Field(2, ge=1, description="the data centre number the server answers as")
     web_base_url: str = "https://t.me"
     web_request_spacing: float = Field(1.0, ge=0, description="seconds between t.me/s requests per host")
     backfill_limit: int | None = Field(None, ge=0, description="at most this many posts per new channel")
     backfill_days: int | None = Field(None, ge=0, description="backfill no further back than this")
     flood_sleep_threshold: int = Field(60, ge=1)
     gap_fill_interval: int = Field(300, ge=10)
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, value: str | None) -> str | None:
+        return _check_server(value)
 
 
 class MatchSettings(_Section):

@@ -3,23 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import typer
 
 from monitor.cli import app
 from monitor.cli.collect import import_app
 from monitor.cli.common import state
+from monitor.errors import InvalidInput
 
 telegram_app = typer.Typer(help="Telegram accounts.", no_args_is_help=True)
 app.add_typer(telegram_app, name="telegram")
 
 
+def _asker(label: str, *, secret: bool = False) -> Callable[[], str]:
+    """A prompt on a terminal; without one (scripts, tests), one line of standard input per answer,
+    asked for on stderr so a driver knows which answer is awaited (never echoed)."""
+
+    def ask() -> str:
+        if sys.stdin is not None and sys.stdin.isatty():
+            return typer.prompt(label, hide_input=secret)
+        typer.echo(f"{label}:", err=True)
+        line = sys.stdin.readline() if sys.stdin is not None else ""
+        if not line:
+            raise InvalidInput(f"standard input ended before the {label.lower()} was given")
+        return line.strip()
+
+    return ask
+
+
 @telegram_app.command("login")
-def login_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(None, "--account",
-                                                                      help="a named account from settings")) -> None:
-    """Sign in interactively (phone, code, 2FA password) and keep the session file (mode 0600)."""
+def login_cmd(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", help="a named account from settings"),
+    phone: Optional[str] = typer.Option(None, "--phone", help="the account's phone number "
+                                        "(else accounts.NAME.phone, else asked)"),
+) -> None:
+    """Sign in (phone, code, 2FA password) and keep the session file (mode 0600).
+
+    On a terminal it prompts; otherwise it reads each answer as one line of standard input.
+    """
     from monitor.errors import ConfigError
     from monitor.sources.telegram_accounts import login, session_path
 
@@ -29,11 +54,12 @@ def login_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(None, "-
         raise ConfigError(f"no telegram account named {account!r} in the settings (telegram.accounts)")
     if not creds.api_id or not creds.api_hash:
         raise ConfigError("telegram.api_id and telegram.api_hash must be set (from my.telegram.org)")
+    ask_phone = _asker("Phone number (international format)")
     name = asyncio.run(login(
         settings, account,
-        phone=lambda: typer.prompt("Phone number (international format)"),
-        code=lambda: typer.prompt("Login code", hide_input=True),
-        password=lambda: typer.prompt("Two-step verification password", hide_input=True),
+        phone=(lambda: phone) if phone else ask_phone,
+        code=_asker("Login code", secret=True),
+        password=_asker("Two-step verification password", secret=True),
     ))
     typer.echo(f"signed in as {name}; session kept at {session_path(settings, account)}")
 

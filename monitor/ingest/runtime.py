@@ -46,3 +46,8 @@ async def pipeline_for(store: Store, settings: Settings, *, pool: bool = True) -
     finally:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+        # Telegram clients the run connected: disconnecting saves a session file's entity cache
+        # and update state, and frees the clients' tasks before this event loop ends.
+        from monitor.sources.telegram_accounts import CLIENTS
+
+        await CLIENTS.close()

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 
-from monitor.errors import PermanentSourceError, SourceError
+from monitor.errors import ConfigError, PermanentSourceError, SourceError
 from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
 from monitor.store import sources as source_repo
@@ -60,6 +60,12 @@ async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) 
                     continue
                 try:
                     client = await CLIENTS.get(settings, account)
+                except ConfigError as exc:  # e.g. an unreadable telegram.server_public_key
+                    if account not in warned:
+                        log.error("telegram account %r: live updates off: %s",
+                                  account or "default", exc)
+                        warned.add(account)
+                    continue
                 except PermanentSourceError as exc:
                     await asyncio.to_thread(_mark, pipeline, account, "logged_out", str(exc))
                     log.error("%s", exc)

@@ -181,6 +181,9 @@ async def resolve_channel(client: TelegramClient, source: SourceConfig
         entity = await client.get_entity(target)
     except (errors.RPCError, ValueError) as exc:
         raise _map_rpc_error(exc, source.name) from None
+    except IndexError:  # Telethon indexes an empty answer for an id it cannot resolve
+        raise PermanentSourceError(f"{source.name}: the account does not know this channel "
+                                   f"(join it, or add it by username)") from None
     except (OSError, asyncio.TimeoutError) as exc:
         raise TransientSourceError(f"{source.name}: cannot reach Telegram: {exc}") from None
     if not isinstance(entity, types.Channel):

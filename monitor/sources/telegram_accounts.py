@@ -4,7 +4,9 @@ Sessions hold an account's auth key, so a session file is created with mode 0600
 it *is* the account); ``telegram.session_string`` (per account too) replaces the file where no
 writable data dir exists. :data:`CLIENTS` hands every collector and the live listener the one
 client of its account in this process (an SQLite session cannot be shared); tests inject an
-unconnected ``TelegramClient`` with ``CLIENTS.put``.
+unconnected ``TelegramClient`` with ``CLIENTS.put``. :func:`server_for` says which MTProto server
+an account talks to (``telegram.server``: Telegram's test servers or a local one, with its RSA key
+and DC); :func:`make_client` points every client it makes there.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ import asyncio
 import inspect
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 from telethon import TelegramClient, errors, utils
+from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
 from monitor.errors import ConfigError, InvalidInput, PermanentSourceError, RateLimited, TransientSourceError
+from monitor.settings import split_server
 
 
 def session_path(settings: Any, account: str | None) -> Path:
@@ -49,8 +54,68 @@ def _secure(path: Path) -> None:
     os.chmod(path, 0o600)
 
 
+@dataclass(frozen=True)
+class TelegramServer:
+    """An MTProto server other than Telegram's production data centres (``telegram.server``)."""
+
+    host: str
+    port: int
+    dc: int
+    public_key: Path | None  # PEM; None when Telethon already trusts the server's key
+
+
+def server_for(settings: Any, account: str | None = None) -> TelegramServer | None:
+    """The server ``account`` talks to (None: Telegram's own), its public key now trusted.
+
+    An account's ``server``, ``server_public_key`` and ``server_dc`` each fall back to the
+    ``telegram.*`` one. A malformed address or an unreadable or non-PEM key is a ConfigError.
+    """
+    tg = settings.telegram
+    acc = _account(settings, account) if account is not None else None
+    server = (acc.server if acc else None) or tg.server
+    key = (acc.server_public_key if acc else None) or tg.server_public_key
+    key_where = (f"telegram.accounts.{account}" if acc is not None and acc.server_public_key
+                 else "telegram") + ".server_public_key"
+    if not server:
+        if key is not None:
+            raise ConfigError(f"{key_where} is set but telegram.server is not: "
+                              f"set the server's HOST:PORT too")
+        return None
+    try:
+        host, port = split_server(server)
+    except ValueError as exc:  # settings built in code, without validation
+        raise ConfigError(f"telegram.server: {exc}") from None
+    dc = (acc.server_dc if acc else None) or tg.server_dc
+    if key is not None:
+        key = Path(key).expanduser()
+        _trust(key, key_where)
+    return TelegramServer(host, port, int(dc), key)
+
+
+def _trust(key: Path, where: str) -> None:
+    """Let Telethon create auth keys with a server whose RSA key it does not ship."""
+    try:
+        pem = key.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or "not a PEM text file"
+        raise ConfigError(f"{where}: cannot read {key}: {reason}") from None
+    try:
+        rsa.add_key(pem, old=False)  # process-wide and idempotent (keyed by fingerprint)
+    except ValueError:  # binascii.Error is a ValueError too
+        raise ConfigError(f"{where}: {key} is not an RSA public key in PEM form "
+                          f"(-----BEGIN RSA PUBLIC KEY-----)") from None
+
+
+def _point(client: TelegramClient, server: TelegramServer | None) -> TelegramClient:
+    if server is not None:
+        # Before connect(); the configured server wins over the address a session remembers.
+        client.session.set_dc(server.dc, server.host, server.port)
+    return client
+
+
 def make_client(settings: Any, account: str | None = None) -> TelegramClient:
-    """A new, unconnected ``TelegramClient`` for ``account`` (None = the default account)."""
+    """A new, unconnected ``TelegramClient`` for ``account`` (None = the default account),
+    pointed at ``telegram.server`` when one is configured."""
     tg = settings.telegram
     acc = _account(settings, account) if account is not None else None
     api_id = (acc.api_id if acc else None) or tg.api_id
@@ -60,6 +125,7 @@ def make_client(settings: Any, account: str | None = None) -> TelegramClient:
         raise ConfigError(f"{where}: api_id and api_hash are required "
                           f"(get them at my.telegram.org)")
     secret = (acc.session_string if acc else None) if account is not None else tg.session_string
+    server = server_for(settings, account)  # checked before a session file is created
     kwargs = {"flood_sleep_threshold": tg.flood_sleep_threshold}
     if secret is not None and secret.get_secret_value().strip():
         # A StringSession (e.g. from `monitor telegram session-string`) for hosts without a
@@ -69,12 +135,13 @@ def make_client(settings: Any, account: str | None = None) -> TelegramClient:
         except (ValueError, struct.error):
             where = f"telegram.accounts.{account}" if account else "telegram"
             raise ConfigError(f"{where}.session_string is not a Telethon session string") from None
-        return TelegramClient(session, int(api_id), api_hash.get_secret_value(), **kwargs)
+        return _point(TelegramClient(session, int(api_id), api_hash.get_secret_value(),
+                                     **kwargs), server)
     path = session_path(settings, account)
     _secure(path)
     client = TelegramClient(str(path), int(api_id), api_hash.get_secret_value(), **kwargs)
     os.chmod(path, 0o600)  # the file existed before Telethon opened it; keep it private anyway
-    return client
+    return _point(client, server)
 
 
 def session_string(settings: Any, account: str | None = None) -> str:
@@ -99,21 +166,21 @@ async def _ask(prompt: Callable[[], Any]) -> str:
     return str(value).strip()
 
 
-async def login(settings: Any, account: str | None = None, *, phone: Callable[[], Any],
+async def login(settings: Any, account: str | None = None, *, phone: str | Callable[[], Any],
                 code: Callable[[], Any], password: Callable[[], Any],
                 client: TelegramClient | None = None) -> str:
     """Sign ``account`` in interactively; returns the signed-in display name.
 
     ``phone``, ``code`` and ``password`` are called only when needed (sync or async callables);
-    none of their answers is printed or logged. A configured ``accounts.<name>.phone`` is used
-    without asking.
+    none of their answers is printed or logged. ``phone`` given as a string is used as is; else a
+    configured ``accounts.<name>.phone`` is used without asking.
     """
     client = client or make_client(settings, account)
     try:
         await client.connect()
         if not await client.is_user_authorized():
             configured = _account(settings, account).phone if account else None
-            number = configured or await _ask(phone)
+            number = phone if isinstance(phone, str) else configured or await _ask(phone)
             await client.send_code_request(number)
             for attempt in range(3):
                 try:
@@ -131,6 +198,13 @@ async def login(settings: Any, account: str | None = None, *, phone: Callable[[]
         raise InvalidInput("the two-step verification password was not accepted") from None
     except errors.PhoneNumberInvalidError:
         raise InvalidInput("Telegram rejected the phone number") from None
+    except errors.PhoneNumberUnoccupiedError:
+        raise InvalidInput("no Telegram account uses this phone number: sign up in a Telegram "
+                           "app first") from None
+    except errors.PhoneNumberBannedError:
+        raise InvalidInput("Telegram has banned this phone number") from None
+    except (OSError, asyncio.TimeoutError) as exc:  # ConnectionError is an OSError
+        raise TransientSourceError(f"cannot reach Telegram: {exc}") from None
     except errors.FloodWaitError as exc:
         raise RateLimited(f"Telegram asks to wait {exc.seconds}s before logging in again",
                           retry_after=exc.seconds) from None

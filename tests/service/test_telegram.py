@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from sqlalchemy import select
 from telethon import TelegramClient
@@ -44,18 +45,23 @@ async def until(predicate, timeout: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
-def live_world(store, history: list) -> tuple[Pipeline, Settings, TelegramClient]:
-    """A resolved channel source, a pipeline and an offline client whose channel has ``history``."""
+def live_world(store, history: list) -> tuple[Pipeline, Settings, Callable[[], TelegramClient]]:
+    """A resolved channel source, a pipeline and a maker of an offline client whose channel has
+    ``history`` (call it inside the event loop: Telethon 1.39 builds clients only there)."""
     with store.unit() as s:
         src = source_repo.add_source(s, type="telegram", locator="novosti_test", name="@novosti_test")
         src.state = {"channel_id": CH, "access_hash": 987654321, "username": "novosti_test"}
     settings = Settings(database_url=store.url, telegram=TelegramSettings(api_id=1, api_hash="x"))
-    client = FakeTelegram(channel(), history).install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+    fake = FakeTelegram(channel(), history)
+
+    def client() -> TelegramClient:
+        return fake.install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
+
     return Pipeline(store, settings, alerts_hook=False), settings, client
 
 
 def test_live_events_are_ingested_through_the_pipeline(store):
-    pipeline, settings, client = live_world(store, [msg(i, f"Пост {i}") for i in range(1, 6)])
+    pipeline, settings, make = live_world(store, [msg(i, f"Пост {i}") for i in range(1, 6)])
     with store.unit() as s:
         s.scalar(select(SourceRow)).cursor = "5"
         watch_repo.add_term(s, watch_repo.add_watchlist(s, "dprk"), '"северокорейские офицеры"')
@@ -65,6 +71,7 @@ def test_live_events_are_ingested_through_the_pipeline(store):
             return s.scalar(select(ItemRow).where(ItemRow.external_id == eid))
 
     async def scenario():
+        client = make()
         CLIENTS.put(None, client)
         stop = asyncio.Event()
         task = asyncio.create_task(run_live(pipeline, settings, stop))
@@ -117,13 +124,14 @@ def test_a_disabled_channel_stops_being_ingested_live(store, monkeypatch):
     import monitor.service.telegram as service
 
     monkeypatch.setattr(service, "RELOAD_SECONDS", 0.2)
-    pipeline, settings, client = live_world(store, [])
+    pipeline, settings, make = live_world(store, [])
 
     def stored() -> set[str]:
         with store.unit() as s:
             return set(s.scalars(select(ItemRow.external_id)))
 
     async def scenario():
+        client = make()
         CLIENTS.put(None, client)
         stop = asyncio.Event()
         task = asyncio.create_task(run_live(pipeline, settings, stop))

@@ -122,7 +122,7 @@ def test_adapter_hidden_forward_private_permalink_and_caption():
         id=1, access_hash=1, file_reference=b"", date=T0, mime_type="application/pdf", size=1,
         dc_id=1, attributes=[types.DocumentAttributeFilename("отчёт.pdf")])), "document", ""),
     (types.MessageMediaPoll(poll=types.Poll(
-        id=1, hash=0, question=types.TextWithEntities("Как лучше?", []),
+        id=1, question=types.TextWithEntities("Как лучше?", []),
         answers=[types.PollAnswer(types.TextWithEntities("Так", []), b"0")]),
         results=types.PollResults()), "poll", "Как лучше?\nТак"),
     (types.MessageMediaWebPage(webpage=types.WebPage(
@@ -137,7 +137,7 @@ def test_adapter_media_kinds(media, kind, text):
     assert item.text == ("Текст\n\n" + text if text else "Текст")
 
 
-def test_session_file_is_private(tmp_path):
+async def test_session_file_is_private(tmp_path):  # Telethon 1.39 wants a loop
     s = Settings(data_dir=tmp_path / "data", telegram=TelegramSettings(
         api_id=1, api_hash="x", accounts={"second": TelegramAccount(api_id=2, api_hash="y")}))
     default = make_client(s)
@@ -156,7 +156,7 @@ def test_session_file_is_private(tmp_path):
 
 
 
-def test_session_string_round_trip_and_bad_strings(tmp_path):
+async def test_session_string_round_trip_and_bad_strings(tmp_path):
     s = settings(tmp_path / "data")
     with pytest.raises(ConfigError, match="telegram login"):
         session_string(s)  # no session file yet

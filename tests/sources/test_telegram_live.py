@@ -33,7 +33,7 @@ async def dispatch(client: TelegramClient, update) -> None:
 
 
 @pytest.fixture
-def live():
+async def live():  # async: Telethon 1.39 builds its client only inside an event loop
     fake = FakeTelegram(channel(), [msg(i) for i in range(1, 6)])
     client = fake.install(TelegramClient(MemorySession(), api_id=1, api_hash="x"))
     got: list[tuple[SourceConfig, Batch]] = []
