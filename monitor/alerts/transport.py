@@ -25,13 +25,13 @@ import threading
 import re
 import ssl
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from monitor.alerts.render import AlertContent, Rendered, render
 from monitor.errors import DeliveryError
+from monitor.schedule import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -201,17 +201,8 @@ async def _post_json(url: str, rendered: Rendered, *, alert_id: int, timeout: fl
 
 
 def _retry_after_seconds(value: str) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when unreadable."""
-    value = value.strip()
-    if value.isdigit():
-        return float(min(int(value), 86400))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), 86400.0))
+    """Retry-After as seconds from now (at most a day; the worker caps it further)."""
+    return parse_retry_after(value, now=datetime.now(timezone.utc), cap=86400.0)
 
 
 # --- Apprise -----------------------------------------------------------------------------------
