@@ -86,7 +86,7 @@ def run_feed(args) -> None:
             if (done := _monitor(db, *cmd, env=env)).returncode:
                 sys.exit(done.stdout + done.stderr)
         wall, peak, out = _measured(db, "collect", "--all", "--quiet", env=env)
-        print(f"  {out.splitlines()[-1] if out else ''}")
+        print("\n".join("  " + ln for ln in out.splitlines() if ln.startswith("sources:")))
         print(f"  wall {wall:.1f} s, peak {peak:.0f} MB")
 
 
