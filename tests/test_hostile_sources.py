@@ -281,3 +281,19 @@ def test_one_pass_hostile_sources_cost_only_themselves(store, public, internal):
     assert "fetch.allowed_private_networks" in errors["into-internal"]
     assert "cap" in errors["gzip-bomb"]
     assert internal.requests == []
+
+
+async def test_a_configured_proxy_is_used_and_the_target_still_checked(internal, monkeypatch):
+    async def resolve(host, port):
+        return {"feeds.example": ["93.184.215.14"]}[host]
+
+    monkeypatch.setattr(netguard, "resolve", resolve)
+    with FeedServer("127.0.0.1") as proxy:  # a forward proxy sees absolute URLs
+        proxy.route("http://feeds.example/feed",
+                    Route(body=rss([entry("via-proxy")]), headers={"Content-Type": RSS}))
+        got = await fetch("http://feeds.example/feed", proxy=proxy.base,
+                          allowed_private_networks=[])  # the proxy is the operator's choice
+        assert b"via-proxy" in got.body and proxy.requests[0][0] == "http://feeds.example/feed"
+        with pytest.raises(PrivateAddressRefused):
+            await fetch(internal.url("/secret"), proxy=proxy.base, allowed_private_networks=[])
+        assert len(proxy.requests) == 1  # the refused one never left
