@@ -9,6 +9,7 @@ Secrets are ``SecretStr``: they print as ``**********`` and :func:`redacted` nev
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
@@ -259,7 +260,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [walk(v) for v in value]
-        if isinstance(value, Path):
+        if isinstance(value, (Path, ipaddress.IPv4Network, ipaddress.IPv6Network)):
             return str(value)
         return value
 
