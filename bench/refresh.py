@@ -218,7 +218,8 @@ def main() -> None:
         store = MemoryStore()
     # Per-host limit = global: every feed lives on 127.0.0.1 here, unlike the real world.
     settings = Settings(fetch=FetchSettings(concurrency=args.concurrency,
-                                            per_host_concurrency=args.concurrency, timeout=60))
+                                            per_host_concurrency=args.concurrency, timeout=60,
+                                            allowed_private_networks=["127.0.0.1/32"]))
 
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
         list(pool.map(abs, range(args.workers * 4)))  # start the workers before the clock

@@ -11,6 +11,10 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 
 ITEMS = Counter("monitor_items_total", "Items stored", ["source_type", "kind"], registry=REGISTRY)
 HITS = Counter("monitor_hits_total", "Hits stored", registry=REGISTRY)
+DROPPED = Counter("monitor_entries_dropped_total", "Entries left out by collectors (unparsable, over a bound)",
+                  ["source_type"], registry=REGISTRY)
+TRUNCATED = Counter("monitor_items_truncated_total", "Items whose text was cut to limits.item_chars",
+                    ["source_type"], registry=REGISTRY)
 FETCHES = Counter("monitor_fetches_total", "Source runs by outcome", ["source_type", "outcome"], registry=REGISTRY)
 RUN_SECONDS = Histogram("monitor_run_seconds", "Duration of one source run", ["source_type"], registry=REGISTRY,
                         buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120))

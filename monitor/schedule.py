@@ -1,7 +1,8 @@
 """When to look at a source again: pure arithmetic, no clock reads, no I/O.
 
 Two questions, two functions. Both return seconds; the pipeline adds them to "now" and stores the
-next-check time on the source row.
+next-check time on the source row. :func:`backoff` is the one backoff helper of the code base (the
+alert worker uses it too), and :func:`parse_retry_after` the one reader of ``Retry-After``.
 
 :func:`next_interval` (after a successful fetch) follows Miniflux's entry-frequency scheduler:
 count the entries published in the last week, poll about as often as the feed publishes
@@ -12,18 +13,21 @@ nothing this week is polled at the ceiling. An operator's pinned interval overri
 :func:`backoff` (after a failure) follows Media Cloud's rss-fetcher grading: each consecutive error
 adds a weight to a penalty (hard errors 1, "soft" ones 0.5: 404, 429, 5xx, timeouts; temporary
 ones 0.25: resets, DNS hiccups), and the delay doubles per whole penalty point, capped. Jitter only
-ever lengthens the delay, so a ``Retry-After`` the server sent is always honoured.
+ever lengthens the delay, so a ``Retry-After`` the server sent is always honoured, up to a cap
+(``fetch.max_retry_after``): a server cannot park a source for a century.
 """
 
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Iterable
 
 from monitor.errors import PermanentSourceError, RateLimited, SourceError, SourceGone
 
-__all__ = ["ERROR_WEIGHTS", "backoff", "error_kind", "next_interval"]
+__all__ = ["ERROR_WEIGHTS", "backoff", "error_kind", "next_interval", "parse_retry_after"]
 
 ERROR_WEIGHTS = {"hard": 1.0, "soft": 0.5, "temporary": 0.25}
 WEEK = 7 * 24 * 3600.0
@@ -92,13 +96,16 @@ def error_kind(error: BaseException) -> str:
 
 def backoff(error_count: int, kind: str | float | BaseException, base: float, *,
             retry_after: float | None = None, max_seconds: float = 86400,
-            jitter: float = 0.1, rng: random.Random | None = None) -> float:
+            jitter: float | tuple[float, float] = 0.1, max_retry_after: float = 86400,
+            rng: random.Random | None = None) -> float:
     """Seconds to wait after ``error_count`` consecutive failures (1 for the first).
 
     ``kind`` is a grade name, a weight, or the error itself (graded by :func:`error_kind`; its
     ``retry_after`` is used when the argument is not given). The delay is
     ``base * 2 ** (weight * (error_count - 1))``, at least ``base``, at most ``max_seconds``,
-    times a random factor in ``[1, 1 + jitter]``, and never below ``retry_after``.
+    times a random factor (``jitter``: a number ``j`` draws it from ``[1, 1 + j]``, so it only
+    lengthens; a pair ``(low, high)`` from that range), and never below ``retry_after``, itself
+    taken at most up to ``max_retry_after``.
     """
     if isinstance(kind, BaseException):
         if retry_after is None:
@@ -109,10 +116,43 @@ def backoff(error_count: int, kind: str | float | BaseException, base: float, *,
     exponent = min(weight * (count - 1), 60.0)  # 2**60 * base overflows nothing and is capped below
     delay = min(base * 2.0 ** exponent, max_seconds)
     delay = max(delay, base if base <= max_seconds else max_seconds)
-    if jitter > 0:
-        delay *= 1.0 + (rng or random).random() * jitter
+    low, high = (1.0, 1.0 + jitter) if isinstance(jitter, (int, float)) else jitter
+    if high > low:
+        delay *= low + (rng or random).random() * (high - low)
+    else:
+        delay *= low
     if retry_after is not None and retry_after > 0:
-        # The server's word is a floor, not a ceiling; a Retry-After beyond the cap is still obeyed
-        # (polling earlier would just earn another 429).
-        delay = max(delay, float(retry_after))
+        # The server's word is a floor, not a ceiling (polling earlier would just earn another
+        # 429), but only up to the cap: a hostile header must not park a source for years.
+        delay = max(delay, min(float(retry_after), float(max_retry_after)))
     return float(delay)
+
+
+_DELTA_SECONDS = re.compile(r"[0-9]{1,30}")  # ASCII digits only: "²".isdigit() is true
+
+
+def parse_retry_after(value: str | None, *, now: datetime, cap: float = 86400) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or an HTTP date), at most
+    ``cap``; None when absent or unreadable. A date in the past gives 0.
+
+    Any value, however large or far in the future, gives a finite number in ``[0, cap]``: it
+    ends up in ``now + timedelta(seconds=...)``, which must never overflow."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        # 30 digits is already ~3e22 years; longer ones are capped without reading them
+        return float(min(int(value), cap)) if _DELTA_SECONDS.fullmatch(value) else float(cap)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are GMT
+        when = when.replace(tzinfo=timezone.utc)
+    try:
+        seconds = (when - now).total_seconds()
+    except OverflowError:
+        return float(cap)
+    return float(min(max(seconds, 0.0), cap))

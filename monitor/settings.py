@@ -9,12 +9,14 @@ Secrets are ``SecretStr``: they print as ``**********`` and :func:`redacted` nev
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, ValidationError,
+                      field_validator)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor.errors import ConfigError
@@ -51,6 +53,22 @@ class FetchSettings(_Section):
     error_limit: int = Field(10, ge=1, description="consecutive errors after which polling stops")
     max_clock_skew: int = Field(600, ge=0, description="future dates beyond this are implausible")
     parse_workers: int = Field(0, ge=0, description="processes for feed parsing; 0 = number of cores")
+    allowed_private_networks: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="networks content fetches may reach although they are "
+        "loopback, private, link-local or reserved (CIDR, e.g. 10.1.0.0/16 for an intranet RSSHub)")
+    proxy: str | None = Field(None, description="proxy URL for content fetches (http://, "
+                              "https://, socks5://); none by default")
+    trust_env: bool = Field(False, description="take the proxy from HTTP(S)_PROXY / ALL_PROXY / "
+                            "NO_PROXY (ignored by default)")
+    max_retry_after: int = Field(86400, ge=0, description="longest Retry-After honoured, seconds")
+    max_entries: int = Field(5000, ge=1, description="entries kept from one fetch (the newest)")
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://", "socks5://", "socks5h://")):
+            raise ValueError("expected an http://, https:// or socks5:// proxy URL")
+        return value or None
 
 
 def split_server(value: str) -> tuple[str, int]:
@@ -148,6 +166,15 @@ class WebSettings(_Section):
     secure_cookies: bool = False
 
 
+class LimitSettings(_Section):
+    """Bounds on what one item or one file may cost, whatever its source."""
+
+    item_chars: int = Field(100_000, ge=1000, description="characters of text (and HTML) kept per "
+                            "item; longer ones are cut and marked in extra['truncated']")
+    export_bytes: int = Field(8 * 1024 ** 3, ge=1, description="largest Telegram export file read")
+    json_depth: int = Field(64, ge=8, description="deepest JSON nesting accepted in an export")
+
+
 class RetentionSettings(_Section):
     raw_days: int | None = Field(None, ge=1, description="prune raw payloads older than this")
     unmatched_days: int | None = Field(None, ge=1, description="prune items without hits older than this")
@@ -170,6 +197,7 @@ class Settings(BaseSettings):
     dedup: DedupSettings = Field(default_factory=DedupSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    limits: LimitSettings = Field(default_factory=LimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("database_url")
@@ -271,7 +299,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [walk(v) for v in value]
-        if isinstance(value, Path):
+        if isinstance(value, (Path, ipaddress.IPv4Network, ipaddress.IPv6Network)):
             return str(value)
         return value
 

@@ -23,6 +23,12 @@ from sqlalchemy.engine import make_url
 
 from monitor.store.db import Store, normalize_url
 
+# Content fetches reach only public addresses unless a network is allowed. The test servers listen
+# on 127.0.0.1, which every test may reach (subprocesses inherit it); 127.0.0.2 stays "internal"
+# for the hostile-server tests.
+TEST_ALLOWED_NETWORKS = '["127.0.0.1/32"]'
+os.environ["MONITOR_FETCH__ALLOWED_PRIVATE_NETWORKS"] = TEST_ALLOWED_NETWORKS
+
 PG_URL = os.environ.get("MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 BACKENDS = ("sqlite", "postgresql")

@@ -1,4 +1,4 @@
-"""Schedule maths: adaptive intervals and graded backoff."""
+"""Schedule maths: adaptive intervals, graded backoff and Retry-After."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.errors import PermanentSourceError, RateLimited, SourceGone, TransientSourceError
-from monitor.schedule import backoff, error_kind, next_interval
+from monitor.schedule import backoff, error_kind, next_interval, parse_retry_after
 from monitor.sources.http import FetchTimeout
 
 NOW = datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc)
@@ -81,3 +81,34 @@ def test_backoff_honours_retry_after_and_jitter_only_lengthens():
     jittered = [backoff(2, "soft", 600, jitter=0.2, rng=rng) for _ in range(200)]
     assert all(600 * 2 ** 0.5 <= v <= 600 * 2 ** 0.5 * 1.2 for v in jittered)
     assert len(set(jittered)) > 100  # really spread out
+
+
+def test_parse_retry_after_forms():
+    epoch = datetime(2015, 10, 21, 7, 28, tzinfo=timezone.utc)
+    assert parse_retry_after("30", now=NOW) == 30 and parse_retry_after(" 30 ", now=NOW) == 30
+    date = "Wed, 21 Oct 2015 07:28:00 GMT"
+    assert parse_retry_after(date, now=epoch - timedelta(seconds=60)) == 60
+    assert parse_retry_after(date, now=epoch + timedelta(seconds=60)) == 0
+    assert parse_retry_after("soon", now=NOW) is None and parse_retry_after(None, now=NOW) is None
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("99999999999999999999", 3600),  # overflowed timedelta before
+    ("9" * 5000, 3600),  # past Python's limit on int() of a string
+    ("Fri, 31 Dec 9999 23:59:59 GMT", 3600),  # paused a source until year 9999
+    ("3601", 3600), ("3599", 3599), ("0", 0),
+    ("\u00b2", None), ("-5", None), ("1e9", None), ("Mon, 99 Foo 99999 GMT", None),
+])
+def test_hostile_retry_after_is_capped_and_never_overflows(value, expected):
+    seconds = parse_retry_after(value, now=NOW, cap=3600)
+    assert seconds == expected
+    if seconds is not None:
+        assert NOW + timedelta(seconds=seconds) <= NOW + timedelta(hours=1)
+
+
+def test_backoff_caps_retry_after_and_serves_the_alert_worker_jitter():
+    error = RateLimited("x", status=429, retry_after=10 ** 12)
+    assert backoff(1, error, 600, jitter=0, max_retry_after=86400) == 86400
+    rng = random.Random(3)
+    shortened = [backoff(1, 1.0, 30, jitter=(0.75, 1.0), rng=rng) for _ in range(100)]
+    assert all(22.5 <= v <= 30 for v in shortened) and len(set(shortened)) > 50

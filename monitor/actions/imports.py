@@ -5,19 +5,25 @@ name), so posts read live and posts imported from an archive are the same items 
 message id) and an import twice adds nothing. A channel nobody collects gets a
 ``telegram-export`` source named after it. Imported items are matched and clustered like
 collected ones.
+
+The export is read as a stream, chat by chat, in bounded memory. From a full-account export only
+channels and groups are imported unless ``chat_id`` names one chat or ``all_chats`` asks for
+every chat (personal chats and bots included).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from monitor.errors import AlreadyExists
+from monitor.errors import AlreadyExists, InvalidInput
 from monitor.ingest.pipeline import Pipeline
 from monitor.sources.base import Batch
 from monitor.store import sources as source_repo
 
+log = logging.getLogger(__name__)
 BATCH = 200
 
 
@@ -30,56 +36,86 @@ class ChatImport:
     new: int = 0
     versions: int = 0
     hits: int = 0
+    dropped: int = 0  # messages that could not be adapted
+    duplicates: int = 0  # repeated message ids (the first one is kept)
 
 
 @dataclass
 class ImportReport:
     chats: list[ChatImport] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # chats of the export left out
 
 
 def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str | None = None,
                            username: str | None = None, tz: str | None = None,
+                           all_chats: bool = False,
                            progress: Callable[[int], None] | None = None) -> ImportReport:
-    from monitor.sources.telegram_export import TelegramExportSource, read_export, select_chat
+    """Import the chats of an export (see the module doc for which) and report per chat."""
+    from monitor.sources.telegram_export import (ChatPlan, TelegramExportSource, chat_matches,
+                                                 is_channel_or_group, read_chats)
 
     locator = TelegramExportSource.check_locator(str(path))
-    chats = read_export(locator, tz=tz)
-    if chat_id is not None:
-        chats = [select_chat(chats, chat_id, locator)]
     report = ImportReport()
-    for chat in chats:
-        name = chat.name or (f"export {chat.id}" if chat.id is not None else f"export {Path(locator).parent.name}")
-        with pipeline.store.unit() as s:
-            src = source_repo.find_channel_source(s, channel_id=chat.id, name=name)
-            created = src is None
-            if created:
-                options = {"chat_id": chat.id} | ({"username": username} if username else {})
-                try:
-                    src = source_repo.add_source(s, type="telegram-export", locator=locator, name=name,
-                                                 options=options, unique_locator=False)
-                except AlreadyExists:
-                    src = source_repo.add_source(s, type="telegram-export", locator=locator,
-                                                 name=f"{name} (export {chat.id})", options=options,
-                                                 unique_locator=False)
-            source_id, source_name = src.id, src.name
-            # The permalink needs the public username, which exports do not carry: take it from
-            # the command, else from what the channel's source already knows.
-            uname = username or (src.options or {}).get("username") or _username_of(src)
-        if uname and chat.id is not None:
-            chat = select_chat(read_export(locator, usernames={chat.id: uname}, tz=tz), chat.id, locator)
-        entry = ChatImport(chat=name, source=source_name, created_source=created)
-        items = sorted(chat.items, key=lambda it: (int(it.external_id) if it.external_id.isdigit() else 0))
-        for start in range(0, len(items), BATCH):
-            chunk = items[start:start + BATCH]
-            res = pipeline.ingest(source_id, Batch(items=chunk), collector="telegram-export")
-            entry.read += len(chunk)
-            entry.new += res.new
-            entry.versions += res.versions
-            entry.hits += res.hits
-            if progress:
-                progress(len(chunk))
+    targets: dict[int, tuple[int, ChatImport]] = {}  # chat index -> (source id, its report)
+
+    def plan(chat) -> ChatPlan | None:
+        label = chat.name or (f"export {chat.id}" if chat.id is not None else
+                              f"export {Path(locator).parent.name}")
+        if chat_id is not None:
+            chosen = chat_matches(chat, chat_id)
+        else:
+            chosen = all_chats or chat.section == "single" or is_channel_or_group(chat)
+        if not chosen:
+            report.skipped.append(label)
+            return None
+        source_id, entry, uname = _source_for(pipeline, chat, label, locator, username)
+        targets[chat.index] = (source_id, entry)
         report.chats.append(entry)
+        return ChatPlan(uname)
+
+    for chunk in read_chats(locator, tz=tz, plan=plan, limits=pipeline.settings.limits,
+                            batch=BATCH):
+        source_id, entry = targets[chunk.chat.index]
+        entry.dropped += chunk.dropped
+        entry.duplicates += chunk.duplicates
+        if not chunk.items:
+            continue
+        res = pipeline.ingest(source_id, Batch(items=chunk.items), collector="telegram-export")
+        entry.read += len(chunk.items)
+        entry.new += res.new
+        entry.versions += res.versions
+        entry.hits += res.hits
+        if progress:
+            progress(len(chunk.items))
+    if chat_id is not None and not report.chats:
+        raise InvalidInput(f"{locator}: no chat with id or name {chat_id!r}")
+    for entry in report.chats:
+        if entry.dropped or entry.duplicates:
+            log.warning("import of %s: %d message(s) dropped, %d repeated id(s) left out",
+                        entry.chat, entry.dropped, entry.duplicates)
     return report
+
+
+def _source_for(pipeline: Pipeline, chat, name: str, locator: str,
+                username: str | None) -> tuple[int, ChatImport, str | None]:
+    """The source that collects this chat (created when nobody does) and the username to use."""
+    with pipeline.store.unit() as s:
+        src = source_repo.find_channel_source(s, channel_id=chat.id, name=name)
+        created = src is None
+        if created:
+            options = {"chat_id": chat.id} | ({"username": username} if username else {})
+            try:
+                src = source_repo.add_source(s, type="telegram-export", locator=locator,
+                                             name=name, options=options, unique_locator=False)
+            except AlreadyExists:
+                src = source_repo.add_source(s, type="telegram-export", locator=locator,
+                                             name=f"{name} (export {chat.id})", options=options,
+                                             unique_locator=False)
+        # The permalink needs the public username, which exports do not carry: take it from
+        # the command, else from what the channel's source already knows.
+        uname = username or (src.options or {}).get("username") or _username_of(src)
+        entry = ChatImport(chat=name, source=src.name, created_source=created)
+        return src.id, entry, uname
 
 
 def _username_of(src) -> str | None:

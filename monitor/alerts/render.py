@@ -9,7 +9,14 @@ piece on its own. Markup is only ever produced by this module, never carried ove
 
 - Permalinks are kept only when they are plain ``http``/``https`` URLs; anything else is dropped.
 - Mass mentions (``@everyone``, ``@here``, ``@channel``, Slack ``<!channel>``) get a zero-width
-  space so no receiver pings a room; control and bidi-override characters are removed.
+  space so no receiver pings a room; control and bidi-override characters are removed. In the
+  chat formats (Markdown, Telegram, chat HTML) *every* ``@`` of post text gets one: Apprise's
+  Discord plugin turns any ``@name`` / ``@123`` it finds into a real mention, and chat services
+  notify users named with ``@username``.
+- Each format escapes for its receiver: HTML entities for e-mail, Telegram, Slack and Matrix
+  (``chat``: Slack gets HTML that Apprise converts to mrkdwn with ``<``, ``>``, ``&`` as
+  entities, so post text never forms ``<https://evil|Bank login>`` or ``<!channel>``); CommonMark
+  backslash escapes for Markdown (Discord), so ``[text](url)`` never becomes a masked link.
 - Long content is shortened *before* escaping, never after, so no cut falls inside an escape
   sequence or a tag; digests drop whole entries and say how many more there were.
 - Every body ends with ``alert #<id>`` so a receiver can drop a repeat delivery.
@@ -29,12 +36,15 @@ from monitor.sources.urls import safe_url
 from monitor.types import Span
 
 Kind = Literal["story", "digest", "spike", "operator", "test"]
-Format = Literal["text", "html", "markdown", "telegram"]
-FORMATS: tuple[str, ...] = ("text", "html", "markdown", "telegram")
+Format = Literal["text", "html", "markdown", "telegram", "chat"]
+#: ``telegram`` and ``chat`` are the same HTML subset (``<b>``, ``<a>``): Telegram reads it as it
+#: is, Apprise turns it into Slack mrkdwn or Matrix HTML.
+FORMATS: tuple[str, ...] = ("text", "html", "markdown", "telegram", "chat")
+_CHAT_FORMATS = frozenset({"markdown", "telegram", "chat"})
 
 #: Body limits per format, in characters. Telegram refuses messages over 4096; Markdown targets
 #: (Discord 2000, Slack 40000) vary, so callers pass ``max_length`` for a specific target.
-DEFAULT_LIMITS = {"text": 4000, "html": 16000, "markdown": 4000, "telegram": 4096}
+DEFAULT_LIMITS = {"text": 4000, "html": 16000, "markdown": 4000, "telegram": 4096, "chat": 4000}
 TITLE_LIMIT = 200
 SNIPPET_LIMIT = 600  # characters of post text shown per entry before any shortening for length
 _SNIPPET_RADIUS = 160
@@ -88,6 +98,7 @@ class Rendered:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 _MASS_MENTION = re.compile(r"@(everyone|here|channel|all|room)\b", re.IGNORECASE)
 _SLACK_SPECIAL = re.compile(r"<([!@#])")
+_AT = re.compile(r"@(?!\u200b)")
 
 
 def defang(text: str | None) -> str:
@@ -288,6 +299,8 @@ def _md_url(url: str) -> str:
 
 
 def _piece(fmt: str, kind: str, text: str, url: str | None) -> str:
+    if fmt in _CHAT_FORMATS and kind in ("t", "h", "b"):
+        text = _AT.sub("@\u200b", text)  # no @name of post text becomes a mention
     if fmt == "text":
         if kind == "h":
             return f"«{text}»"
@@ -301,7 +314,7 @@ def _piece(fmt: str, kind: str, text: str, url: str | None) -> str:
     esc = html.escape(text, quote=True)
     if kind == "a":
         return f'<a href="{html.escape(url or "", quote=True)}">{esc}</a>'
-    if kind == "h":
+    if kind == "h":  # chat services know <b>, not <mark>
         return f"<mark>{esc}</mark>" if fmt == "html" else f"<b>{esc}</b>"
     if kind == "b":
         return f"<b>{esc}</b>"
@@ -312,7 +325,7 @@ def _serialize(fmt: str, blocks: list[list[Line]]) -> str:
     def line(pieces: Line) -> str:
         return "".join(_piece(fmt, *p) for p in pieces)
 
-    if fmt == "html":
+    if fmt in ("html", "chat"):  # chat: converted by Apprise, where only <p>/<br> break lines
         paras = ["<p>" + "<br>\n".join(line(ln).replace("\n", "<br>\n") for ln in b) + "</p>"
                  for b in blocks if b]
         return "<div>\n" + "\n".join(paras) + "\n</div>"
@@ -322,7 +335,8 @@ def _serialize(fmt: str, blocks: list[list[Line]]) -> str:
 
 def render(content: AlertContent, fmt: str = "text", *, tz: str = "UTC",
            max_length: int | None = None) -> Rendered:
-    """Render ``content`` for a target format: ``text``, ``html``, ``markdown`` or ``telegram``.
+    """Render ``content`` for a target format: ``text``, ``html``, ``markdown``, ``telegram`` or
+    ``chat``.
 
     ``tz`` is the desk's zoneinfo name (times are shown in it); ``max_length`` caps the body
     (default :data:`DEFAULT_LIMITS`). Raises ValueError for an unknown format or time zone.

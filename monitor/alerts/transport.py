@@ -25,13 +25,13 @@ import threading
 import re
 import ssl
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import httpx
 
 from monitor.alerts.render import AlertContent, Rendered, render
 from monitor.errors import DeliveryError
+from monitor.schedule import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +43,31 @@ _HOST_SCHEMES = frozenset((
     "ntfy", "ntfys", "matrix", "matrixs", "gotify", "gotifys", "apprise", "apprises", "mqtt",
     "mqtts", "rocket", "rockets", "mmost", "mmosts", "nctalk", "nctalks",
 ))
+# What each known chat service gets, and the format its Apprise plugin is told to speak (an
+# operator's ``?format=`` is overridden: the wrong pairing is how hostile text turns into markup).
+#  - tgram: Telegram HTML as it is (with format=text Apprise would send plain text with
+#    parse_mode HTML, so a post's <a href> would become a live link);
+#  - slack: our HTML, which Apprise converts to mrkdwn with <, >, & entity-escaped (given
+#    Markdown or text, Apprise's Slack plugin rebuilds <url|label> and <!channel> from
+#    escaped text);
+#  - discord: our escaped Markdown as plain text (Discord renders Markdown itself; in Markdown
+#    mode Apprise would turn every @name / @123 of the body into a real mention);
+#  - matrix: our HTML as the formatted body;  mailto: our HTML.
 _FORMAT_BY_SCHEME = {
     "mailto": "html", "mailtos": "html",
     "tgram": "telegram",
-    "slack": "markdown", "discord": "markdown", "matrix": "markdown", "matrixs": "markdown",
+    "slack": "chat", "matrix": "chat", "matrixs": "chat",
+    "discord": "markdown",
 }
+_APPRISE_NOTIFY_FORMAT = {"tgram": "html", "slack": "markdown", "discord": "text",
+                          "matrix": "html", "matrixs": "html", "mailto": "html",
+                          "mailtos": "html"}
+_BODY_FORMAT_BY_SCHEME = {"discord": "text"}
 # What each target accepts in one message (Apprise would truncate longer bodies blindly).
 _LIMIT_BY_SCHEME = {"tgram": 4096, "discord": 2000, "slack": 4000, "mailto": 16000,
                     "mailtos": 16000}
-_APPRISE_FORMAT = {"text": "text", "html": "html", "markdown": "markdown", "telegram": "html"}
+_APPRISE_FORMAT = {"text": "text", "html": "html", "markdown": "markdown", "telegram": "html",
+                   "chat": "html"}
 _PERMANENT_IN_LOG = re.compile(r"\b(?:error|status|code)[=: ]+(4(?!08|29)\d\d)\b", re.IGNORECASE)
 
 
@@ -60,9 +76,25 @@ def _scheme(url: str) -> str:
 
 
 def target_format(url: str) -> str:
-    """The body format a target gets: mailto → html, tgram → telegram, slack/discord/matrix →
-    markdown, JSON webhooks and everything else → text."""
-    return _FORMAT_BY_SCHEME.get(_scheme(url), "text")
+    """The body format a target gets: mailto → html, tgram → telegram, slack/matrix → chat,
+    discord → markdown, JSON webhooks → text; any other Apprise service the format its plugin
+    speaks (Markdown services get escaped Markdown, HTML ones HTML, the rest text)."""
+    scheme = _scheme(url)
+    if scheme in _FORMAT_BY_SCHEME:
+        return _FORMAT_BY_SCHEME[scheme]
+    if scheme in _WEBHOOK_SCHEMES or not scheme:
+        return "text"
+    return _plugin_format(url)
+
+
+@functools.lru_cache(maxsize=512)
+def _plugin_format(url: str) -> str:
+    """``markdown``, ``html`` or ``text``: what Apprise's plugin for ``url`` expects."""
+    import apprise
+
+    plugin = apprise.Apprise.instantiate(url)
+    value = str(getattr(plugin, "notify_format", "text") or "text").lower()
+    return value if value in ("markdown", "html") else "text"
 
 
 def render_for(url: str, content: AlertContent, *, tz: str = "UTC") -> Rendered:
@@ -201,17 +233,8 @@ async def _post_json(url: str, rendered: Rendered, *, alert_id: int, timeout: fl
 
 
 def _retry_after_seconds(value: str) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date; None when unreadable."""
-    value = value.strip()
-    if value.isdigit():
-        return float(min(int(value), 86400))
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, min((when - datetime.now(timezone.utc)).total_seconds(), 86400.0))
+    """Retry-After as seconds from now (at most a day; the worker caps it further)."""
+    return parse_retry_after(value, now=datetime.now(timezone.utc), cap=86400.0)
 
 
 # --- Apprise -----------------------------------------------------------------------------------
@@ -263,13 +286,17 @@ async def _notify_apprise(url: str, rendered: Rendered, *, timeout: float) -> No
     ap = apprise.Apprise()
     if not ap.add(url):
         raise DeliveryError(f"{where}: Apprise cannot load this URL", transient=False)
+    scheme = _scheme(url)
     for server in ap:
         # Apprise's own defaults are 4 s connect / 4 s read and, for SMTP, 15 s
         server.socket_connect_timeout = server.socket_read_timeout = timeout
+        if scheme in _APPRISE_NOTIFY_FORMAT:  # see _FORMAT_BY_SCHEME: never the URL's choice
+            server.notify_format = apprise.NotifyFormat(_APPRISE_NOTIFY_FORMAT[scheme])
     # Only e-mail keeps a separate subject; elsewhere the body already starts with the escaped
     # title, and Apprise would prepend this plain one without escaping it for the target.
     title = rendered.title if _scheme(url) in ("mailto", "mailtos") else ""
-    kwargs = {"body": rendered.body, "title": title, "body_format": _APPRISE_FORMAT[rendered.format]}
+    body_format = _BODY_FORMAT_BY_SCHEME.get(scheme) or _APPRISE_FORMAT[rendered.format]
+    kwargs = {"body": rendered.body, "title": title, "body_format": body_format}
     try:
         # The send runs in a thread of its own, so what Apprise logs there is this delivery's
         # alone (deliveries to other targets run at the same time).

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
-from monitor import metrics
+from monitor import metrics, schedule
 from monitor.alerts.outbox import rendered_for
 from monitor.alerts.targets import describe_target, resolve_target
 from monitor.errors import DeliveryError
@@ -81,14 +81,13 @@ def backoff(attempts: int, settings: Settings, *, retry_after: float | None = No
     """Seconds before retry number ``attempts`` (1 = the first retry).
 
     ``first_retry · 2^(attempts-1)``, capped at ``max_retry``, times a jitter in [0.75, 1] so a
-    burst of failures does not come back as a burst; never sooner than the server's Retry-After.
+    burst of failures does not come back as a burst; never sooner than the server's Retry-After
+    (itself capped at ``max_retry``). The arithmetic is :func:`monitor.schedule.backoff`'s.
     """
     cfg = settings.alerts
-    delay = min(cfg.first_retry * 2 ** max(attempts - 1, 0), cfg.max_retry)
-    delay *= (rng or random).uniform(0.75, 1.0)
-    if retry_after:
-        delay = max(delay, min(float(retry_after), cfg.max_retry))
-    return delay
+    return schedule.backoff(attempts, 1.0, cfg.first_retry, max_seconds=cfg.max_retry,
+                            jitter=(0.75, 1.0), retry_after=retry_after,
+                            max_retry_after=cfg.max_retry, rng=rng)
 
 
 def _default_sender() -> Sender:

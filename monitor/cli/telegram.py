@@ -76,7 +76,9 @@ def session_string_cmd(ctx: typer.Context, account: Optional[str] = typer.Option
 @import_app.command("telegram-export")
 def import_export_cmd(
     ctx: typer.Context, path: Path = typer.Argument(..., help="result.json or the folder holding it"),
-    chat: Optional[str] = typer.Option(None, "--chat", help="only this chat id (full-account exports)"),
+    chat: Optional[str] = typer.Option(None, "--chat", help="only this chat (its id or name)"),
+    all_chats: bool = typer.Option(False, "--all-chats", help="every chat of a full-account export, "
+                                   "personal chats and bots included (default: channels and groups)"),
     username: Optional[str] = typer.Option(None, "--username", help="the channel's public username (for permalinks)"),
     tz: Optional[str] = typer.Option(None, "--tz", help="the exporter's time zone, for old exports without unixtime"),
 ) -> None:
@@ -86,7 +88,13 @@ def import_export_cmd(
 
     st = state(ctx)
     pipeline = Pipeline(st.store, st.settings)
-    report = import_telegram_export(pipeline, path, chat_id=chat, username=username, tz=tz)
+    report = import_telegram_export(pipeline, path, chat_id=chat, username=username, tz=tz,
+                                    all_chats=all_chats)
     for entry in report.chats:
+        left_out = entry.dropped + entry.duplicates
         typer.echo(f"{entry.chat}: {entry.read} post(s) read, {entry.new} new, {entry.versions} changed, "
-                   f"{entry.hits} hit(s) -> source {entry.source!r}" + (" (created)" if entry.created_source else ""))
+                   f"{entry.hits} hit(s) -> source {entry.source!r}" + (" (created)" if entry.created_source else "")
+                   + (f"; {entry.dropped} unreadable, {entry.duplicates} repeated id(s) left out" if left_out else ""))
+    if report.skipped:
+        shown = ", ".join(report.skipped[:10]) + (" …" if len(report.skipped) > 10 else "")
+        typer.echo(f"{len(report.skipped)} other chat(s) not imported (use --chat NAME or --all-chats): {shown}")

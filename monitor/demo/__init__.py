@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from ipaddress import ip_network
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -72,6 +73,8 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
     result = DemoResult(db_url=db_url)
     with DemoServer() as server:
         settings.telegram.web_base_url = server.url
+        # The demo's feeds and pages are on loopback: open exactly its own server's address.
+        settings.fetch.allowed_private_networks = [ip_network(server.httpd.server_address[0])]
         settings.telegram.web_request_spacing = 0.0
         store = Store(db_url)
         try:

@@ -30,7 +30,7 @@ from monitor.faults import crashpoint
 from monitor.ingest.matchers import MatcherCache
 from monitor.schedule import backoff, next_interval
 from monitor.settings import Settings
-from monitor.sources import Batch, CollectContext, source_class
+from monitor.sources import Batch, CollectContext, sanitize, source_class
 from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
@@ -112,6 +112,7 @@ class Pipeline:
                now: datetime | None = None) -> BatchResult:
         """Store one batch and everything it leads to, atomically."""
         now = now or utcnow()
+        batch = sanitize.clean_batch(batch, self.settings.limits)  # every source passes here
         result = BatchResult()
         watch = metrics.Stopwatch(result.seconds)
         with self._write_lock, self.store.unit() as s:
@@ -161,6 +162,8 @@ class Pipeline:
         metrics.ITEMS.labels(source_type, "new").inc(result.new)
         metrics.ITEMS.labels(source_type, "version").inc(result.versions)
         metrics.HITS.inc(result.hits)
+        metrics.DROPPED.labels(source_type).inc(batch.dropped)
+        metrics.TRUNCATED.labels(source_type).inc(sanitize.truncated_count(batch))
         if self.on_commit is not None:
             self.on_commit(result)
         return result
@@ -263,9 +266,13 @@ class Pipeline:
         metrics.FETCHES.labels(config.type, result.status).inc()
         metrics.RUN_SECONDS.labels(config.type).observe((utcnow() - started).total_seconds())
         result.error = f"{type(error).__name__}: {error}" if error else None
-        await asyncio.to_thread(self.record_outcome, source_id, error=error,
-                                not_modified=not_modified, min_interval=min_interval,
-                                http_status=http_status)
+        try:  # inside the source's own error handling: a failure here is this source's alone
+            await asyncio.to_thread(self.record_outcome, source_id, error=error,
+                                    not_modified=not_modified, min_interval=min_interval,
+                                    http_status=http_status)
+        except Exception as exc:  # noqa: BLE001 - recorded on the result, logged loudly
+            log.exception("recording the outcome of source %s failed", config.name)
+            result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
         return result
 
     def record_outcome(self, source_id: int, *, error: BaseException | None,
@@ -306,11 +313,13 @@ class Pipeline:
                 return
             if isinstance(error, RateLimited):
                 src.last_status = "flood_wait" if src.type == "telegram" else f"rate limited ({status or '-'})"
-                if error.retry_after:
-                    src.paused_until = now + timedelta(seconds=error.retry_after)
+                if error.retry_after:  # capped: a hostile header must not park it for years
+                    pause = min(float(error.retry_after), float(fs.max_retry_after))
+                    src.paused_until = now + timedelta(seconds=max(pause, 0.0))
             else:
                 src.last_status = f"error ({status})" if status else "error"
-            delay = backoff(src.error_count, error, min(base, fs.max_interval), max_seconds=fs.max_interval)
+            delay = backoff(src.error_count, error, min(base, fs.max_interval), max_seconds=fs.max_interval,
+                            max_retry_after=fs.max_retry_after)
             src.next_check_at = now + timedelta(seconds=delay)
             if src.error_count >= fs.error_limit:
                 src.enabled = False
@@ -329,10 +338,22 @@ class Pipeline:
         limit = asyncio.Semaphore(max(1, self.settings.fetch.concurrency))
 
         async def one(source_id: int) -> RunResult:
-            async with limit:
-                res = await self.run_source(source_id, progress=item_progress)
+            # Nothing one source does may cancel the others' fetches: whatever escapes
+            # run_source (a vanished row, a broken database connection) becomes its result.
+            try:
+                async with limit:
+                    res = await self.run_source(source_id, progress=item_progress)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - logged, and counted as this source's error
+                log.exception("run of source %s failed", source_id)
+                res = RunResult(source=str(source_id), status="error",
+                                error=f"{type(exc).__name__}: {exc}")
             if progress:
-                progress(res)
+                try:
+                    progress(res)
+                except Exception:  # noqa: BLE001 - a display callback must not stop the pass
+                    log.exception("progress callback failed")
             return res
 
         for res in await asyncio.gather(*(one(i) for i in ids)):

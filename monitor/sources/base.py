@@ -63,6 +63,7 @@ class Batch:
     body_hash: str | None = None
     new_locator: str | None = None  # a permanent redirect moved the source
     min_interval: float | None = None  # seconds: the feed's TTL / Cache-Control / updatePeriod
+    dropped: int = 0  # entries the collector left out (failing to parse, over a bound): counted
 
 
 @dataclass(slots=True)

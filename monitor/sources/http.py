@@ -10,6 +10,10 @@ in concurrency (a global limit and a per-host limit, as Miniflux and polite craw
 Redirects are followed here, not by httpx, so we can tell a permanent move (every hop 301/308:
 ``FetchResponse.permanent_url``, which the source row adopts) from a temporary one, and stop loops.
 
+Every connection goes through the private-address guard (:mod:`monitor.sources.netguard`): each
+hop's host is resolved, checked and connected to by the checked address; proxies only when
+``fetch.proxy`` or ``fetch.trust_env`` asks for one.
+
 Grading of failures (each error carries ``.status``; timeouts also ``.timeout = True``):
 
 =============================================  ===========================================
@@ -19,17 +23,15 @@ connect/read errors, timeouts, deadline, 5xx   :class:`TransientSourceError` (re
 410                                            :class:`SourceGone` (retire the source)
 404, 401, 403, other 4xx                       :class:`PermanentSourceError` (operator acts)
 body over the cap, redirect loop / too many,   :class:`PermanentSourceError`
-bad URL, corrupt compression
+bad URL, corrupt compression, a private address
 =============================================  ===========================================
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 import zlib
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import AsyncIterator, Iterable, Iterator, Mapping
 from urllib.parse import urljoin, urlsplit
 
@@ -37,7 +39,10 @@ import httpx
 
 from monitor.errors import (PermanentSourceError, RateLimited, SourceError, SourceGone,
                             TransientSourceError)
+from monitor.schedule import parse_retry_after
 from monitor.settings import FetchSettings
+from monitor.sources.netguard import GuardedTransport, PrivateAddressRefused
+from monitor.types import utcnow
 
 try:  # httpx[brotli] installs it; without it we simply do not advertise br
     import brotli
@@ -82,26 +87,6 @@ class FetchResponse:
     @property
     def last_modified(self) -> str | None:
         return self.headers.get("last-modified") or None
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date); None if absent
-    or unreadable. A date in the past gives 0."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:  # "-0000" or no zone: HTTP dates are GMT
-        from datetime import timezone
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class _Decoder:
@@ -158,24 +143,31 @@ def decompress(body: bytes, encoding: str, max_bytes: int) -> bytes:
 class Fetcher:
     """One HTTP client for a collection pass. Use as ``async with Fetcher(settings) as f``.
 
-    ``transport`` is for tests that want an ``httpx.MockTransport``; real tests use real sockets.
+    ``transport`` replaces the guarded one (tests with an ``httpx.MockTransport``); ``trust_env``
+    overrides ``fetch.trust_env``.
     """
 
     def __init__(self, settings: FetchSettings | None = None, *,
-                 transport: httpx.AsyncBaseTransport | None = None, trust_env: bool = True):
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 trust_env: bool | None = None):
         self.settings = settings or FetchSettings()
         s = self.settings
         encodings = "gzip, deflate, br" if brotli is not None else "gzip, deflate"
+        if transport is None:
+            transport = GuardedTransport(
+                allowed=s.allowed_private_networks, proxy=s.proxy,
+                trust_env=s.trust_env if trust_env is None else trust_env,
+                limits=httpx.Limits(max_connections=s.concurrency + 4,
+                                    max_keepalive_connections=s.concurrency))
         self._client = httpx.AsyncClient(
             # Per-phase limits; the overall deadline is enforced around the whole fetch below.
             timeout=httpx.Timeout(s.timeout, connect=s.connect_timeout, pool=None),
-            limits=httpx.Limits(max_connections=s.concurrency + 4,
-                                max_keepalive_connections=s.concurrency),
             headers={"User-Agent": s.user_agent, "Accept-Encoding": encodings,
                      "Accept": "application/rss+xml, application/atom+xml, application/rdf+xml, "
                                "application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
                                "*/*;q=0.8"},
-            follow_redirects=False, transport=transport, trust_env=trust_env)
+            # Proxies come from the transport, and only when a setting asks for one.
+            follow_redirects=False, transport=transport, trust_env=False)
         self._global = asyncio.Semaphore(s.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -249,8 +241,8 @@ class Fetcher:
             return FetchResponse(status, url, permanent_url, headers, body)
         reason = f"HTTP {status} from {url}"
         if status in (429, 503):
-            raise RateLimited(reason, status=status,
-                              retry_after=parse_retry_after(headers.get("retry-after")))
+            raise RateLimited(reason, status=status, retry_after=parse_retry_after(
+                headers.get("retry-after"), now=utcnow(), cap=self.settings.max_retry_after))
         if status == 410:
             raise SourceGone(reason, status=status)
         if status >= 500 or status in (408, 425):
@@ -272,6 +264,9 @@ class Fetcher:
                                    status=status)
                 body = await _read_capped(resp.aiter_raw(), resp_headers, cap, status)
                 return status, resp_headers, body
+        except PrivateAddressRefused as exc:
+            raise PrivateAddressRefused(f"not fetching {url}: {exc}", host=exc.host,
+                                        address=exc.address) from None
         except SourceError:
             raise
         except httpx.TimeoutException as exc:

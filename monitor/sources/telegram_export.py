@@ -1,10 +1,13 @@
 """Telegram Desktop exports (``result.json``) read as items, so history can be imported.
 
-:func:`read_export` reads a single-chat export (``{"name", "type", "id", "messages"}``) or a full
-account export (``{"chats": {"list": [...]}, "left_chats": {"list": [...]}}``) into
-:class:`ExportedChat` values. :class:`TelegramExportSource` yields one chat's items in batches, so
-an import runs through the same pipeline as live collection and is idempotent: external ids are
-the message ids.
+:func:`read_chats` streams a single-chat export (``{"name", "type", "id", "messages"}``) or a
+full account export (``{"chats": {"list": [...]}, "left_chats": {"list": [...]}}``) as chunks of
+adapted items, chat by chat, in bounded memory (:mod:`monitor.sources.exportjson`); a ``plan``
+callback decides per chat whether it is read and with which public username.
+:class:`TelegramExportSource` yields one chat's items in batches, so an import runs through the
+same pipeline as live collection and is idempotent: external ids are the message ids, and a
+message id seen twice in one chat keeps its first message (a re-import adds no version).
+One message that cannot be adapted is dropped and counted; the others are kept.
 
 Format facts this relies on (see NOTES.md): ``date`` has no zone (the exporter's clock), so
 ``date_unixtime`` is used; old exports lack it, and their ``date`` is read in ``options["tz"]``
@@ -16,17 +19,24 @@ list of strings and ``{type, text}`` parts; ``from_id`` is a string such as ``"c
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
-from dataclasses import dataclass
+import logging
+from array import array
+from dataclasses import dataclass, field
 from datetime import datetime, timezone, tzinfo
 from pathlib import Path
-from typing import Any, AsyncIterator, Mapping
+from typing import Any, AsyncIterator, Callable, Iterator, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import InvalidInput, PermanentSourceError
+from monitor.settings import LimitSettings
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
+from monitor.sources.exportjson import ChatHeader, export_events, result_file
 from monitor.sources.telegram_web import permalink
 from monitor.types import Forward, Item, content_hash, utcnow
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 
@@ -64,7 +74,7 @@ def _when(msg: dict, key: str, zone: tzinfo) -> tuple[datetime | None, str | Non
     if unix is not None:
         try:
             return datetime.fromtimestamp(int(unix), timezone.utc), str(unix), False
-        except (TypeError, ValueError, OverflowError):
+        except (TypeError, ValueError, OverflowError, OSError):
             pass
     if isinstance(local, str):
         try:
@@ -78,7 +88,8 @@ def _when(msg: dict, key: str, zone: tzinfo) -> tuple[datetime | None, str | Non
 
 
 def _channel_from(value: Any) -> int | None:
-    if isinstance(value, str) and value.startswith("channel") and value[7:].isdigit():
+    if isinstance(value, str) and value.startswith("channel") and value[7:].isascii() \
+            and value[7:].isdigit() and len(value) < 30:
         return int(value[7:])
     return None
 
@@ -114,6 +125,8 @@ def message_to_item(msg: dict, *, chat_id: int | None, chat_type: str | None,
     published, raw_date, assumed = _when(msg, "date", zone)
     edited, _, _ = _when(msg, "edited", zone)
     msg_id = msg.get("id")
+    if isinstance(msg_id, bool) or not isinstance(msg_id, int) or not 0 < msg_id < 2 ** 63:
+        msg_id = None
     if isinstance(msg_id, int):
         external_id = str(msg_id)
     else:  # minimal exports without ids: a stable key from what the message says
@@ -128,6 +141,7 @@ def message_to_item(msg: dict, *, chat_id: int | None, chat_type: str | None,
         extra["from_id"] = msg["from_id"]
     # In a channel "from" is the channel's own name; the post signature is "author".
     author = msg.get("author") or (None if chat_type in _CHANNELS else msg.get("from"))
+    reply_to = msg.get("reply_to_message_id")
     return Item(
         external_id=external_id,
         fetched_at=fetched_at,
@@ -140,24 +154,21 @@ def message_to_item(msg: dict, *, chat_id: int | None, chat_type: str | None,
         edited_at=edited,
         channel_id=channel_id,
         channel_username=username,
-        reply_to_id=msg.get("reply_to_message_id") if isinstance(
-            msg.get("reply_to_message_id"), int) else None,
+        reply_to_id=reply_to if isinstance(reply_to, int) and 0 < reply_to < 2 ** 63 else None,
         media_type=media_type,
         forward=Forward(from_name=fwd) if isinstance(fwd, str) and fwd else None,
-        raw=json.dumps(msg, ensure_ascii=False).encode("utf-8"),
+        raw=_json_bytes(msg),
         raw_format="json",
         extra=extra,
     )
 
 
-def _result_file(path: str | Path) -> Path:
-    p = Path(path).expanduser()
-    if p.is_dir():
-        p = p / "result.json"
-    if not p.is_file():
-        raise InvalidInput(f"{p}: no such file (expected a Telegram Desktop result.json or a "
-                           f"folder holding one)")
-    return p
+def _json_bytes(value: Any) -> bytes:
+    """The message as UTF-8 JSON; a string UTF-8 cannot hold (lone surrogate) stays escaped."""
+    try:
+        return json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, ensure_ascii=True).encode("ascii")
 
 
 def _zone(name: str | None) -> tzinfo:
@@ -169,43 +180,110 @@ def _zone(name: str | None) -> tzinfo:
         raise InvalidInput(f"unknown time zone {name!r} (expected e.g. Europe/Moscow)") from None
 
 
+class _SeenIds:
+    """Message ids already read in one chat, in 8 bytes each: ids mostly come in ascending
+    order, kept in a sorted array; the few that come out of order go to a set."""
+
+    def __init__(self) -> None:
+        self._sorted, self._others = array("q"), set()
+
+    def add(self, msg_id: int) -> bool:
+        """Record ``msg_id``; False when it was seen before."""
+        ids = self._sorted
+        if not ids or msg_id > ids[-1]:
+            ids.append(msg_id)
+            return True
+        at = bisect.bisect_left(ids, msg_id)
+        if (at < len(ids) and ids[at] == msg_id) or msg_id in self._others:
+            return False
+        self._others.add(msg_id)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlan:
+    """How to read one chat: its public username (exports do not name it) for permalinks."""
+
+    username: str | None = None
+
+
+@dataclass(slots=True)
+class Chunk:
+    """Up to ``batch`` adapted items of one chat, in file order; ``dropped`` counts messages of
+    this chunk that failed to adapt, ``duplicates`` repeated message ids left out."""
+
+    chat: ChatHeader
+    items: list[Item] = field(default_factory=list)
+    dropped: int = 0
+    duplicates: int = 0
+
+
+def read_chats(path: str | Path, *, tz: str | None = None,
+               plan: Callable[[ChatHeader], ChatPlan | None] = lambda _h: ChatPlan(),
+               limits: LimitSettings | None = None, batch: int = BATCH_SIZE) -> Iterator[Chunk]:
+    """Stream the chats ``plan`` accepts (None skips one) as chunks of items.
+
+    Every accepted chat gives at least one chunk (maybe empty). ``tz`` is the exporter's zone,
+    used only for the zone-less dates of old exports. InvalidInput for a file that is not an
+    export or breaks a bound (``limits``)."""
+    zone = _zone(tz)
+    limits = limits or LimitSettings()
+    fetched_at = utcnow()
+    plans: dict[int, ChatPlan] = {}
+
+    def want(header: ChatHeader) -> bool:
+        chosen = plan(header)
+        if chosen is not None:
+            plans[header.index] = chosen
+        return chosen is not None
+
+    chunk: Chunk | None = None
+    seen = _SeenIds()
+    for event in export_events(path, max_bytes=limits.export_bytes,
+                               max_depth=limits.json_depth, want=want):
+        if isinstance(event, ChatHeader):
+            if chunk is not None:
+                yield chunk
+            chunk = Chunk(event) if event.index in plans else None
+            seen = _SeenIds()
+            continue
+        if chunk is None:
+            continue
+        header = chunk.chat
+        try:
+            item = message_to_item(event, chat_id=header.id, chat_type=header.type,
+                                   username=plans[header.index].username, zone=zone,
+                                   fetched_at=fetched_at)
+        except Exception as exc:  # noqa: BLE001 - one hostile message costs only itself
+            chunk.dropped += 1
+            log.warning("export %s, chat %s: message %r dropped: %s: %s", path, header.name,
+                        event.get("id"), type(exc).__name__, str(exc)[:200])
+            continue
+        if item is None:
+            continue
+        if item.external_id.isdigit() and not seen.add(int(item.external_id)):
+            chunk.duplicates += 1
+            continue
+        chunk.items.append(item)
+        if len(chunk.items) >= batch:
+            yield chunk
+            chunk = Chunk(header)
+    if chunk is not None:
+        yield chunk
+
+
 def read_export(path: str | Path, *, usernames: Mapping[int, str] | None = None,
                 tz: str | None = None) -> list[ExportedChat]:
-    """Every chat of an export. ``usernames`` (chat id → public username; exports do not name
-    it) gives permalinks ``t.me/<username>/<id>``, else channels get ``t.me/c/<id>/<id>``.
-    ``tz`` is the exporter's zone, used only for the zone-less dates of old exports."""
-    file = _result_file(path)
-    zone = _zone(tz)
-    try:
-        data = json.loads(file.read_bytes())
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"{file}: not valid JSON (line {exc.lineno}, column {exc.colno}): "
-                           f"not a Telegram Desktop export") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{file}: cannot read: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("messages"), list):
-        raw_chats = [data]
-    elif isinstance(data, dict) and isinstance(data.get("chats"), dict) \
-            and isinstance(data["chats"].get("list"), list):
-        left = data.get("left_chats")
-        left_list = (left.get("list") or []) if isinstance(left, dict) else []
-        raw_chats = data["chats"]["list"] + left_list
-    else:
-        raise InvalidInput(f"{file}: not a Telegram Desktop export (expected a JSON object with "
-                           f"'messages' or 'chats.list')")
-    fetched_at = utcnow()
-    chats = []
-    for raw in raw_chats:
-        if not isinstance(raw, dict) or not isinstance(raw.get("messages"), list):
-            raise InvalidInput(f"{file}: a chat without a 'messages' list: not a Telegram export")
-        chat_id = raw.get("id") if isinstance(raw.get("id"), int) else None
-        items = [it for m in raw["messages"]
-                 if (it := message_to_item(m, chat_id=chat_id, chat_type=raw.get("type"),
-                                           username=(usernames or {}).get(chat_id), zone=zone,
-                                           fetched_at=fetched_at)) is not None]
-        chats.append(ExportedChat(name=raw.get("name"), id=chat_id, type=raw.get("type"),
-                                  items=tuple(items), path=file))
-    return chats
+    """Every chat of an export, held in memory (small exports and tests; imports stream with
+    :func:`read_chats`). ``usernames`` (chat id → public username; exports do not name it) gives
+    permalinks ``t.me/<username>/<id>``, else channels get ``t.me/c/<id>/<id>``."""
+    file = result_file(path)
+    chats: dict[int, tuple[ChatHeader, list[Item]]] = {}
+    plan = lambda h: ChatPlan((usernames or {}).get(h.id))  # noqa: E731
+    for chunk in read_chats(file, tz=tz, plan=plan, batch=1 << 30):
+        chats.setdefault(chunk.chat.index, (chunk.chat, []))[1].extend(chunk.items)
+    return [ExportedChat(name=h.name, id=h.id, type=h.type, items=tuple(items), path=file)
+            for h, items in chats.values()]
 
 
 def select_chat(chats: list[ExportedChat], chat_id: Any, where: str) -> ExportedChat:
@@ -213,13 +291,31 @@ def select_chat(chats: list[ExportedChat], chat_id: Any, where: str) -> Exported
     if chat_id is None:
         if len(chats) == 1:
             return chats[0]
-        listing = ", ".join(f"{c.id}: {c.name}" for c in chats[:20])
         raise InvalidInput(f"{where}: holds {len(chats)} chats; choose one with the chat_id "
-                           f"option ({listing})")
+                           f"option ({_listing(chats)})")
     for chat in chats:
-        if str(chat.id) == str(chat_id) or (chat.id is None and chat.name == chat_id):
+        if chat_matches(chat, chat_id):
             return chat
     raise InvalidInput(f"{where}: no chat with id {chat_id!r}")
+
+
+def chat_matches(chat: ChatHeader | ExportedChat, wanted: Any) -> bool:
+    """True when ``wanted`` (from ``--chat`` or the chat_id option) names this chat: its id,
+    or its name (exact, then case-insensitive)."""
+    text = str(wanted).strip()
+    if chat.id is not None and text.removeprefix("-100") == str(chat.id):
+        return True
+    return chat.name is not None and (chat.name == text or chat.name.casefold() == text.casefold())
+
+
+def is_channel_or_group(chat: ChatHeader) -> bool:
+    """Chats an import takes from a full-account export by default (not personal chats, bots,
+    saved messages)."""
+    return bool(chat.type) and chat.type.endswith(("_channel", "_group", "_supergroup"))
+
+
+def _listing(chats) -> str:
+    return ", ".join(f"{c.id}: {c.name}" for c in list(chats)[:20])
 
 
 class TelegramExportSource(Source):
@@ -230,7 +326,7 @@ class TelegramExportSource(Source):
 
     @classmethod
     def check_locator(cls, locator: str) -> str:
-        return str(_result_file(locator.strip()).resolve())
+        return str(result_file(locator.strip()).resolve())
 
     @classmethod
     def default_name(cls, locator: str) -> str:
@@ -238,30 +334,38 @@ class TelegramExportSource(Source):
 
     async def collect(self, source: SourceConfig, ctx: CollectContext) -> AsyncIterator[Batch]:
         opts = source.options
+        chat_id, username = opts.get("chat_id"), opts.get("username")
+        headers: list[ChatHeader] = []
+
+        def plan(header: ChatHeader) -> ChatPlan | None:
+            headers.append(header)
+            if (chat_id is None and header.section == "single") or (
+                    chat_id is not None and chat_matches(header, chat_id)):
+                return ChatPlan(username)
+            return None
+
+        chunks = read_chats(source.locator, tz=opts.get("tz"), plan=plan,
+                            limits=ctx.settings.limits)
+        cursor: int | None = None
+        found = False
         try:
-            chat_id, username = opts.get("chat_id"), opts.get("username")
-            names = {int(chat_id): username} if username and str(chat_id).isdigit() else None
-            chats = await asyncio.to_thread(read_export, source.locator, usernames=names,
-                                            tz=opts.get("tz"))
-            chat = select_chat(chats, chat_id, source.locator)
-            if username and names is None and chat.id is not None:  # single chat, no chat_id
-                chats = await asyncio.to_thread(read_export, source.locator,
-                                                usernames={chat.id: username}, tz=opts.get("tz"))
-                chat = select_chat(chats, chat.id, source.locator)
+            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                found = True
+                ids = [int(it.external_id) for it in chunk.items if it.external_id.isdigit()]
+                cursor = max([cursor or 0, *ids]) or None
+                if ctx.progress and chunk.items:
+                    ctx.progress(len(chunk.items))
+                state = {"chat_id": chunk.chat.id, "chat_name": chunk.chat.name,
+                         "chat_type": chunk.chat.type}
+                # The cursor only records how far the import got; re-imports read everything
+                # again (idempotent) so edits in a newer export are picked up.
+                yield Batch(items=chunk.items, cursor=str(cursor) if cursor else None,
+                            state=state, dropped=chunk.dropped + chunk.duplicates)
         except InvalidInput as exc:
             raise PermanentSourceError(str(exc)) from None
-        items = sorted(chat.items, key=lambda it: (not it.external_id.isdigit(),
-                                                   int(it.external_id) if it.external_id.isdigit()
-                                                   else 0, it.published_at))
-        state = {"chat_id": chat.id, "chat_name": chat.name, "chat_type": chat.type}
-        for start in range(0, len(items), BATCH_SIZE):
-            chunk = items[start:start + BATCH_SIZE]
-            ids = [int(it.external_id) for it in chunk if it.external_id.isdigit()]
-            if ctx.progress:
-                ctx.progress(len(chunk))
-            # The cursor only records how far the import got; re-imports read everything again
-            # (idempotent) so edits in a newer export are picked up.
-            yield Batch(items=chunk, cursor=str(max(ids)) if ids else None,
-                        state=state if start == 0 else None)
-        if not items:
-            yield Batch(state=state)
+        if not found:
+            where = source.locator
+            if chat_id is None:
+                raise PermanentSourceError(f"{where}: holds {len(headers)} chats; choose one "
+                                           f"with the chat_id option ({_listing(headers)})")
+            raise PermanentSourceError(f"{where}: no chat with id {chat_id!r}")

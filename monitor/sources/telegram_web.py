@@ -60,6 +60,11 @@ class ChannelRef:
         return self.username.lower() if self.username else f"-100{self.channel_id}"
 
 
+def _number(text: str) -> bool:
+    """ASCII digits of a sane length (``"²".isdigit()`` is true, ``int("²")`` fails)."""
+    return text.isascii() and text.isdigit() and len(text) < 19
+
+
 def parse_channel_ref(text: str) -> ChannelRef:
     """Read ``@name``, ``name``, ``t.me/name[/post]``, ``t.me/s/name``, ``t.me/c/<id>/<post>``,
     ``-100<id>`` or a bare numeric id; ``InvalidInput`` otherwise."""
@@ -80,11 +85,11 @@ def parse_channel_ref(text: str) -> ChannelRef:
         if parts[0].startswith("+") or parts[0] == "joinchat":
             raise InvalidInput(f"{text!r} is an invite link: join the channel with the account "
                                f"and add it by its id or username")
-        if parts[0] == "c" and len(parts) >= 2 and parts[1].isdigit():
-            post = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else None
+        if parts[0] == "c" and len(parts) >= 2 and _number(parts[1]):
+            post = int(parts[2]) if len(parts) > 2 and _number(parts[2]) else None
             return ChannelRef(channel_id=int(parts[1]), post_id=post)
         s = parts[0]
-        post = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        post = int(parts[1]) if len(parts) > 1 and _number(parts[1]) else None
     s = s.removeprefix("@")
     if not _USERNAME.fullmatch(s) or s.lower() in _RESERVED:
         raise bad
@@ -123,12 +128,15 @@ def node_text(node: LexborNode | None) -> str:
 
 def parse_count(text: str | None) -> int | None:
     """``"214.4K"`` → 214400, ``"1.2M"`` → 1200000, ``"746"`` → 746."""
-    m = re.fullmatch(r"\s*([\d.,]+)\s*([KMB]?)\s*", text or "", re.I)
+    m = re.fullmatch(r"\s*([0-9]{1,15}(?:[.,][0-9]{1,15})*)\s*([KMB]?)\s*", text or "", re.I)
     if not m:
         return None
-    number = float(m.group(1).replace(",", "")) if m.group(2) else None
-    if number is None:
-        return int(re.sub(r"\D", "", m.group(1)))
+    if not m.group(2):
+        return int(re.sub(r"[^0-9]", "", m.group(1)))
+    try:
+        number = float(m.group(1).replace(",", ""))
+    except ValueError:  # "1.2.3K"
+        return None
     return round(number * {"K": 1e3, "M": 1e6, "B": 1e9}[m.group(2).upper()])
 
 
@@ -165,7 +173,7 @@ def _post_id(href: str | None) -> tuple[str | None, int | None, int | None]:
 def parse_post(node: LexborNode, fetched_at: datetime) -> Item | None:
     """One ``div.tgme_widget_message`` as an Item (None for service messages)."""
     name, _, number = (node.attributes.get("data-post") or "").partition("/")
-    if not number.isdigit() or "service_message" in (node.attributes.get("class") or ""):
+    if not _number(number) or "service_message" in (node.attributes.get("class") or ""):
         return None
     bubble = node.css_first(".tgme_widget_message_bubble") or node
     # Reply quotes reuse .tgme_widget_message_text: only the bubble's direct child is the post.
@@ -240,6 +248,7 @@ class Page:
     before: int | None  # id to ask ?before= for the next older page
     has_channel_info: bool
     title: str | None  # the channel title (or a contact/group page's title)
+    dropped: int = 0  # posts that could not be read (the others are kept)
 
 
 def parse_page(body: bytes | str, fetched_at: datetime | None = None) -> Page:
@@ -247,18 +256,29 @@ def parse_page(body: bytes | str, fetched_at: datetime | None = None) -> Page:
     html = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     tree = LexborHTMLParser(html)
     fetched_at = fetched_at or utcnow()
-    items = [it for n in tree.css("div.tgme_widget_message[data-post]")
-             if (it := parse_post(n, fetched_at)) is not None]
+    items, dropped = [], 0
+    for node in tree.css("div.tgme_widget_message[data-post]"):
+        try:
+            item = parse_post(node, fetched_at)
+        except Exception as exc:  # noqa: BLE001 - one hostile post costs only itself
+            dropped += 1
+            log.warning("t.me post %r dropped: %s: %s", node.attributes.get("data-post"),
+                        type(exc).__name__, str(exc)[:200])
+            continue
+        if item is not None:
+            items.append(item)
     before = None
     if more := tree.css_first("a.tme_messages_more[data-before]"):
-        before = int(more.attributes["data-before"] or 0) or None
+        value = more.attributes.get("data-before") or ""
+        before = (int(value) if _number(value) else None) or None
     elif prev := tree.css_first('link[rel="prev"][href]'):
-        if m := re.search(r"[?&]before=(\d+)", prev.attributes.get("href") or ""):
+        if m := re.search(r"[?&]before=([0-9]{1,18})\b", prev.attributes.get("href") or ""):
             before = int(m.group(1))
     info = tree.css_first(".tgme_channel_info")
     title = node_text(tree.css_first(".tgme_channel_info_header_title")
                       or tree.css_first(".tgme_page_title")) or None
-    return Page(items=items, before=before, has_channel_info=info is not None, title=title)
+    return Page(items=items, before=before, has_channel_info=info is not None, title=title,
+                dropped=dropped)
 
 
 # --- fetching ------------------------------------------------------------------------------------
@@ -343,6 +363,7 @@ class TelegramWebSource(Source):
         base = tg.web_base_url.rstrip("/")
         found: dict[int, Item] = {}
         title = None
+        dropped = 0
         pages = _Pages(ctx)
 
         def wanted() -> list[Item]:
@@ -359,6 +380,7 @@ class TelegramWebSource(Source):
             for number in range(max_pages):
                 final, body = await pages.get(url)
                 page = parse_page(body)
+                dropped += page.dropped
                 _check_preview(page, final, name)
                 title = title or page.title
                 low = min(found) if found else None
@@ -389,7 +411,8 @@ class TelegramWebSource(Source):
             chunk = items[start:start + BATCH_SIZE]
             if ctx.progress:
                 ctx.progress(len(chunk))
-            yield Batch(items=chunk, cursor=chunk[-1].external_id, state=state, http_status=200)
+            yield Batch(items=chunk, cursor=chunk[-1].external_id, state=state, http_status=200,
+                        dropped=dropped if start == 0 else 0)
         if not items:
             top = str(max(found)) if found and cursor is None else None
             yield Batch(cursor=top, state=state, http_status=200)

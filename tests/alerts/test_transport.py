@@ -161,8 +161,8 @@ async def test_unloadable_apprise_url_is_permanent() -> None:
 
 @pytest.mark.parametrize(("url", "fmt"), [
     ("mailto://u:p@example.org", "html"), ("mailtos://u:p@example.org", "html"),
-    ("tgram://123456:ABC/-100123", "telegram"), ("slack://T1/B1/C1", "markdown"),
-    ("discord://1234/abcd", "markdown"), ("matrixs://u:p@matrix.org/#room", "markdown"),
+    ("tgram://123456:ABC/-100123", "telegram"), ("slack://T1/B1/C1", "chat"),
+    ("discord://1234/abcd", "markdown"), ("matrixs://u:p@matrix.org/#room", "chat"),
     ("json://127.0.0.1:8080/x", "text"), ("ntfy://topic", "text"),
 ])
 def test_target_format(url: str, fmt: str) -> None:

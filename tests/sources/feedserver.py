@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Mapping
 
-__all__ = ["FeedServer", "Route", "conditional", "gzip_stream", "redirect"]
+__all__ = ["LOOPBACK", "FeedServer", "Route", "conditional", "gzip_stream", "redirect"]
+
+# What tests allow content fetches to reach (fetch.allowed_private_networks): the servers here
+# listen on 127.0.0.1; 127.0.0.2 stays "internal" for the hostile-server tests.
+LOOPBACK = ["127.0.0.1/32"]
 
 
 @dataclass

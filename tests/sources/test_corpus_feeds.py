@@ -27,7 +27,7 @@ from monitor.settings import FetchSettings, Settings
 from monitor.sources.base import CollectContext, SourceConfig
 from monitor.sources.http import Fetcher
 from monitor.sources.rss import RssSource, parse_feed
-from tests.sources.feedserver import FeedServer, Route
+from tests.sources.feedserver import LOOPBACK, FeedServer, Route
 
 pytestmark = pytest.mark.corpus
 
@@ -174,7 +174,8 @@ SAMPLE = [
 async def test_a_sample_through_the_local_server():
     corpus = _corpus()
     headers_for = _headers()
-    context = CollectContext(settings=Settings(fetch=FetchSettings(timeout=10, concurrency=4)))
+    context = CollectContext(settings=Settings(fetch=FetchSettings(timeout=10, concurrency=4,
+                                                                   allowed_private_networks=LOOPBACK)))
     with FeedServer() as server:
         expected = {}
         for set_name, rel in SAMPLE:

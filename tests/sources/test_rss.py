@@ -16,7 +16,8 @@ from monitor.sources import source_class
 from monitor.sources.base import Batch, CollectContext, SourceConfig
 from monitor.sources.http import Fetcher
 from monitor.sources.rss import RssSource
-from tests.sources.feedserver import FeedServer, Route, conditional, gzip_stream, redirect
+from tests.sources.feedserver import (LOOPBACK, FeedServer, Route, conditional, gzip_stream,
+                                      redirect)
 
 HANG_GUARD = 30
 
@@ -36,7 +37,8 @@ def rss(n: int = 3, title: str = "Лента", text: str = "Текст", decl: s
 
 
 def ctx(**fetch) -> CollectContext:
-    base = dict(timeout=2.0, connect_timeout=1.0, max_bytes=1 << 20, max_redirects=3)
+    base = dict(timeout=2.0, connect_timeout=1.0, max_bytes=1 << 20, max_redirects=3,
+                allowed_private_networks=LOOPBACK)
     return CollectContext(settings=Settings(fetch=FetchSettings(**{**base, **fetch})))
 
 

@@ -11,7 +11,9 @@ from monitor.errors import InvalidInput, PermanentSourceError
 from monitor.settings import Settings
 from monitor.sources import source_class
 from monitor.sources.base import CollectContext, SourceConfig
-from monitor.sources.telegram_export import TelegramExportSource, join_text, read_export
+from monitor.settings import LimitSettings
+from monitor.sources.telegram_export import (TelegramExportSource, join_text, read_chats,
+                                             read_export)
 from tests.sources.tgserver import CORPUS, FIXTURES
 
 UTC = timezone.utc
@@ -145,3 +147,95 @@ async def test_export_source_needs_a_chat_choice():
         await collect(export_source(chat_id=1))
     with pytest.raises(InvalidInput, match="no such file"):
         TelegramExportSource.check_locator("/nonexistent/export")
+
+
+# --- streaming, bounds and hostile exports --------------------------------------------------------
+
+def _message(msg_id, text="текст", **kw):
+    return {"id": msg_id, "type": "message", "date": "2024-03-01T12:00:00",
+            "date_unixtime": str(1709283600 + (msg_id if isinstance(msg_id, int) else 0)),
+            "from": "Канал", "text": text, **kw}
+
+
+def _write(tmp_path, doc, name="result.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc), encoding="utf-8")  # \u escapes, lone surrogates too
+    return path
+
+
+def test_hostile_messages_cost_only_themselves_and_repeated_ids_keep_the_first(tmp_path):
+    messages = [_message(1, "первое"), _message(2, "x\ud800y\u0000z"),
+                _message(3, "ok", media_type={"not": "hashable"}), _message(1, "подмена"),
+                _message(4, ["a", {"type": "bold", "text": "b"}, 5]),
+                _message(5, "ok", date_unixtime="99999999999999999999", reply_to_message_id=-3),
+                _message("x", "no id"), "junk"]
+    path = _write(tmp_path, {"name": "Чат", "type": "public_channel", "id": 42,
+                             "messages": messages})
+    chunks = list(read_chats(path))
+    items = {i.external_id: i for c in chunks for i in c.items}
+    assert items["1"].text == "первое"  # the repeated id 1 did not replace it
+    assert sum(c.duplicates for c in chunks) == 1 and sum(c.dropped for c in chunks) == 1
+    # kept (yajl reads the lone surrogate as "?"); NUL is cleaned where the pipeline receives it
+    assert items["2"].text.replace("\ud800", "?") == "x?y\x00z"
+    assert json.loads(items["2"].raw)["text"] == items["2"].text  # raw evidence readable
+    assert items["4"].text == "ab" and items["5"].extra["date_zone_assumed"] == "UTC"
+    assert items["5"].reply_to_id is None and len(items) == 5  # "x" gets a content key
+
+
+def test_an_export_over_its_caps_is_refused_naming_the_cap(tmp_path):
+    path = _write(tmp_path, {"name": "c", "type": "public_channel", "id": 1,
+                             "messages": [_message(1)]})
+    with pytest.raises(InvalidInput, match="limits.export_bytes"):
+        list(read_chats(path, limits=LimitSettings(export_bytes=100)))
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / "result.json").write_text('{"name": "c", "messages": [{"id": 1, "text": '
+                                      + "[" * 100 + "]" * 100 + "}]}", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="limits.json_depth"):
+        list(read_chats(deep))
+    with pytest.raises(InvalidInput, match="not a regular file"):
+        read_export("/dev/zero")  # never read forever
+
+
+def _full_export(tmp_path):
+    chats = [{"name": "Канал", "type": "public_channel", "id": 1, "messages": [_message(1)]},
+             {"name": "Иван", "type": "personal_chat", "id": 2, "messages": [_message(1)]},
+             {"name": "Группа", "type": "private_supergroup", "id": 3, "messages": [_message(1)]},
+             {"name": "Бот", "type": "bot_chat", "id": 4, "messages": [_message(1)]}]
+    return _write(tmp_path, {"about": "x", "chats": {"about": "y", "list": chats}})
+
+
+def test_import_takes_channels_and_groups_unless_told_otherwise(store, tmp_path):
+    from monitor.actions.imports import import_telegram_export
+    from monitor.ingest.pipeline import Pipeline
+
+    path = _full_export(tmp_path)
+    pipeline = Pipeline(store, Settings(database_url=store.url), alerts_hook=False)
+    report = import_telegram_export(pipeline, path)
+    assert [c.chat for c in report.chats] == ["Канал", "Группа"]
+    assert report.skipped == ["Иван", "Бот"]
+    assert [c.chat for c in import_telegram_export(pipeline, path, chat_id="иван").chats] == \
+        ["Иван"]
+    every = import_telegram_export(pipeline, path, all_chats=True)
+    assert len(every.chats) == 4 and sum(c.new for c in every.chats) == 1  # Бот was new
+    with pytest.raises(InvalidInput, match="no chat"):
+        import_telegram_export(pipeline, path, chat_id="nobody")
+
+
+def test_reimporting_an_export_with_repeated_ids_adds_no_version(store, tmp_path):
+    from sqlalchemy import func, select
+
+    from monitor.actions.imports import import_telegram_export
+    from monitor.ingest.pipeline import Pipeline
+    from monitor.store.models import ItemVersionRow
+
+    path = _write(tmp_path, {"name": "Канал", "type": "public_channel", "id": 9, "messages": [
+        _message(1, "первый"), _message(2, "второй"), _message(1, "подмена")]})
+    pipeline = Pipeline(store, Settings(database_url=store.url), alerts_hook=False)
+    first = import_telegram_export(pipeline, path)
+    assert first.chats[0].new == 2 and first.chats[0].duplicates == 1
+    for _ in range(2):
+        again = import_telegram_export(pipeline, path).chats[0]
+        assert (again.new, again.versions) == (0, 0)
+    with store.unit() as s:
+        assert s.scalar(select(func.count()).select_from(ItemVersionRow)) <= 2
