@@ -16,7 +16,11 @@ from typing import Callable
 from monitor.errors import AlreadyExists
 from monitor.ingest.pipeline import Pipeline
 from monitor.sources.base import Batch
+from monitor.sources.telegram import TelegramSource
+from monitor.sources.telegram_export import TelegramExportSource, read_export, select_chat
+from monitor.sources.telegram_web import TelegramWebSource
 from monitor.store import sources as source_repo
+from monitor.types import SourceConfig
 
 BATCH = 200
 
@@ -40,8 +44,6 @@ class ImportReport:
 def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str | None = None,
                            username: str | None = None, tz: str | None = None,
                            progress: Callable[[int], None] | None = None) -> ImportReport:
-    from monitor.sources.telegram_export import TelegramExportSource, read_export, select_chat
-
     locator = TelegramExportSource.check_locator(str(path))
     chats = read_export(locator, tz=tz)
     if chat_id is not None:
@@ -50,17 +52,19 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
     for chat in chats:
         name = chat.name or (f"export {chat.id}" if chat.id is not None else f"export {Path(locator).parent.name}")
         with pipeline.store.unit() as s:
-            src = source_repo.find_channel_source(s, channel_id=chat.id, name=name)
+            src = source_repo.find_channel_source(s, channel_id=chat.id, name=name,
+                                                  export_type=TelegramExportSource.type)
             created = src is None
             if created:
                 options = {"chat_id": chat.id} | ({"username": username} if username else {})
                 try:
-                    src = source_repo.add_source(s, type="telegram-export", locator=locator, name=name,
-                                                 options=options, unique_locator=False)
+                    row = source_repo.add_source(s, type=TelegramExportSource.type, locator=locator,
+                                                 name=name, options=options, unique_locator=False)
                 except AlreadyExists:
-                    src = source_repo.add_source(s, type="telegram-export", locator=locator,
+                    row = source_repo.add_source(s, type=TelegramExportSource.type, locator=locator,
                                                  name=f"{name} (export {chat.id})", options=options,
                                                  unique_locator=False)
+                src = source_repo.to_config(row)
             source_id, source_name = src.id, src.name
             # The permalink needs the public username, which exports do not carry: take it from
             # the command, else from what the channel's source already knows.
@@ -71,7 +75,7 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
         items = sorted(chat.items, key=lambda it: (int(it.external_id) if it.external_id.isdigit() else 0))
         for start in range(0, len(items), BATCH):
             chunk = items[start:start + BATCH]
-            res = pipeline.ingest(source_id, Batch(items=chunk), collector="telegram-export")
+            res = pipeline.ingest(source_id, Batch(items=chunk), collector=TelegramExportSource.type)
             entry.read += len(chunk)
             entry.new += res.new
             entry.versions += res.versions
@@ -82,9 +86,9 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
     return report
 
 
-def _username_of(src) -> str | None:
+def _username_of(src: SourceConfig) -> str | None:
     """A Telegram source's public username (its locator or resolved state), if it has one."""
-    if src.type in ("telegram", "telegram-web"):
+    if src.type in (TelegramSource.type, TelegramWebSource.type):
         name = (src.state or {}).get("username") or src.locator
         name = str(name).lstrip("@")
         if name and not name.lstrip("-").isdigit() and "/" not in name:

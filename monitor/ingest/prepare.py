@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from monitor import types as t
 from monitor.settings import DedupSettings
-from monitor.store.stories import Cluster
+from monitor.dedup.stories import Cluster
 
 
 def enrich(value: t.Item, source_language: str | None) -> tuple[str, str | None]:

@@ -28,4 +28,15 @@ def source_class(type_name: str) -> type[Source]:
     return getattr(importlib.import_module(module_name), cls_name)
 
 
-__all__ = ["Batch", "CollectContext", "Source", "SourceConfig", "SOURCE_TYPES", "source_class"]
+def source_classes() -> list[type[Source]]:
+    """Every registered source type (imports them all)."""
+    return [source_class(name) for name in SOURCE_TYPES]
+
+
+def scheduled_types() -> tuple[str, ...]:
+    """The types collected on a schedule (:attr:`Source.scheduled`)."""
+    return tuple(cls.type for cls in source_classes() if cls.scheduled)
+
+
+__all__ = ["Batch", "CollectContext", "Source", "SourceConfig", "SOURCE_TYPES", "scheduled_types",
+           "source_class", "source_classes"]

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from monitor.alerts.outbox import route_new_hits
 from monitor.store import alerts as repo
 from monitor.store import desks as desk_repo
 from monitor.store import watch as watch_repo
@@ -140,7 +141,7 @@ def test_insert_if_absent_holds_under_concurrent_writers(store):
         try:
             barrier.wait()
             with store.unit() as s:
-                results.append(repo.on_new_hits(s, [hid], now=T0))
+                results.append(route_new_hits(s, [hid], now=T0))
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 

@@ -1,7 +1,7 @@
 """Test data for the alert tests, built through the repositories and the ORM in the test database.
 
 A "world" is a source, a desk with targets, a watchlist with one term routed to the desk. ``hit()``
-stores an item, its story and a hit, and calls the pipeline's hook ``on_new_hits`` in the SAME
+stores an item, its story and a hit, and calls the pipeline's hook ``route_new_hits`` in the SAME
 transaction, as the pipeline does.
 """
 
@@ -14,8 +14,8 @@ from typing import Sequence
 
 from sqlalchemy import select
 
+from monitor.alerts.outbox import route_new_hits
 from monitor.settings import Settings
-from monitor.store import alerts as repo
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
@@ -71,7 +71,7 @@ def hit(store, w: World, *, now: datetime, title: str | None = None, story_id: i
         text: str | None = None, settings: Settings | None = None, term_id: int | None = None,
         watchlist_id: int | None = None) -> tuple[int, int | None, int]:
     """Store an item (in a new story unless ``story_id`` names one; ``False`` = no story yet) and a
-    hit on it, then call ``on_new_hits`` in the same transaction: (hit id, story id, alerts made)."""
+    hit on it, then call ``route_new_hits`` in the same transaction: (hit id, story id, alerts made)."""
     n = next(_seq)
     title = title or f"Новость {n}: северокорейские военные"
     text = text or f"Текст {n}: в Курской области замечены «северокорейские военные» <script>x</script>"
@@ -101,7 +101,7 @@ def hit(store, w: World, *, now: datetime, title: str | None = None, story_id: i
                 matched_hash="0" * 64, created_at=now)
         s.add(h)
         s.flush()
-        made = repo.on_new_hits(s, [h.id], settings=settings or Settings(), now=now)
+        made = route_new_hits(s, [h.id], now=now)
         return h.id, story_id, made
 
 
