@@ -26,8 +26,8 @@ from typing import Iterable, Literal
 from monitor.errors import PermanentSourceError, RateLimited, SourceError, SourceGone
 from monitor.store.values import SourceHealth
 
-__all__ = ["ERROR_WEIGHTS", "Outcome", "Rules", "backoff", "error_kind", "is_silent", "next_interval",
-           "next_state"]
+__all__ = ["ERROR_WEIGHTS", "Outcome", "Rules", "backoff", "error_kind", "is_silent",
+           "next_interval", "next_state"]
 
 ERROR_WEIGHTS = {"hard": 1.0, "soft": 0.5, "temporary": 0.25}
 WEEK = 7 * 24 * 3600.0
@@ -76,7 +76,8 @@ def silence_limit(usual_gap: float | None, silent_after: float) -> float:
     return float(min(silent_after, max(SILENT_FLOOR, SILENT_GAPS * usual_gap)))
 
 
-def is_silent(health: SourceHealth, now: datetime, silent_after: float | None, rule: Silence) -> bool:
+def is_silent(health: SourceHealth, now: datetime, silent_after: float | None,
+              rule: Silence) -> bool:
     """Whether a source has had no new item for longer than expected (never-productive sources
     count from when they were added).
 
@@ -163,14 +164,16 @@ class Outcome:
     def from_error(cls, error: BaseException) -> Outcome:
         kind = ("gone" if isinstance(error, SourceGone)
                 else "rate_limited" if isinstance(error, RateLimited) else "error")
-        return cls(error=f"{type(error).__name__}: {error}"[:2000], kind=kind, grade=error_kind(error),
+        return cls(error=f"{type(error).__name__}: {error}"[:2000], kind=kind,
+                   grade=error_kind(error),
                    status=getattr(error, "status", None),
                    retry_after=getattr(error, "retry_after", None))
 
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """The configured limits and the source type's own pace (see :class:`~monitor.sources.base.Source`)."""
+    """The configured limits and the source type's own pace (see
+    :class:`~monitor.sources.base.Source`)."""
 
     min_interval: float = 300
     max_interval: float = 86400
@@ -197,11 +200,12 @@ def next_state(health: SourceHealth, outcome: Outcome, *, now: datetime, rules: 
         if rules.fixed_interval is not None:
             interval = float(health.pinned_interval or rules.fixed_interval)
         else:
+            asked = outcome.min_interval or health.feed_min_interval
             interval = next_interval(recent_dates, now=now, min_seconds=rules.min_interval,
-                                     max_seconds=rules.max_interval,
-                                     feed_min_interval=outcome.min_interval or health.feed_min_interval,
+                                     max_seconds=rules.max_interval, feed_min_interval=asked,
                                      pinned=health.pinned_interval)
-        status = "not modified" if outcome.not_modified else (str(outcome.status) if outcome.status else "ok")
+        status = ("not modified" if outcome.not_modified
+                  else str(outcome.status) if outcome.status else "ok")
         return dataclasses.replace(state, error_count=0, last_error=None, last_success_at=now,
                                    last_status=status, paused_until=None, interval=int(interval),
                                    next_check_at=now + timedelta(seconds=interval))
@@ -218,8 +222,8 @@ def next_state(health: SourceHealth, outcome: Outcome, *, now: datetime, rules: 
     else:
         status = f"error ({outcome.status})" if outcome.status else "error"
     base = float(health.pinned_interval or health.interval or rules.default_interval)
-    delay = backoff(errors, outcome.grade, min(base, rules.max_interval), retry_after=outcome.retry_after,
-                    max_seconds=rules.max_interval, rng=rng)
+    delay = backoff(errors, outcome.grade, min(base, rules.max_interval),
+                    retry_after=outcome.retry_after, max_seconds=rules.max_interval, rng=rng)
     state = dataclasses.replace(state, last_status=status, paused_until=paused,
                                 next_check_at=now + timedelta(seconds=delay))
     if errors >= rules.error_limit:

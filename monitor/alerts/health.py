@@ -31,9 +31,8 @@ from typing import Sequence
 
 from monitor.alerts.routing import draft, due_time
 from monitor.durations import parse_duration
-from monitor.schedule import is_silent
 from monitor.settings import Settings
-from monitor.sources import source_class
+from monitor.sources import silent_source
 from monitor.store import alerts as repo
 from monitor.store import sources as source_repo
 from monitor.store.db import Session, Store
@@ -106,7 +105,7 @@ def source_problems(src: SourceHealth, now: datetime, *, silent_after: int | Non
             src.last_status == "error" and erroring_since and now - erroring_since > timedelta(seconds=3 * interval)):
         out.append((f"op:failing:{src.id}:{since_ok}", f"Source failing: {name}",
                     f"{src.error_count} errors in a row; last error: {src.last_error or 'unknown'}."))
-    if not out and is_silent(src, now, silent_after, source_class(src.type).silence):
+    if not out and silent_source(src, now, silent_after):
         out.append((f"op:silent:{src.id}:{stamp(src.last_new_item_at)}", f"Source silent: {name}",
                     f"No new item from {name} since {stamp(src.last_new_item_at)} UTC."))
     return out

@@ -108,7 +108,8 @@ class _Router:
         ref = key.split(":", 1)[1]
         too_old = (route.max_age is not None and hit.seen_at is not None
                    and now - hit.seen_at > timedelta(seconds=route.max_age))
-        muted = ("story", hit.story_id) in self.facts.mutes or ("term", hit.term_id) in self.facts.mutes
+        mutes = self.facts.mutes
+        muted = ("story", hit.story_id) in mutes or ("term", hit.term_id) in mutes
         if too_old or muted:
             if key not in self.status:  # recorded for the desk's audit
                 self.add(draft(key=f"{'old' if too_old else 'muted'}:{ref}", kind="story",

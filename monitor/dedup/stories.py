@@ -149,7 +149,8 @@ def decide(entries: Sequence[Entry], candidates: Candidates, *, window: timedelt
     created: list[NewStory] = []
     for entry in entries:
         state.stale = []
-        join = next((j for j in (joiner(entry, state) for joiner in joiners) if j is not None), None)
+        found = (joiner(entry, state) for joiner in joiners)
+        join = next((j for j in found if j is not None), None)
         if join is None:
             story = NewStory(ref=len(created), first_item_id=entry.item_id,
                              first_source_id=entry.source_id, first_seen_at=entry.seen_at,

@@ -60,7 +60,7 @@ class BatchResult:
     alerts: int = 0
     stories_joined: int = 0
     new_hit_ids: list[int] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage (read, enrich, ...)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage (read, ...)
 
 
 @dataclass
@@ -114,7 +114,7 @@ class Pipeline:
         with self._write_lock:
             yield
 
-    # ------------------------------------------------------------------ ingest (sync, one transaction)
+    # ------------------------------------------------------------ ingest (sync, one transaction)
 
     def ingest(self, source_id: int, batch: Batch, *, collector: str | None = None,
                now: datetime | None = None) -> BatchResult:
@@ -236,7 +236,8 @@ class Pipeline:
 
     # ------------------------------------------------------------------ runs (async)
 
-    async def run_source(self, source_id: int, *, progress: Callable[[int], None] | None = None) -> RunResult:
+    async def run_source(self, source_id: int, *,
+                         progress: Callable[[int], None] | None = None) -> RunResult:
         """Collect one source: ingest each batch it yields, then record the outcome."""
         with self.store.unit() as s:
             config = source_repo.source_config(s, source_id)
@@ -254,8 +255,8 @@ class Pipeline:
         http_status = None
         try:
             collector = source_class(config.type)()
-            ctx = CollectContext(settings=self.settings, fetcher=self.fetcher, executor=self.executor,
-                                 progress=progress)
+            ctx = CollectContext(settings=self.settings, fetcher=self.fetcher,
+                                 executor=self.executor, progress=progress)
             async for batch in collector.collect(config, ctx):
                 res = await asyncio.to_thread(self.ingest, source_id, batch)
                 result.batches += 1
@@ -276,7 +277,8 @@ class Pipeline:
             error = exc
         finally:
             self._running.discard(source_id)
-        result.status = "error" if error else ("not_modified" if not_modified and not result.new else "ok")
+        quiet = not_modified and not result.new
+        result.status = "error" if error else ("not_modified" if quiet else "ok")
         metrics.FETCHES.labels(config.type, result.status).inc()
         metrics.RUN_SECONDS.labels(config.type).observe((utcnow() - started).total_seconds())
         result.error = f"{type(error).__name__}: {error}" if error else None
@@ -289,8 +291,11 @@ class Pipeline:
                        not_modified: bool = False, min_interval: float | None = None,
                        http_status: int | None = None, now: datetime | None = None) -> None:
         """Write the run's outcome and the next check time on the source row."""
-        outcome = (Outcome.from_error(error) if error is not None
-                   else Outcome(not_modified=not_modified, status=http_status, min_interval=min_interval))
+        if error is not None:
+            outcome = Outcome.from_error(error)
+        else:
+            outcome = Outcome(not_modified=not_modified, status=http_status,
+                              min_interval=min_interval)
         self.record(source_id, outcome, now=now)
 
     def record(self, source_id: int, outcome: Outcome, *, now: datetime | None = None) -> None:
@@ -322,7 +327,8 @@ class Pipeline:
                       item_progress: Callable[[int], None] | None = None) -> PassSummary:
         """One pass over the due sources (or the named ones, or all), concurrently within limits.
 
-        Without ``names``, only sources of ``types`` (default: every type collected on a schedule)."""
+        Without ``names``, only sources of ``types`` (default: the types collected on a
+        schedule)."""
         if not names and types is None:
             types = scheduled_types()
         with self.store.unit() as s:

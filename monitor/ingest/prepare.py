@@ -27,7 +27,8 @@ def cluster(value: t.Item, footer: str | None, dedup: DedupSettings) -> Cluster:
     from monitor.dedup import band_keys, exact_keys, signature
 
     keys = exact_keys(value, footer=footer)
-    text = value.text if len(value.text or "") >= 40 or not value.title else f"{value.title}\n{value.text}"
+    short = len(value.text or "") < 40 and value.title
+    text = f"{value.title}\n{value.text}" if short else value.text
     sig = signature(text or "", num_perm=dedup.num_perm, footer=footer)
     if sig is None:
         return Cluster(keys=keys, signature=None, bands=())

@@ -29,7 +29,8 @@ def _die_with_parent(parent: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def pipeline_for(store: Store, settings: Settings, *, pool: bool = True) -> AsyncIterator[Pipeline]:
+async def pipeline_for(store: Store, settings: Settings, *,
+                       pool: bool = True) -> AsyncIterator[Pipeline]:
     """A pipeline with a shared HTTP fetcher and, when ``pool``, a process pool for feed parsing."""
     from monitor.sources.http import Fetcher
 
@@ -37,7 +38,8 @@ async def pipeline_for(store: Store, settings: Settings, *, pool: bool = True) -
     # spawn, not fork: forked workers would inherit the parent's open database sockets, and after
     # a SIGKILL of the parent they would keep its transaction (and its locks) alive. Spawned
     # workers are direct children, so they can also be told to die with their parent.
-    executor = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    spawn = multiprocessing.get_context("spawn")
+    executor = (ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
                                     initializer=_die_with_parent, initargs=(os.getpid(),))
                 if pool and workers > 1 else None)
     try:

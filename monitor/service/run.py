@@ -23,10 +23,9 @@ from monitor import metrics
 from monitor.alerts import worker
 from monitor.durations import parse_duration
 from monitor.ingest.runtime import pipeline_for
-from monitor.schedule import is_silent
 from monitor.service.scheduler import LocalDispatcher, Scanner, type_limits
 from monitor.settings import Settings
-from monitor.sources import source_class
+from monitor.sources import silent_source
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
 from monitor.store.maintenance import prune
@@ -111,8 +110,7 @@ class Service:
                                window_days=self.settings.dedup.window_days)
                 watched = source_repo.watched_health(s)
             silent_after = parse_duration(self.settings.alerts.silent_after) or 172800
-            silent = [h.name for h in watched
-                      if is_silent(h, now, silent_after, source_class(h.type).silence)]
+            silent = [h.name for h in watched if silent_source(h, now, silent_after)]
             return pruned, silent
 
         pruned, silent = await asyncio.to_thread(work)

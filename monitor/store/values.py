@@ -259,10 +259,11 @@ class RoutingFacts:
 
     routes: Mapping[int, tuple[Route, ...]]  # watchlist id -> its routes, by route id
     mutes: frozenset[tuple[str, int]] = frozenset()  # ("story" | "term", id)
-    recent: Mapping[int, int] = field(default_factory=dict)  # route id -> real-time alerts in its window
+    # route id -> real-time alerts within its throttle period
+    recent: Mapping[int, int] = field(default_factory=dict)
     existing: Mapping[str, str] = field(default_factory=dict)  # alert key -> status
     source_counts: Mapping[int, int] = field(default_factory=dict)  # story id -> sources
-    targets: Mapping[int, tuple[int, ...]] = field(default_factory=dict)  # desk id -> enabled targets
+    targets: Mapping[int, tuple[int, ...]] = field(default_factory=dict)  # desk -> enabled targets
 
 
 @dataclass(frozen=True, slots=True)

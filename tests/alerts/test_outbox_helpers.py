@@ -15,6 +15,7 @@ from typing import Sequence
 from sqlalchemy import select
 
 from monitor.alerts.outbox import route_new_hits
+from monitor.alerts.routes import route_settings
 from monitor.settings import Settings
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
@@ -50,7 +51,7 @@ def make_world(store, *, targets: Sequence[str] = ("json://127.0.0.1:9/hook",), 
         if created_at is not None:
             wl.created_at = created_at
         term = watch_repo.add_term(s, wl, "северокорейские военные")
-        r = desk_repo.add_route(s, wl, d, **({"max_age": 48 * 3600} | route))
+        r = desk_repo.add_route(s, wl, d, route_settings(**({"max_age": 48 * 3600} | route)))
         return World(d.id, wl.id, term.id, r.id, src.id, desk)
 
 

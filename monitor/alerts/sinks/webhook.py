@@ -86,7 +86,8 @@ class WebhookSink(Sink):
         except ValueError:
             ok = False
         if not ok:
-            raise ValueError(f"{redact_target(url)}: not a valid webhook URL (host missing or bad port)")
+            raise ValueError(f"{redact_target(url)}: not a valid webhook URL "
+                             "(host missing or bad port)")
 
     async def send(self, url: str, rendered: Rendered, *, alert_id: int, timeout: float,
                    kind: str = "story") -> None:
@@ -103,8 +104,8 @@ class WebhookSink(Sink):
             # asyncio.timeout bounds the whole exchange: httpx's timeouts are per read, so a server
             # that drips one byte a second would otherwise hold the worker indefinitely.
             async with asyncio.timeout(timeout):
-                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False,
-                                             verify=_ssl_context()) as client:
+                async with httpx.AsyncClient(timeout=timeout, follow_redirects=False,
+                                             trust_env=False, verify=_ssl_context()) as client:
                     response = await client.post(target, json=payload, headers=headers, auth=auth)
         except (TimeoutError, httpx.TimeoutException):
             raise DeliveryError(f"{where}: timed out after {timeout:g} s", transient=True) from None
