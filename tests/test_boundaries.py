@@ -108,7 +108,8 @@ RUFF_CLEAN = [
     "monitor/alerts/routes.py", "monitor/alerts/outbox.py", "monitor/alerts/content.py",
     "monitor/alerts/sinks", "monitor/match/preds.py", "monitor/schedule.py",
     "tests/test_boundaries.py", "tests/alerts/test_sink_contract.py",
-    "tests/sources/test_source_contract.py",
+    "tests/sources/test_source_contract.py", "tests/alerts/test_routing.py",
+    "tests/dedup/test_stories.py", "tests/ingest/test_versions.py", "tests/test_schedule.py",
 ]
 
 
