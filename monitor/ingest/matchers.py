@@ -12,8 +12,10 @@ import logging
 import threading
 import time
 
+from monitor.match import TermSpec, compile_matcher
 from monitor.settings import Settings
 from monitor.store import hits as hit_repo
+from monitor.store.watch import alias_map
 
 log = logging.getLogger("monitor.ingest.pipeline")
 
@@ -32,9 +34,6 @@ class MatcherCache:
         fingerprint = hit_repo.terms_fingerprint(s)
         with self._lock:
             if fingerprint != self._fingerprint:
-                from monitor.match import TermSpec, compile_matcher
-                from monitor.store.watch import alias_map
-
                 terms = hit_repo.active_terms(s)
                 self.meta = {m.term_id: m for m in terms}
                 started = time.perf_counter()

@@ -15,7 +15,7 @@ from monitor.types import utcnow
 def ops_app(service) -> FastAPI:
     app = None
     if service.options.web:
-        from monitor.web.app import create_app
+        from monitor.web.app import create_app  # the whole web UI, only with --web
 
         app = create_app(service.settings, service.store)
     app = app or FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)

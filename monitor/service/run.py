@@ -122,6 +122,7 @@ class Service:
 
     async def _telegram_live(self, pipeline) -> None:
         """Keep the live listener up for joined channels; the scheduled runs are the gap-fill poll."""
+        # imported here: Telethon costs ~0.4 s at start-up and only the live listener needs it
         from monitor.service.telegram import run_live
 
         while not self.stop_event.is_set():
@@ -136,6 +137,7 @@ class Service:
                     await asyncio.wait_for(self.stop_event.wait(), timeout=60)
 
     async def _serve_http(self) -> None:
+        # imported here: only a service with an HTTP port needs uvicorn and FastAPI
         import uvicorn
 
         from monitor.service.http import ops_app
