@@ -44,7 +44,7 @@ from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store import stories as story_repo
 from monitor.store.db import Session, Store
-from monitor.store.values import SourceState
+from monitor.store.values import SourceState, StoryDecision
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.ingest.pipeline")
@@ -164,18 +164,7 @@ class Pipeline:
             footer, state = steps.learn_footer(state, texts, recent)
         clusters = [prepare.cluster(c.value, footer or source.footer, dedup) for c in fresh]
         watch.lap("dedup")
-        # read the story candidates, decide the stories (pure)
-        entries = steps.story_entries(fresh, source.id, clusters)
-        owners = story_repo.key_owners(s, [v for e in entries for _, v in e.cluster.keys])
-        owned = {o.value for o in owners}
-        bands = [b for e in entries if not any(v in owned for _, v in e.cluster.keys)
-                 for b in e.cluster.bands]
-        window = timedelta(days=dedup.window_days)
-        near = (story_repo.band_candidates(s, bands, min(e.seen_at for e in entries) - window,
-                                           max(e.seen_at for e in entries) + window)
-                if bands else [])
-        decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
-                                  similarity=dedup.similarity, score=prepare.similarity)
+        decision = self._stories(s, steps.story_entries(fresh, source.id, clusters))
         result.stories_joined = sum(p.how != "new" for p in decision.placements)
         watch.lap("stories")
         # write: stories first (items name theirs), items, then their keys and bands
@@ -203,6 +192,21 @@ class Pipeline:
                      resume.locator)
         source_repo.write_resume_state(s, source.id, resume)
         watch.lap("write")
+
+    def _stories(self, s: Session, entries: Sequence[stories.Entry]) -> StoryDecision:
+        """Read the story candidates of the new items, decide their stories (pure)."""
+        dedup = self.settings.dedup
+        owners = story_repo.key_owners(s, [v for e in entries for _, v in e.cluster.keys])
+        owned = {o.value for o in owners}
+        # an item with a stored exact key joins that key's story: its bands need no candidates
+        bands = [b for e in entries if not any(v in owned for _, v in e.cluster.keys)
+                 for b in e.cluster.bands]
+        window = timedelta(days=dedup.window_days)
+        near = (story_repo.band_candidates(s, bands, min(e.seen_at for e in entries) - window,
+                                           max(e.seen_at for e in entries) + window)
+                if bands else [])
+        return stories.decide(entries, stories.Candidates(owners, near), window=window,
+                              similarity=dedup.similarity, score=prepare.similarity)
 
     def _match(self, s: Session, source: SourceState, changed: Sequence[steps.Changed],
                story_of: dict[int, int], now: datetime, watch: metrics.Stopwatch) -> list[int]:
