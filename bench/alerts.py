@@ -23,7 +23,7 @@ from pathlib import Path
 
 from monitor.alerts.worker import run_forever
 from monitor.settings import Settings
-from monitor.store import alerts as repo
+from monitor.alerts.outbox import route_new_hits
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
@@ -79,7 +79,7 @@ def store_item(store: Store, ids: tuple[int, int, int], n: int) -> int:
                   story_id=story.id, field="text", snippet=f"«bench» item {n}", matched_hash="0" * 64, created_at=now)
         s.add(hit)
         s.flush()
-        repo.on_new_hits(s, [hit.id], now=now)
+        route_new_hits(s, [hit.id], now=now)
         from sqlalchemy import select
         from monitor.store.models import AlertRow
 

@@ -19,15 +19,19 @@ ever lengthens the delay, so a ``Retry-After`` the server sent is always honoure
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
-from typing import Iterable
+from typing import Iterable, Literal
 
 from monitor.errors import PermanentSourceError, RateLimited, SourceError, SourceGone
+from monitor.store.values import SourceHealth
 
-__all__ = ["ERROR_WEIGHTS", "backoff", "error_kind", "next_interval", "parse_retry_after"]
+__all__ = ["ERROR_WEIGHTS", "Outcome", "Rules", "backoff", "error_kind", "is_silent",
+           "next_interval", "next_state", "parse_retry_after"]
 
 ERROR_WEIGHTS = {"hard": 1.0, "soft": 0.5, "temporary": 0.25}
 WEEK = 7 * 24 * 3600.0
@@ -62,6 +66,9 @@ SILENT_GAPS = 8
 SILENT_FLOOR = 6 * 3600.0
 
 
+Silence = Literal["pace", "fixed", "never"]
+
+
 def silence_limit(usual_gap: float | None, silent_after: float) -> float:
     """Seconds without a new item after which a source is flagged silent.
 
@@ -71,6 +78,26 @@ def silence_limit(usual_gap: float | None, silent_after: float) -> float:
     if not usual_gap:
         return float(silent_after)
     return float(min(silent_after, max(SILENT_FLOOR, SILENT_GAPS * usual_gap)))
+
+
+def is_silent(health: SourceHealth, now: datetime, silent_after: float | None,
+              rule: Silence) -> bool:
+    """Whether a source has had no new item for longer than expected (never-productive sources
+    count from when they were added).
+
+    ``rule`` is the source type's (:attr:`monitor.sources.base.Source.silence`): ``pace`` measures
+    against its adaptive interval (unless an operator pinned one), ``fixed`` only against
+    ``silent_after``, ``never`` (sources imported on demand) is never silent.
+    """
+    if silent_after is None or rule == "never" or not health.enabled or health.retired:
+        return False
+    quiet_since = health.last_new_item_at or health.created_at
+    if quiet_since is None:
+        return False
+    paced = rule == "pace" and not health.pinned_interval
+    limit = silence_limit(health.interval if paced else None, silent_after)
+    return (now - quiet_since).total_seconds() > limit
+
 
 def error_kind(error: BaseException) -> str:
     """Grade an error for :func:`backoff`: ``hard``, ``soft`` or ``temporary``.
@@ -156,3 +183,93 @@ def parse_retry_after(value: str | None, *, now: datetime, cap: float = 86400) -
     except OverflowError:
         return float(cap)
     return float(min(max(seconds, 0.0), cap))
+
+
+# ---------------------------------------------------------------------- the next state of a source
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a run of a source ended, as :func:`next_state` reads it (no exception objects)."""
+
+    error: str | None = None  # "Type: message"; None when the run succeeded
+    kind: Literal["gone", "rate_limited", "error"] | None = None
+    grade: str = "hard"  # the error's backoff grade (:func:`error_kind`)
+    status: int | None = None  # HTTP status: of the error, or of the successful fetch
+    retry_after: float | None = None  # seconds the server asked us to wait, already parsed
+    not_modified: bool = False
+    min_interval: float | None = None  # what the feed asked for (TTL, Cache-Control, ...)
+
+    @classmethod
+    def from_error(cls, error: BaseException) -> Outcome:
+        kind = ("gone" if isinstance(error, SourceGone)
+                else "rate_limited" if isinstance(error, RateLimited) else "error")
+        return cls(error=f"{type(error).__name__}: {error}"[:2000], kind=kind,
+                   grade=error_kind(error),
+                   status=getattr(error, "status", None),
+                   retry_after=getattr(error, "retry_after", None))
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The configured limits and the source type's own pace (see
+    :class:`~monitor.sources.base.Source`)."""
+
+    min_interval: float = 300
+    max_interval: float = 86400
+    default_interval: float = 3600
+    error_limit: int = 10
+    max_retry_after: float = 86400  # a server's Retry-After is honoured up to this (fetch.*)
+    fixed_interval: float | None = None  # the type polls at this pace (Telegram's gap-fill poll)
+    rate_limited_status: str | None = None  # how the type names a rate limit ("flood_wait")
+
+
+def next_state(health: SourceHealth, outcome: Outcome, *, now: datetime, rules: Rules,
+               recent_dates: Iterable[datetime | None] = (),
+               rng: random.Random | None = None) -> SourceHealth:
+    """The source's schedule and health after a run: status, error streak, next check.
+
+    Success clears the streak and any pause and schedules the next check after the adaptive
+    interval (:func:`next_interval` over ``recent_dates``, the source's published times of the
+    last week), the type's fixed pace, or the operator's pinned interval. An error grows the
+    streak and backs off (:func:`backoff`, never before a Retry-After); a source that is gone
+    (HTTP 410) is retired; after ``rules.error_limit`` errors in a row the source is disabled
+    until an operator enables it again.
+    """
+    state = dataclasses.replace(health, last_checked_at=now)
+    if outcome.error is None:
+        if rules.fixed_interval is not None:
+            interval = float(health.pinned_interval or rules.fixed_interval)
+        else:
+            asked = outcome.min_interval or health.feed_min_interval
+            interval = next_interval(recent_dates, now=now, min_seconds=rules.min_interval,
+                                     max_seconds=rules.max_interval, feed_min_interval=asked,
+                                     pinned=health.pinned_interval)
+        status = ("not modified" if outcome.not_modified
+                  else str(outcome.status) if outcome.status else "ok")
+        return dataclasses.replace(state, error_count=0, last_error=None, last_success_at=now,
+                                   last_status=status, paused_until=None, interval=int(interval),
+                                   next_check_at=now + timedelta(seconds=interval))
+    errors = health.error_count + 1
+    state = dataclasses.replace(state, error_count=errors, last_error=outcome.error)
+    if outcome.kind == "gone":
+        return dataclasses.replace(state, retired=True, next_check_at=None,
+                                   last_status=f"gone ({outcome.status or 'permanent'})")
+    paused = health.paused_until
+    if outcome.kind == "rate_limited":
+        status = rules.rate_limited_status or f"rate limited ({outcome.status or '-'})"
+        if outcome.retry_after:  # capped: a hostile header must not park a source for years
+            paused = now + timedelta(seconds=min(max(outcome.retry_after, 0.0),
+                                                 rules.max_retry_after))
+    else:
+        status = f"error ({outcome.status})" if outcome.status else "error"
+    base = float(health.pinned_interval or health.interval or rules.default_interval)
+    delay = backoff(errors, outcome.grade, min(base, rules.max_interval),
+                    retry_after=outcome.retry_after, max_seconds=rules.max_interval,
+                    max_retry_after=rules.max_retry_after, rng=rng)
+    state = dataclasses.replace(state, last_status=status, paused_until=paused,
+                                next_check_at=now + timedelta(seconds=delay))
+    if errors >= rules.error_limit:
+        state = dataclasses.replace(state, enabled=False,
+                                    last_status=f"stopped after {errors} errors (enable to resume)")
+    return state

@@ -80,10 +80,6 @@ class Item:
         """Hash of what a reader sees: a change here makes a new version of the item."""
         return content_hash(self.title, self.text, self.url)
 
-    @property
-    def permalink(self) -> str | None:
-        return self.url
-
 
 @dataclass(frozen=True, slots=True)
 class Deletion:
@@ -110,3 +106,22 @@ class TermHit:
     spans: tuple[Span, ...]
     snippet: str  # plain text with the matched words wrapped in « » markers; see match.snippet
     snippet_html: str = ""  # HTML-escaped snippet with <mark> around the matched words
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """A read-only snapshot of a source row: what a collector needs to resume."""
+
+    id: int
+    name: str
+    type: str
+    locator: str  # feed URL, channel username / id, export path
+    options: Mapping[str, Any] = field(default_factory=dict)
+    account: str | None = None  # Telegram account that collects this source
+    language: str | None = None  # declared language, if any
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    cursor: str | None = None  # e.g. the highest Telegram message id stored
+    state: Mapping[str, Any] = field(default_factory=dict)  # collector-private persisted state
+    last_checked_at: datetime | None = None

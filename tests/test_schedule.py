@@ -8,8 +8,17 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from monitor.errors import PermanentSourceError, RateLimited, SourceGone, TransientSourceError
-from monitor.schedule import backoff, error_kind, next_interval, parse_retry_after
+from monitor.schedule import (
+    Outcome,
+    Rules,
+    backoff,
+    error_kind,
+    next_interval,
+    next_state,
+    parse_retry_after,
+)
 from monitor.sources.http import FetchTimeout
+from monitor.store.values import SourceHealth
 
 NOW = datetime(2024, 7, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -112,3 +121,45 @@ def test_backoff_caps_retry_after_and_serves_the_alert_worker_jitter():
     rng = random.Random(3)
     shortened = [backoff(1, 1.0, 30, jitter=(0.75, 1.0), rng=rng) for _ in range(100)]
     assert all(22.5 <= v <= 30 for v in shortened) and len(set(shortened)) > 50
+# ---------------------------------------------------------------------- next_state
+
+
+def _health(**kw):
+    return SourceHealth(**({"id": 1, "name": "feed", "type": "rss"} | kw))
+
+
+def test_next_state_success_clears_the_streak_and_adapts_the_interval():
+    now = datetime(2025, 1, 8, tzinfo=timezone.utc)
+    before = _health(error_count=3, last_error="x", paused_until=now, interval=600)
+    dates = [now - timedelta(hours=h) for h in range(0, 168, 2)]  # every 2 hours
+    after = next_state(before, Outcome(status=200), now=now, rules=Rules(), recent_dates=dates)
+    assert (after.error_count, after.last_error, after.paused_until) == (0, None, None)
+    assert (after.last_status, after.last_success_at, after.last_checked_at) == ("200", now, now)
+    assert after.interval == 7200 and after.next_check_at == now + timedelta(hours=2)
+    fixed = next_state(before, Outcome(not_modified=True), now=now,
+                       rules=Rules(fixed_interval=300), recent_dates=dates)
+    assert (fixed.interval, fixed.last_status) == (300, "not modified")
+    pinned = next_state(_health(pinned_interval=900), Outcome(), now=now, rules=Rules())
+    assert pinned.interval == 900
+
+
+def test_next_state_errors_back_off_pause_retire_and_stop():
+    now = datetime(2025, 1, 8, tzinfo=timezone.utc)
+    rng = random.Random(1)
+    slow = Outcome.from_error(RateLimited("slow down", status=429, retry_after=900))
+    after = next_state(_health(interval=60), slow, now=now, rules=Rules(), rng=rng)
+    assert (after.error_count, after.last_status) == (1, "rate limited (429)")
+    assert after.paused_until == now + timedelta(seconds=900)
+    assert after.next_check_at >= after.paused_until
+    flood = next_state(_health(), slow, now=now, rules=Rules(rate_limited_status="flood_wait"),
+                       rng=rng)
+    assert flood.last_status == "flood_wait"
+    gone = next_state(_health(), Outcome.from_error(SourceGone("410", status=410)), now=now,
+                      rules=Rules())
+    assert (gone.retired, gone.next_check_at, gone.last_status) == (True, None, "gone (410)")
+    flaky = Outcome.from_error(TransientSourceError("timeout"))
+    state = _health()
+    for _ in range(3):
+        state = next_state(state, flaky, now=now, rules=Rules(error_limit=3), rng=rng)
+    assert (state.enabled, state.error_count) == (False, 3)
+    assert state.last_status == "stopped after 3 errors (enable to resume)"

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
-from sqlalchemy.orm import Session
-
+from monitor.match import MatchDoc, prefilter
 from monitor.store import items as item_repo
+from monitor.store.db import Session
 
 
 @dataclass
@@ -29,15 +29,14 @@ class BacktestReport:
 def backtest(s: Session, query: str, matcher, *, aliases: dict, since: datetime | None = None,
              source: str | None = None, keep: int = 20, progress: Callable[[int], None] | None = None,
              keep_ids: int = 10000) -> BacktestReport:
-    from monitor.match import MatchDoc, prefilter
-
     report = BacktestReport(total=item_repo.count_items(s, since=since, source=source))
     try:
         report.prefilter = prefilter(query, aliases)
     except Exception:  # no guarantee available: scan everything
         report.prefilter = None
-    for item, source_name in item_repo.stream_for_backtest(s, since=since, source=source,
-                                                           contains_any=report.prefilter):
+    for item in item_repo.stream_for_backtest(s, since=since, source=source,
+                                              contains_any=report.prefilter):
+        source_name = item.source
         report.scanned += 1
         if progress and report.scanned % 500 == 0:
             progress(report.scanned)

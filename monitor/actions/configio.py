@@ -18,6 +18,7 @@ from typing import Any, Callable
 import tomli_w
 from sqlalchemy.orm import Session
 
+from monitor.alerts.routes import route_settings
 from monitor.durations import format_duration, parse_duration, parse_throttle
 from monitor.errors import InvalidInput, NotFound
 from monitor.store import desks as desk_repo
@@ -244,7 +245,7 @@ def _import_watchlist(s: Session, d: dict, report: ImportReport, where: str,
         }
         before = current.get(rdesk.name)
         snapshot = _route_tuple(before) if before else None
-        route = desk_repo.add_route(s, wl, rdesk, **kwargs)
+        route = desk_repo.add_route(s, wl, rdesk, route_settings(**kwargs))
         if snapshot is None:
             report.created.append(f"route {name} -> {rdesk.name}")
         elif snapshot != _route_tuple(route):

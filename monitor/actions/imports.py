@@ -21,7 +21,17 @@ from typing import Callable
 from monitor.errors import AlreadyExists, InvalidInput
 from monitor.ingest.pipeline import Pipeline
 from monitor.sources.base import Batch
+from monitor.sources.telegram import TelegramSource
+from monitor.sources.telegram_export import (
+    ChatPlan,
+    TelegramExportSource,
+    chat_matches,
+    is_channel_or_group,
+    read_chats,
+)
+from monitor.sources.telegram_web import TelegramWebSource
 from monitor.store import sources as source_repo
+from monitor.types import SourceConfig
 
 log = logging.getLogger(__name__)
 BATCH = 200
@@ -51,9 +61,6 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
                            all_chats: bool = False,
                            progress: Callable[[int], None] | None = None) -> ImportReport:
     """Import the chats of an export (see the module doc for which) and report per chat."""
-    from monitor.sources.telegram_export import (ChatPlan, TelegramExportSource, chat_matches,
-                                                 is_channel_or_group, read_chats)
-
     locator = TelegramExportSource.check_locator(str(path))
     report = ImportReport()
     targets: dict[int, tuple[int, ChatImport]] = {}  # chat index -> (source id, its report)
@@ -80,7 +87,7 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
         entry.duplicates += chunk.duplicates
         if not chunk.items:
             continue
-        res = pipeline.ingest(source_id, Batch(items=chunk.items), collector="telegram-export")
+        res = pipeline.ingest(source_id, Batch(items=chunk.items), collector=TelegramExportSource.type)
         entry.read += len(chunk.items)
         entry.new += res.new
         entry.versions += res.versions
@@ -100,17 +107,19 @@ def _source_for(pipeline: Pipeline, chat, name: str, locator: str,
                 username: str | None) -> tuple[int, ChatImport, str | None]:
     """The source that collects this chat (created when nobody does) and the username to use."""
     with pipeline.store.unit() as s:
-        src = source_repo.find_channel_source(s, channel_id=chat.id, name=name)
+        src = source_repo.find_channel_source(s, channel_id=chat.id, name=name,
+                                              export_type=TelegramExportSource.type)
         created = src is None
         if created:
             options = {"chat_id": chat.id} | ({"username": username} if username else {})
             try:
-                src = source_repo.add_source(s, type="telegram-export", locator=locator,
+                row = source_repo.add_source(s, type=TelegramExportSource.type, locator=locator,
                                              name=name, options=options, unique_locator=False)
             except AlreadyExists:
-                src = source_repo.add_source(s, type="telegram-export", locator=locator,
+                row = source_repo.add_source(s, type=TelegramExportSource.type, locator=locator,
                                              name=f"{name} (export {chat.id})", options=options,
                                              unique_locator=False)
+            src = source_repo.to_config(row)
         # The permalink needs the public username, which exports do not carry: take it from
         # the command, else from what the channel's source already knows.
         uname = username or (src.options or {}).get("username") or _username_of(src)
@@ -118,9 +127,9 @@ def _source_for(pipeline: Pipeline, chat, name: str, locator: str,
         return src.id, entry, uname
 
 
-def _username_of(src) -> str | None:
+def _username_of(src: SourceConfig) -> str | None:
     """A Telegram source's public username (its locator or resolved state), if it has one."""
-    if src.type in ("telegram", "telegram-web"):
+    if src.type in (TelegramSource.type, TelegramWebSource.type):
         name = (src.state or {}).get("username") or src.locator
         name = str(name).lstrip("@")
         if name and not name.lstrip("-").isdigit() and "/" not in name:

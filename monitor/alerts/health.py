@@ -29,14 +29,14 @@ import logging
 from datetime import datetime, timedelta
 from typing import Sequence
 
-from sqlalchemy.orm import Session
-
+from monitor.alerts.routing import draft, due_time
 from monitor.durations import parse_duration
 from monitor.settings import Settings
+from monitor.sources import silent_source
 from monitor.store import alerts as repo
-from monitor.store.db import Store
-from monitor.store.maintenance import is_silent
-from monitor.store.models import SourceRow
+from monitor.store import sources as source_repo
+from monitor.store.db import Session, Store
+from monitor.store.values import NoticeAlert, SourceHealth
 
 log = logging.getLogger("monitor.alerts")
 
@@ -59,31 +59,32 @@ def check_spikes(s: Session, settings: Settings, now: datetime) -> int:
     routed = repo.routed_watchlists(s)
     if not routed:
         return 0
-    ids = [wl.id for wl, _ in routed]
+    ids = [wl_id for wl_id, _, _, _ in routed]
     hour = timedelta(hours=1)
     current = repo.hit_counts(s, ids, now - hour, now)
     days = [repo.hit_counts(s, ids, now - timedelta(days=d) - hour, now - timedelta(days=d))
             for d in range(1, cfg.spike_baseline_days + 1)]
-    created = 0
-    for wl, desks in routed:
-        if wl.created_at > now - timedelta(days=cfg.spike_baseline_days):
+    targets = repo.desk_targets(s, sorted({d.id for *_, desks in routed for d in desks}))
+    drafts = []
+    for wl_id, name, created_at, desks in routed:
+        if created_at > now - timedelta(days=cfg.spike_baseline_days):
             continue  # not enough history for a baseline
-        count, base = current.get(wl.id, 0), [d.get(wl.id, 0) for d in days]
+        count, base = current.get(wl_id, 0), [d.get(wl_id, 0) for d in days]
         if not is_spike(count, base, factor=cfg.spike_factor, min_hits=cfg.spike_min_hits):
             continue
         mean = sum(base) / len(base)
-        payload = {"title": f"Spike in {wl.name}: {count} hits in the last hour",
-                   "text": f"{count} hits in the hour to {now:%Y-%m-%d %H:%M} UTC; the same hour of the "
-                           f"previous {len(base)} days averaged {mean:.1f}.",
-                   "watchlist": wl.name, "count": count, "baseline": mean}
-        for desk in desks:
-            created += repo.insert_alert(
-                s, key=f"spike:{wl.id}:{now:%Y-%m-%dT%H}:{desk.id}", kind="spike", desk_id=desk.id, now=now,
-                due_at=repo.due_time(desk, "spike", now), payload=payload) is not None
-    return created
+        body = NoticeAlert(
+            title=f"Spike in {name}: {count} hits in the last hour",
+            text=f"{count} hits in the hour to {now:%Y-%m-%d %H:%M} UTC; the same hour of the "
+                 f"previous {len(base)} days averaged {mean:.1f}.",
+            watchlist=name, count=count, baseline=mean)
+        drafts += [draft(key=f"spike:{wl_id}:{now:%Y-%m-%dT%H}:{desk.id}", kind="spike",
+                         desk_id=desk.id, now=now, due_at=due_time(desk, "spike", now), body=body,
+                         targets=targets.get(desk.id, ())) for desk in desks]
+    return len(repo.write_alerts(s, drafts, now=now))
 
 
-def source_problems(src: SourceRow, now: datetime, *, silent_after: int | None,
+def source_problems(src: SourceHealth, now: datetime, *, silent_after: int | None,
                     default_interval: int) -> list[tuple[str, str, str]]:
     """(key, title, text) for each operator condition a source is in right now."""
     def stamp(dt: datetime | None) -> str:
@@ -104,7 +105,7 @@ def source_problems(src: SourceRow, now: datetime, *, silent_after: int | None,
             src.last_status == "error" and erroring_since and now - erroring_since > timedelta(seconds=3 * interval)):
         out.append((f"op:failing:{src.id}:{since_ok}", f"Source failing: {name}",
                     f"{src.error_count} errors in a row; last error: {src.last_error or 'unknown'}."))
-    if not out and is_silent(src, now, silent_after):
+    if not out and silent_source(src, now, silent_after):
         out.append((f"op:silent:{src.id}:{stamp(src.last_new_item_at)}", f"Source silent: {name}",
                     f"No new item from {name} since {stamp(src.last_new_item_at)} UTC."))
     return out
@@ -116,20 +117,20 @@ def check_operators(s: Session, settings: Settings, now: datetime) -> int:
     if desk is None:
         return 0
     silent = parse_duration(settings.alerts.silent_after, allow_none=True)
-    problems = [p for src in repo.watched_sources(s)
+    problems = [p for src in source_repo.watched_health(s)
                 for p in source_problems(src, now, silent_after=silent,
                                          default_interval=settings.fetch.default_interval)]
     for other, last_ok, failed in repo.desk_failures(s):
         if other.id != desk.id and failed >= DESK_FAILED_ATTEMPTS:
             when = last_ok.strftime("%Y-%m-%dT%H:%M:%S") if last_ok else "never"
-            problems.append((f"op:desk_failing:{other.id}:{when}", f"Deliveries to desk {other.name} keep failing",
+            problems.append((f"op:desk_failing:{other.id}:{when}",
+                             f"Deliveries to desk {other.name} keep failing",
                              f"{failed} failed attempts since its last delivery ({when}). "
                              f"See `monitor alerts --desk {other.name}`."))
-    created = 0
-    for key, title, text in problems:
-        created += repo.insert_alert(s, key=key, kind="operator", desk_id=desk.id, now=now,
-                                     payload={"title": title, "text": text}) is not None
-    return created
+    targets = repo.desk_targets(s, [desk.id]).get(desk.id, ())
+    drafts = [draft(key=key, kind="operator", desk_id=desk.id, now=now, targets=targets,
+                    body=NoticeAlert(title=title, text=text)) for key, title, text in problems]
+    return len(repo.write_alerts(s, drafts, now=now))
 
 
 async def check_health(store: Store, settings: Settings, now: datetime) -> int:

@@ -6,7 +6,7 @@ import os
 from urllib.parse import urlsplit
 
 from monitor.errors import DeliveryError
-from monitor.store.models import DeskTargetRow
+from monitor.store.values import Target
 
 
 def redact(url: str) -> str:
@@ -22,13 +22,14 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://****"
 
 
-def describe_target(target: DeskTargetRow) -> str:
+def describe_target(target: Target) -> str:
+    """How a target is shown (anything with ``url`` and ``url_env``): env:NAME or redacted."""
     if target.url_env:
         return f"env:{target.url_env}"
     return redact(target.url or "")
 
 
-def resolve_target(target: DeskTargetRow) -> str:
+def resolve_target(target: Target) -> str:
     """The Apprise URL of a target; a missing environment variable is a permanent failure."""
     if target.url_env:
         value = os.environ.get(target.url_env)

@@ -35,14 +35,16 @@ from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from monitor import metrics, schedule
-from monitor.alerts.outbox import rendered_for
+from monitor.alerts.content import rendered_for
+from monitor.alerts.health import check_health
+from monitor.alerts.outbox import fold_due_digests
+from monitor.alerts.sinks import deliver
 from monitor.alerts.targets import describe_target, resolve_target
 from monitor.errors import DeliveryError
 from monitor.faults import crashpoint
 from monitor.settings import Settings
 from monitor.store import deliveries as repo
 from monitor.store.db import Store
-from monitor.store.models import DeskTargetRow
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.alerts")
@@ -90,12 +92,6 @@ def backoff(attempts: int, settings: Settings, *, retry_after: float | None = No
                             max_retry_after=cfg.max_retry, rng=rng)
 
 
-def _default_sender() -> Sender:
-    from monitor.alerts.transport import deliver
-
-    return deliver
-
-
 class _Worker:
     def __init__(self, store: Store, settings: Settings, now: datetime | None, sender: Sender | None,
                  timeout: float):
@@ -104,7 +100,7 @@ class _Worker:
         # sent again (same alert id) once this has passed, and the target's later alerts wait.
         self.lease = timedelta(seconds=settings.alerts.delivery_lease)
         self.clock = (lambda: now) if now is not None else utcnow
-        self.sender = sender or _default_sender()
+        self.sender = sender or deliver
         self.summary = Summary()
 
     def _unit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -126,7 +122,7 @@ class _Worker:
                 if problem is not None:
                     raise problem
                 await asyncio.wait_for(self.sender(url, rendered_for(url, content), alert_id=claim.alert_id,
-                                                   timeout=self.timeout, kind=content["kind"]),
+                                                   timeout=self.timeout, kind=content.kind),
                                        self.timeout * 2 + 5)
                 crashpoint("during_delivery")  # sent, not yet recorded: the crash tests aim here
             except DeliveryError as exc:
@@ -175,7 +171,7 @@ def _claim(s, target_id: int, now: datetime, alert_id: int | None, *, lease: tim
     claim = repo.claim_next(s, target_id, now, lease=lease, alert_id=alert_id, wait=wait)
     if claim is None:
         return None
-    target = s.get(DeskTargetRow, target_id)
+    target = repo.target(s, target_id)
     url, problem = "", None
     try:
         url = resolve_target(target)
@@ -194,7 +190,7 @@ def _record_then_claim(s, claim: repo.Claim, target_id: int, alert_id: int | Non
 
 def _prepare(s, now: datetime) -> tuple[int, list[int]]:
     repo.fail_disabled_targets(s, now)
-    return len(repo.build_due_digests(s, now)), repo.targets_with_work(s, now)
+    return len(fold_due_digests(s, now)), repo.targets_with_work(s, now)
 
 
 async def deliver_due(store: Store, settings: Settings, *, now: datetime | None = None,
@@ -202,7 +198,7 @@ async def deliver_due(store: Store, settings: Settings, *, now: datetime | None 
     """One pass: build due digests, then send every due delivery (see the module doc).
 
     ``now`` pins the clock (tests step time with it); ``sender`` replaces
-    :func:`monitor.alerts.transport.deliver` (same signature). Safe to run in several processes.
+    :func:`monitor.alerts.sinks.deliver` (same signature). Safe to run in several processes.
     """
     worker = _Worker(store, settings, now, sender, timeout)
     digests, targets = await worker.db(_prepare, worker.clock())
@@ -229,8 +225,6 @@ async def run_forever(store: Store, settings: Settings, stop_event: asyncio.Even
 
     A failing pass is logged and the loop goes on: the state is in SQL, the next pass resumes it.
     """
-    from monitor.alerts.health import check_health
-
     loop = asyncio.get_running_loop()
     next_health = loop.time()
     while not stop_event.is_set():

@@ -27,8 +27,8 @@ COLUMNS = ["id", "desk", "kind", "status", "created", "due", "sent", "targets", 
 @desk_app.command("test")
 def desk_test(ctx: typer.Context, name: str) -> None:
     """Send a test alert now to every target of a desk and report each (exit 1 if any failed)."""
+    from monitor.alerts.outbox import create_test_alert
     from monitor.alerts.worker import send_alert_now
-    from monitor.store import alerts as repo
     from monitor.store import desks as desk_repo
 
     st = state(ctx)
@@ -36,7 +36,7 @@ def desk_test(ctx: typer.Context, name: str) -> None:
         desk = desk_repo.get_desk(s, name)
         if not any(t.enabled for t in desk.targets):
             raise InvalidInput(f"desk {name!r} has no enabled target: add one with `monitor desk target-add`")
-        alert_id = repo.create_test_alert(s, desk, utcnow())
+        alert_id = create_test_alert(s, desk.id, desk.name, utcnow())
     summary = asyncio.run(send_alert_now(st.store, st.settings, alert_id))
     for r in summary.results:
         typer.echo(f"{r.target}: {r.outcome}" + (f" ({r.error})" if r.error else ""))

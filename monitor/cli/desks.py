@@ -9,6 +9,7 @@ import typer
 from monitor.cli import app
 from monitor.cli.common import Format, emit, parse_since, state
 from monitor.cli.manage import FORMAT, LIMIT, SINCE
+from monitor.alerts.routes import route_settings
 from monitor.durations import format_duration, parse_duration, parse_throttle
 from monitor.errors import InvalidInput
 from monitor.store import desks as desk_repo
@@ -80,10 +81,10 @@ def route_add(
         wl, d = watch_repo.get_watchlist(s, watchlist), desk_repo.get_desk(s, desk)
         for name in source or []:
             source_repo.get_source(s, name)
-        route = desk_repo.add_route(
-            s, wl, d, mode=mode, throttle=parse_throttle(throttle) if throttle else None,
+        route = desk_repo.add_route(s, wl, d, route_settings(
+            mode=mode, throttle=parse_throttle(throttle) if throttle else None,
             digest_every=digest_every, digest_at=digest_at, max_age=parse_duration(max_age, allow_none=True),
-            sources=source or [], languages=language or [], spread_threshold=spread)
+            sources=source or [], languages=language or [], spread_threshold=spread))
         typer.echo(f"route {watchlist!r} -> {desk!r}: {route.mode}"
                    + (f", throttle {throttle}" if throttle else "") + f", max age {format_duration(route.max_age)}")
 

@@ -130,12 +130,12 @@ def source_add(
 
 
 def source_rows(sources, *, silent_after: int | None = None):
-    from monitor.store.maintenance import is_silent
+    from monitor.sources import silent_source
     from monitor.types import utcnow
 
     now = utcnow()
     for src in sources:
-        silent = is_silent(src, now, silent_after)
+        silent = silent_source(src, now, silent_after)
         yield {
             "name": src.name, "type": src.type, "locator": src.locator,
             "enabled": "retired" if src.retired else ("yes" if src.enabled else "no"),

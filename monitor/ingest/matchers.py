@@ -12,8 +12,10 @@ import logging
 import threading
 import time
 
+from monitor.match import TermSpec, compile_matcher
 from monitor.settings import Settings
 from monitor.store import hits as hit_repo
+from monitor.store.watch import alias_map
 
 log = logging.getLogger("monitor.ingest.pipeline")
 
@@ -32,14 +34,12 @@ class MatcherCache:
         fingerprint = hit_repo.terms_fingerprint(s)
         with self._lock:
             if fingerprint != self._fingerprint:
-                from monitor.match import TermSpec, compile_matcher
-                from monitor.store.watch import alias_map
-
                 terms = hit_repo.active_terms(s)
                 self.meta = {m.term_id: m for m in terms}
                 started = time.perf_counter()
                 gc.unfreeze()  # the previous matcher's objects may be collected again
-                self.matcher = compile_matcher([TermSpec(m.term_id, m.query) for m in terms], alias_map(s),
+                specs = [TermSpec(m.term_id, m.query) for m in terms]
+                self.matcher = compile_matcher(specs, alias_map(s),
                                                min_prefix=self.settings.match.min_prefix)
                 # The compiled terms (and the dictionaries they loaded) live until the next change:
                 # keep them out of the cyclic collector's full passes, which otherwise walk them
@@ -48,6 +48,7 @@ class MatcherCache:
                 gc.freeze()
                 for term_id, err in getattr(self.matcher, "errors", {}).items():
                     log.warning("watch term %s does not compile: %s", term_id, err)
-                log.info("compiled %d watch terms in %.3fs", len(terms), time.perf_counter() - started)
+                log.info("compiled %d watch terms in %.3fs", len(terms),
+                         time.perf_counter() - started)
                 self._fingerprint = fingerprint
             return self.matcher, self.meta

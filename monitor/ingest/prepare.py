@@ -9,14 +9,15 @@ concurrently, where the main process is the bottleneck and the workers compete w
 from __future__ import annotations
 
 from monitor import types as t
+from monitor.dedup import band_keys, exact_keys, signature
+from monitor.dedup.minhash import Signature, near_duplicate_score
+from monitor.dedup.stories import Cluster
+from monitor.match import detect_language, matching_form
 from monitor.settings import DedupSettings
-from monitor.store.stories import Cluster
 
 
 def enrich(value: t.Item, source_language: str | None) -> tuple[str, str | None]:
     """(matching form, language) of an item: its own language, else its source's, else detected."""
-    from monitor.match import detect_language, matching_form
-
     text = f"{value.title}\n{value.text}" if value.title else value.text
     lang = value.language or source_language or detect_language(text or "")
     return matching_form(text or ""), lang
@@ -24,10 +25,9 @@ def enrich(value: t.Item, source_language: str | None) -> tuple[str, str | None]
 
 def cluster(value: t.Item, footer: str | None, dedup: DedupSettings) -> Cluster:
     """Exact keys, MinHash signature and LSH band keys of a new item (see :mod:`monitor.dedup`)."""
-    from monitor.dedup import band_keys, exact_keys, signature
-
     keys = exact_keys(value, footer=footer)
-    text = value.text if len(value.text or "") >= 40 or not value.title else f"{value.title}\n{value.text}"
+    short = len(value.text or "") < 40 and value.title
+    text = f"{value.title}\n{value.text}" if short else value.text
     sig = signature(text or "", num_perm=dedup.num_perm, footer=footer)
     if sig is None:
         return Cluster(keys=keys, signature=None, bands=())
@@ -38,6 +38,4 @@ def cluster(value: t.Item, footer: str | None, dedup: DedupSettings) -> Cluster:
 def similarity(a: bytes, b: bytes) -> float:
     """MinHash similarity with the fact guard: two reports in one template that differ in their
     numbers or names ("сбито 30 дронов" vs "сбито 41 дрон") score 0 and stay apart."""
-    from monitor.dedup import Signature, near_duplicate_score
-
     return near_duplicate_score(Signature.from_bytes(a), Signature.from_bytes(b))

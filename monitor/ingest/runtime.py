@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from typing import AsyncIterator
 
 from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
+from monitor.sources.http import Fetcher
 from monitor.store.db import Store
 
 
 def _die_with_parent(parent: int) -> None:
     """Linux: SIGKILL this worker when the process that started it dies (however it dies)."""
-    import ctypes
-    import signal
-    import sys
-
     if sys.platform.startswith("linux"):
         try:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -29,15 +29,15 @@ def _die_with_parent(parent: int) -> None:
 
 
 @contextlib.asynccontextmanager
-async def pipeline_for(store: Store, settings: Settings, *, pool: bool = True) -> AsyncIterator[Pipeline]:
+async def pipeline_for(store: Store, settings: Settings, *,
+                       pool: bool = True) -> AsyncIterator[Pipeline]:
     """A pipeline with a shared HTTP fetcher and, when ``pool``, a process pool for feed parsing."""
-    from monitor.sources.http import Fetcher
-
     workers = settings.fetch.parse_workers or os.cpu_count() or 1
     # spawn, not fork: forked workers would inherit the parent's open database sockets, and after
     # a SIGKILL of the parent they would keep its transaction (and its locks) alive. Spawned
     # workers are direct children, so they can also be told to die with their parent.
-    executor = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+    spawn = multiprocessing.get_context("spawn")
+    executor = (ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
                                     initializer=_die_with_parent, initargs=(os.getpid(),))
                 if pool and workers > 1 else None)
     try:

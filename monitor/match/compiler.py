@@ -9,10 +9,7 @@ over the matcher's scan string (tokens joined by single spaces, a space at both 
 * otherwise the key stops inside (``PREFIX``/``TOLERANT``/``KOREAN`` stem) or after the run, and the
   rest of the variant is checked in Python from the key's end (:class:`Check`).
 
-Predicates are small tuples evaluated by :mod:`.matcher`:
-``("lit", lit_id, fields)``, ``("seq", (lit_id, ...), slop, fields)``, ``("and", (...))``,
-``("or", (...))``, ``("not", p)``, ``("near", a, b, n, ordered)``, ``("meta", name, values)``.
-``fields`` is a bitmask: 1 = title, 2 = text.
+A compiled query is a tree of typed predicates (:mod:`.preds`), evaluated by :mod:`.matcher`.
 """
 
 from __future__ import annotations
@@ -25,9 +22,26 @@ from . import morph
 from .morph import EXACT, TokPat, Variant
 from .normalize import matching_form, tokens_of
 from .parser import parse
+from .preds import (
+    ANY,
+    TEXT,
+    TITLE,
+    AllOf,
+    AnyOf,
+    Lit,
+    MetaIs,
+    Negated,
+    Pred,
+    Seq,
+    Within,
+    literal_prefixes,
+)
 from .query import AliasRef, And, Field, Meta, Near, Node, Not, Or, Phrase, Term
 
-TITLE, TEXT, ANY = 1, 2, 3
+__all__ = ["ANY", "TEXT", "TITLE", "AllOf", "AnyOf", "Check", "CompiledTerm", "LiteralTable", "Lit",
+           "MetaIs", "Negated", "Pred", "Seq", "Within", "compile_term", "literal_prefixes",
+           "normalize_channel", "prefilter_of", "variant_key"]
+
 _FIELD_BITS = {"title": TITLE, "text": TEXT}
 
 
@@ -97,7 +111,7 @@ class LiteralTable:
 class CompiledTerm:
     term_id: int
     query: str
-    pred: tuple
+    pred: Pred
     guards: frozenset[int] | None  # one of these literals must fire; None: evaluate always
     simple: bool  # pred is a literal or an OR of literals in any field
     positive_lits: frozenset[int]
@@ -116,7 +130,7 @@ class _Compiler:
         return QuerySyntaxError(msg, query=self.query, position=pos, expected=expected)
 
     def literal(self, text: str, pos: int, *, exact: bool, prefix: bool, slop: int | None,
-                phrase: bool) -> tuple:
+                phrase: bool) -> Pred:
         chunks = text.split() if phrase else [text]
         toks: list[str] = []
         pres: list[bool] = []
@@ -138,11 +152,11 @@ class _Compiler:
                 self.table.add(morph.phrase_variants([t], [p], exact=exact))
                 for t, p in zip(toks, pres)
             ]
-            return ("seq", tuple(per_word), slop, ANY)
+            return Seq(tuple(per_word), slop, ANY)
         variants = morph.phrase_variants(toks, pres, exact=exact)
-        return ("lit", self.table.add(variants), ANY)
+        return Lit(self.table.add(variants), ANY)
 
-    def compile(self, node: Node) -> tuple:
+    def compile(self, node: Node) -> Pred:
         if isinstance(node, Term):
             return self.literal(node.text, node.pos, exact=node.exact, prefix=node.prefix,
                                 slop=None, phrase=False)
@@ -161,20 +175,20 @@ class _Compiler:
             if not items:
                 raise self.error(f"alias '@{node.name}' has no usable member", node.pos,
                                  "an alias with at least one name")
-            return items[0] if len(items) == 1 else ("or", tuple(items))
+            return items[0] if len(items) == 1 else AnyOf(tuple(items))
         if isinstance(node, And):
-            return ("and", tuple(self.compile(c) for c in node.items))
+            return AllOf(tuple(self.compile(c) for c in node.items))
         if isinstance(node, Or):
-            return ("or", tuple(self.compile(c) for c in node.items))
+            return AnyOf(tuple(self.compile(c) for c in node.items))
         if isinstance(node, Not):
-            return ("not", self.compile(node.item))
+            return Negated(self.compile(node.item))
         if isinstance(node, Near):
-            return ("near", self.compile(node.left), self.compile(node.right), node.distance,
-                    node.ordered)
+            return Within(self.compile(node.left), self.compile(node.right), node.distance,
+                          node.ordered)
         if isinstance(node, Field):
-            return _scope(self.compile(node.item), _FIELD_BITS[node.name])
+            return self.compile(node.item).scoped(_FIELD_BITS[node.name])
         if isinstance(node, Meta):
-            return ("meta", node.name, tuple(_meta_norm(node.name, v) for v in node.values))
+            return MetaIs(node.name, tuple(_meta_norm(node.name, v) for v in node.values))
         raise TypeError(f"unknown node {node!r}")  # pragma: no cover
 
 
@@ -194,83 +208,12 @@ def normalize_channel(v: str) -> str:
     return v.rstrip("/")
 
 
-def _scope(pred: tuple, bits: int) -> tuple:
-    kind = pred[0]
-    if kind == "lit":
-        return ("lit", pred[1], bits)
-    if kind == "seq":
-        return ("seq", pred[1], pred[2], bits)
-    if kind in ("and", "or"):
-        return (kind, tuple(_scope(p, bits) for p in pred[1]))
-    if kind == "not":
-        return ("not", _scope(pred[1], bits))
-    if kind == "near":
-        return ("near", _scope(pred[1], bits), _scope(pred[2], bits), pred[3], pred[4])
-    return pred
-
-
-def guards(pred: tuple) -> frozenset[int] | None:
-    """Literals at least one of which occurs in every matching document (None: no such set)."""
-    kind = pred[0]
-    if kind == "lit":
-        return frozenset((pred[1],))
-    if kind == "seq":
-        return frozenset((pred[1][0],))
-    if kind == "or":
-        out: set[int] = set()
-        for p in pred[1]:
-            g = guards(p)
-            if g is None:
-                return None
-            out |= g
-        return frozenset(out)
-    if kind == "and":
-        cands = [g for g in (guards(p) for p in pred[1]) if g is not None]
-        return min(cands, key=len) if cands else None
-    if kind == "near":
-        cands = [g for g in (guards(pred[1]), guards(pred[2])) if g is not None]
-        return min(cands, key=len) if cands else None
-    return None
-
-
-def required_sets(pred: tuple) -> list[frozenset[int]]:
-    """Literal sets that must *each* have fired (somewhere) for ``pred`` to hold: a cheap
-    necessary condition checked before a full evaluation."""
-    kind = pred[0]
-    if kind == "lit":
-        return [frozenset((pred[1],))]
-    if kind == "seq":
-        return [frozenset((lit,)) for lit in pred[1]]
-    if kind == "and":
-        return [s for p in pred[1] for s in required_sets(p)]
-    if kind == "near":
-        return required_sets(pred[1]) + required_sets(pred[2])
-    if kind == "or":
-        g = guards(pred)
-        return [g] if g is not None else []
-    return []
-
-
-def positive_literals(pred: tuple, negated: bool = False) -> set[int]:
-    kind = pred[0]
-    if kind == "lit":
-        return set() if negated else {pred[1]}
-    if kind == "seq":
-        return set() if negated else set(pred[1])
-    if kind == "not":
-        return positive_literals(pred[1], not negated)
-    if kind in ("and", "or"):
-        return set().union(*(positive_literals(p, negated) for p in pred[1]))
-    if kind == "near":
-        return positive_literals(pred[1], negated) | positive_literals(pred[2], negated)
-    return set()
-
-
-def _is_simple(pred: tuple) -> bool:
-    if pred[0] == "lit":
-        return pred[2] == ANY
-    if pred[0] == "or":
-        return all(_is_simple(p) for p in pred[1])
+def _is_simple(pred: Pred) -> bool:
+    """A literal or an OR of literals in any field: the fired literals are the evidence."""
+    if isinstance(pred, Lit):
+        return pred.fields == ANY
+    if isinstance(pred, AnyOf):
+        return all(_is_simple(p) for p in pred.items)
     return False
 
 
@@ -279,65 +222,11 @@ def compile_term(term_id: int, query: str, table: LiteralTable,
                  max_length: int = 2000, max_nesting: int = 20) -> CompiledTerm:
     ast = parse(query, max_length=max_length, max_nesting=max_nesting)
     pred = _Compiler(table, aliases, min_prefix, query).compile(ast)
-    return CompiledTerm(term_id, query, pred, guards(pred), _is_simple(pred),
-                        frozenset(positive_literals(pred)), tuple(set(required_sets(pred))))
+    return CompiledTerm(term_id, query, pred, pred.guards(), _is_simple(pred),
+                        frozenset(pred.positive()), tuple(set(pred.required())))
 
 
-def literal_prefixes(variants: tuple[Variant, ...]) -> list[str]:
-    """Substrings of the matching form, one of which every occurrence of the literal contains.
-
-    Variants of one literal have the same number of tokens; the token position whose strings
-    compress best (fewest, then longest) is used.
-    """
-    if not variants:
-        return []
-    best: list[str] | None = None
-    for k in range(min(len(v) for v in variants)):
-        cands: set[str] = set()
-        for v in variants:
-            p = v[k]
-            cands.add(_common_prefix(p.forms) if p.kind == EXACT and p.forms else p.text)
-        if "" in cands:
-            continue
-        cp = _common_prefix(cands)
-        if len(cp) >= 3:
-            out = [cp]
-        else:
-            out = sorted(s for s in cands if not any(t != s and t in s for t in cands))
-        if best is None or (len(out), -min(map(len, out))) < (len(best), -min(map(len, best))):
-            best = out
-    return best or []
-
-
-def _common_prefix(strings) -> str:
-    strings = list(strings)
-    if not strings:
-        return ""
-    lo, hi = min(strings), max(strings)
-    n = 0
-    while n < len(lo) and lo[n] == hi[n]:
-        n += 1
-    return lo[:n]
-
-
-def prefilter_of(pred: tuple, table: LiteralTable) -> list[str] | None:
-    kind = pred[0]
-    if kind in ("lit", "seq"):
-        lit = pred[1] if kind == "lit" else pred[1][0]
-        out = literal_prefixes(table.variants[lit])
-        return out or None
-    if kind == "or":
-        acc: set[str] = set()
-        for p in pred[1]:
-            r = prefilter_of(p, table)
-            if r is None:
-                return None
-            acc.update(r)
-        return sorted(s for s in acc if not any(t != s and t in s for t in acc))
-    if kind in ("and", "near"):
-        parts = pred[1] if kind == "and" else (pred[1], pred[2])
-        cands = [r for r in (prefilter_of(p, table) for p in parts) if r is not None]
-        if not cands:
-            return None
-        return min(cands, key=lambda r: (len(r), -min(len(s) for s in r)))
-    return None
+def prefilter_of(pred: Pred, table: LiteralTable) -> list[str] | None:
+    """Substrings of the matching form one of which every matching item contains (None: no
+    such guarantee): what a backtest narrows the stored items with in SQL."""
+    return pred.prefilter(table)

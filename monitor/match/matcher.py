@@ -21,8 +21,6 @@ import ahocorasick
 from ..errors import QuerySyntaxError
 from ..types import Span, TermHit
 from .compiler import (
-    TEXT,
-    TITLE,
     Check,
     CompiledTerm,
     LiteralTable,
@@ -30,7 +28,9 @@ from .compiler import (
     normalize_channel,
     variant_key,
 )
+from .lang import detect_language
 from .normalize import fold_for_scan
+from .preds import TEXT, TITLE, AllOf, AnyOf, Lit, MetaIs, Negated, Pred, Seq, Within
 from .snippet import Snippets
 
 log = logging.getLogger(__name__)
@@ -265,45 +265,44 @@ class _Context:
                     out.extend((fs, s, e, ((s, e),)) for s, e in lst)
         return out
 
-    def evaluate(self, pred: tuple):
+    def evaluate(self, pred: Pred):
         """Evidence list (field, start, end, parts) when ``pred`` holds, else None."""
-        kind = pred[0]
-        if kind == "lit":
-            occ = self._occ(pred[1], pred[2])
-            return occ or None
-        if kind == "or":
-            acc = None
-            for p in pred[1]:
-                r = self.evaluate(p)
-                if r is not None:
-                    acc = r if acc is None else acc + r
-            return acc
-        if kind == "and":
-            acc = []
-            for p in pred[1]:
-                r = self.evaluate(p)
-                if r is None:
-                    return None
-                acc += r
-            return acc
-        if kind == "not":
-            return None if self.evaluate(pred[1]) is not None else []
-        if kind == "near":
-            return self._near(pred)
-        if kind == "seq":
-            return self._seq(pred)
-        if kind == "meta":
-            return [] if self._meta(pred[1], pred[2]) else None
-        raise ValueError(kind)  # pragma: no cover
+        return _EVALUATE[type(pred)](self, pred)
 
-    def _near(self, pred: tuple):
-        a = self.evaluate(pred[1])
+    def _lit(self, pred: Lit):
+        return self._occ(pred.lit, pred.fields) or None
+
+    def _any(self, pred: AnyOf):
+        acc = None
+        for p in pred.items:
+            r = self.evaluate(p)
+            if r is not None:
+                acc = r if acc is None else acc + r
+        return acc
+
+    def _all(self, pred: AllOf):
+        acc = []
+        for p in pred.items:
+            r = self.evaluate(p)
+            if r is None:
+                return None
+            acc += r
+        return acc
+
+    def _not(self, pred: Negated):
+        return None if self.evaluate(pred.item) is not None else []
+
+    def _meta_pred(self, pred: MetaIs):
+        return [] if self._meta(pred.name, pred.values) else None
+
+    def _near(self, pred: Within):
+        a = self.evaluate(pred.left)
         if a is None:
             return None
-        b = self.evaluate(pred[2])
+        b = self.evaluate(pred.right)
         if b is None:
             return None
-        n, ordered = pred[3], pred[4]
+        n, ordered = pred.distance, pred.ordered
         b_by_field: dict = {}
         for occ in b:
             b_by_field.setdefault(occ[0], []).append(occ)
@@ -327,8 +326,8 @@ class _Context:
                         out.append((fs, x[2], ea, x[4] + pa))
         return out or None
 
-    def _seq(self, pred: tuple):
-        lits, slop, bits = pred[1], pred[2], pred[3]
+    def _seq(self, pred: Seq):
+        lits, slop, bits = pred.lits, pred.slop, pred.fields
         out = []
         for fs in self.fields:
             if not fs.bit & bits:
@@ -358,8 +357,6 @@ class _Context:
             actual = self.doc.lang
             if not actual:
                 if self._lang is False:
-                    from .lang import detect_language
-
                     self._lang = detect_language(self.doc.text or "")
                 actual = self._lang
         else:
@@ -407,6 +404,11 @@ class _Context:
                 snip = self._snips[key] = maker.make(spans)
             done = self._done[pkey] = (spans, snip[0], snip[1])
         return done
+
+
+# One evaluation function per predicate type (see :mod:`.preds`).
+_EVALUATE = {Lit: _Context._lit, Seq: _Context._seq, AnyOf: _Context._any, AllOf: _Context._all,
+             Negated: _Context._not, Within: _Context._near, MetaIs: _Context._meta_pred}
 
 
 def _span_key(sp: Span) -> tuple[int, int]:

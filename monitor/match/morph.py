@@ -203,13 +203,6 @@ def word_alternatives(token: str, *, last: bool = True) -> tuple[TokPat, ...]:
     return (TokPat(EXACT, token),)
 
 
-def exact_variants(tokens: list[str], prefix_last: bool = False) -> list[Variant]:
-    pats = [TokPat(EXACT, t) for t in tokens]
-    if prefix_last:
-        pats[-1] = TokPat(PREFIX, tokens[-1])
-    return [tuple(pats)]
-
-
 def _alts_to_pattern(alts: tuple[TokPat, ...]) -> list[TokPat]:
     """Merge single-form EXACT alternatives into one multi-form pattern (others stay apart)."""
     exact = frozenset(p.text for p in alts if p.kind == EXACT)

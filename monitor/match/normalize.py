@@ -263,12 +263,6 @@ def tokens_of(form: str) -> list[str]:
     return tables().token_re.findall(form)
 
 
-def scan_string(form: str) -> tuple[str, list[str]]:
-    """The automaton's input: tokens joined by single spaces, with a space at both ends."""
-    toks = tables().token_re.findall(form)
-    return " " + " ".join(toks) + " ", toks
-
-
 @dataclass(frozen=True, slots=True)
 class Token:
     """One token: its matching form and its ``[start, end)`` range in the original text."""
@@ -309,9 +303,3 @@ def normalize(text: str) -> Normalized:
         os_, oe = (s, e) if omap is None else (omap.start(s), omap.end(e))
         toks.append(Token(m.group(), os_, oe))
     return Normalized(text, form, offsets, tuple(toks), omap)
-
-
-def is_word_char(ch: str) -> bool:
-    return tables().word_re.match(ch) is not None
-
-

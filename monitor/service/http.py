@@ -3,9 +3,10 @@ the web UI on the same port."""
 
 from __future__ import annotations
 
+import json
+
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from monitor.metrics import REGISTRY
 from monitor.types import utcnow
@@ -14,7 +15,7 @@ from monitor.types import utcnow
 def ops_app(service) -> FastAPI:
     app = None
     if service.options.web:
-        from monitor.web.app import create_app
+        from monitor.web.app import create_app  # the whole web UI, only with --web
 
         app = create_app(service.settings, service.store)
     app = app or FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
@@ -23,8 +24,7 @@ def ops_app(service) -> FastAPI:
     def healthz() -> Response:
         problems = []
         try:
-            with service.store.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            service.store.ping()
         except Exception as exc:  # the database is down: unhealthy
             problems.append(f"database: {type(exc).__name__}")
         scanner = service.scanner
@@ -34,8 +34,6 @@ def ops_app(service) -> FastAPI:
                 problems.append("scheduler: no scan in the last minute")
         body = {"status": "ok" if not problems else "unhealthy", "problems": problems,
                 "last_scan": last.isoformat() if last else None}
-        import json
-
         return Response(json.dumps(body), status_code=200 if not problems else 503, media_type="application/json")
 
     @app.get("/metrics", include_in_schema=False)

@@ -19,10 +19,16 @@ from dataclasses import dataclass
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from monitor import metrics
+from monitor.alerts import worker
+from monitor.durations import parse_duration
 from monitor.ingest.runtime import pipeline_for
 from monitor.service.scheduler import LocalDispatcher, Scanner, type_limits
 from monitor.settings import Settings
+from monitor.sources import silent_source
+from monitor.store import sources as source_repo
 from monitor.store.db import Store
+from monitor.store.maintenance import prune
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.service.run")
@@ -84,10 +90,6 @@ class Service:
     # ------------------------------------------------------------------ jobs
 
     def _add_alert_worker(self, background: list, pipeline) -> None:
-        try:
-            from monitor.alerts import worker
-        except ImportError:
-            return
         # New alerts wake the worker at once instead of waiting for its poll.
         wake = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -97,10 +99,6 @@ class Service:
         # run_forever also runs the spike and operator health checks every minute.
 
     async def _housekeeping(self, pipeline) -> None:
-        from monitor import metrics
-        from monitor.durations import parse_duration
-        from monitor.store.maintenance import prune, silent_sources
-
         r = self.settings.retention
         now = utcnow()
 
@@ -110,9 +108,10 @@ class Service:
             with pipeline.writing(), self.store.unit() as s:
                 pruned = prune(s, now=now, raw_days=r.raw_days, unmatched_days=r.unmatched_days,
                                window_days=self.settings.dedup.window_days)
-                silent = silent_sources(s, now=now,
-                                        silent_after=parse_duration(self.settings.alerts.silent_after) or 172800)
-                return pruned, [x.name for x in silent]
+                watched = source_repo.watched_health(s)
+            silent_after = parse_duration(self.settings.alerts.silent_after) or 172800
+            silent = [h.name for h in watched if silent_source(h, now, silent_after)]
+            return pruned, silent
 
         pruned, silent = await asyncio.to_thread(work)
         metrics.SILENT.set(len(silent))
@@ -123,6 +122,7 @@ class Service:
 
     async def _telegram_live(self, pipeline) -> None:
         """Keep the live listener up for joined channels; the scheduled runs are the gap-fill poll."""
+        # imported here: Telethon costs ~0.4 s at start-up and only the live listener needs it
         from monitor.service.telegram import run_live
 
         while not self.stop_event.is_set():
@@ -137,6 +137,7 @@ class Service:
                     await asyncio.wait_for(self.stop_event.wait(), timeout=60)
 
     async def _serve_http(self) -> None:
+        # imported here: only a service with an HTTP port needs uvicorn and FastAPI
         import uvicorn
 
         from monitor.service.http import ops_app

@@ -20,16 +20,14 @@ import random
 from typing import Awaitable, Callable
 
 from monitor import metrics
-from monitor.ingest.pipeline import SCHEDULED_TYPES, Pipeline
+from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
+from monitor.sources import scheduled_types, source_class, source_classes
 from monitor.store import sources as source_repo
 from monitor.store.maintenance import queue_lag
 from monitor.types import utcnow
 
 log = logging.getLogger("monitor.service.scheduler")
-
-# Runs at once per source type: feeds are cheap and many; Telegram accounts flood when rushed.
-DEFAULT_LIMITS = {"rss": 20, "telegram-web": 2, "telegram": 3}
 
 
 class Dispatcher(abc.ABC):
@@ -53,14 +51,17 @@ class LocalDispatcher(Dispatcher):
     """Runs in this process as asyncio tasks."""
 
     def __init__(self, run: Callable[[int], Awaitable[object]], limits: dict[str, int] | None = None):
+        """``limits``: runs at once per concurrency class (see :func:`type_limits`); a class not
+        named gets its types' declared :attr:`~monitor.sources.base.Source.concurrency`."""
         self._run = run
-        self._limits = {k: asyncio.Semaphore(v) for k, v in {**DEFAULT_LIMITS, **(limits or {})}.items()}
+        self._limits = {k: asyncio.Semaphore(v) for k, v in (limits or {}).items()}
         self._tasks: dict[int, asyncio.Task] = {}
 
     async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
         if source_id in self._tasks:
             return False
-        sem = self._limits.setdefault(source_type, asyncio.Semaphore(4))
+        kind = source_class(source_type)
+        sem = self._limits.setdefault(kind.concurrency_class, asyncio.Semaphore(kind.concurrency))
 
         async def go():
             try:
@@ -109,10 +110,12 @@ class Scanner:
     async def scan(self) -> int:
         now = utcnow()
 
+        types = scheduled_types()
+
         def due():
             with self.pipeline.store.unit() as s:
-                rows = source_repo.due_sources(s, now=now, types=SCHEDULED_TYPES)
-                metrics.QUEUE_LAG.set(queue_lag(s, now))
+                rows = source_repo.due_sources(s, now=now, types=types)
+                metrics.QUEUE_LAG.set(queue_lag(s, now, types=types))
                 return [(r.id, r.type) for r in rows]
 
         started = 0
@@ -127,4 +130,10 @@ class Scanner:
 
 
 def type_limits(settings: Settings) -> dict[str, int]:
-    return {"rss": max(1, settings.fetch.concurrency)}
+    """Runs at once per concurrency class, as the source types declare them (the smallest limit
+    of the types sharing a class)."""
+    limits: dict[str, int] = {}
+    for kind in source_classes():
+        limit = kind.concurrency_limit(settings)
+        limits[kind.concurrency_class] = min(limits.get(kind.concurrency_class, limit), limit)
+    return limits

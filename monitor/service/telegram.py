@@ -11,6 +11,9 @@ import logging
 from monitor.errors import ConfigError, PermanentSourceError, SourceError
 from monitor.ingest.pipeline import Pipeline
 from monitor.settings import Settings
+from monitor.sources.telegram import TelegramSource
+from monitor.sources.telegram_accounts import CLIENTS
+from monitor.sources.telegram_live import TelegramListener
 from monitor.store import sources as source_repo
 
 log = logging.getLogger("monitor.telegram")
@@ -24,19 +27,15 @@ def _configured(settings: Settings, account: str | None) -> bool:
 
 def _load(pipeline: Pipeline) -> dict[str | None, list]:
     with pipeline.store.unit() as s:
-        return {account: [source_repo.to_config(row) for row in rows]
-                for account, rows in source_repo.live_telegram_sources(s).items()}
+        return source_repo.live_sources(s, TelegramSource.type)
 
 
 def _mark(pipeline: Pipeline, account: str | None, status: str, error: str) -> None:
     with pipeline.store.unit() as s:
-        source_repo.mark_account(s, account, status=status, error=error)
+        source_repo.mark_account(s, TelegramSource.type, account, status=status, error=error)
 
 
 async def run_live(pipeline: Pipeline, settings: Settings, stop: asyncio.Event) -> None:
-    from monitor.sources.telegram_accounts import CLIENTS
-    from monitor.sources.telegram_live import TelegramListener
-
     listeners: dict[str | None, TelegramListener] = {}
     warned: set[str | None] = set()
 

@@ -4,8 +4,10 @@ type name an operator uses (``rss``, ``telegram``, ``telegram-web``, ``telegram-
 from __future__ import annotations
 
 import importlib
+from datetime import datetime
 
 from monitor.errors import InvalidInput
+from monitor.schedule import is_silent
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
 
 # type name -> "module:Class"; imported lazily so the CLI starts fast and optional pieces stay apart.
@@ -28,4 +30,21 @@ def source_class(type_name: str) -> type[Source]:
     return getattr(importlib.import_module(module_name), cls_name)
 
 
-__all__ = ["Batch", "CollectContext", "Source", "SourceConfig", "SOURCE_TYPES", "source_class"]
+def source_classes() -> list[type[Source]]:
+    """Every registered source type (imports them all)."""
+    return [source_class(name) for name in SOURCE_TYPES]
+
+
+def scheduled_types() -> tuple[str, ...]:
+    """The types collected on a schedule (:attr:`Source.scheduled`)."""
+    return tuple(cls.type for cls in source_classes() if cls.scheduled)
+
+
+def silent_source(health, now: datetime, silent_after: float | None) -> bool:
+    """Whether a source (its :class:`~monitor.store.values.SourceHealth`, or anything with those
+    fields) is silent by its type's rule (:attr:`Source.silence`)."""
+    return is_silent(health, now, silent_after, source_class(health.type).silence)
+
+
+__all__ = ["Batch", "CollectContext", "Source", "SourceConfig", "SOURCE_TYPES", "scheduled_types",
+           "silent_source", "source_class", "source_classes"]

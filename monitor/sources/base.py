@@ -13,36 +13,17 @@ rate-limited); the pipeline records them on the source row and schedules the nex
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Mapping, Sequence
 
-from monitor.types import Deletion, Item
+from monitor.schedule import Silence
+from monitor.types import Deletion, Item, SourceConfig
 
 if TYPE_CHECKING:  # pragma: no cover
     from concurrent.futures import Executor
 
     from monitor.settings import Settings
     from monitor.sources.http import Fetcher
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    """A read-only snapshot of a source row: what a collector needs to resume."""
-
-    id: int
-    name: str
-    type: str
-    locator: str  # feed URL, channel username / id, export path
-    options: Mapping[str, Any] = field(default_factory=dict)
-    account: str | None = None  # Telegram account that collects this source
-    language: str | None = None  # declared language, if any
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    cursor: str | None = None  # e.g. the highest Telegram message id stored
-    state: Mapping[str, Any] = field(default_factory=dict)  # collector-private persisted state
-    last_checked_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +58,40 @@ class CollectContext:
 
 
 class Source(abc.ABC):
-    """One source type. Register implementations in :mod:`monitor.sources`."""
+    """One source type. Register implementations in :mod:`monitor.sources`.
+
+    Besides collecting, a type declares on its class how the rest of the house treats it, so that
+    adding a type is one module and its registration:
+
+    - ``scheduled``: collected on a schedule (the scheduler and ``monitor collect`` pick it up);
+      False for a type imported on demand (a Desktop export);
+    - ``concurrency_class`` / ``concurrency``: runs of all types in one class share one limit
+      (:meth:`concurrency_limit`, which may read the settings);
+    - ``silence``: when it counts as silent (:func:`monitor.schedule.is_silent`): ``pace``
+      against its adaptive interval, ``fixed`` against the configured longest silence only
+      (its interval says nothing about how often it posts), ``never``;
+    - :meth:`fixed_interval`: the pace it is polled at after a success (None: adaptive, from how
+      often it publishes);
+    - ``rate_limited_status``: how its status reads while it waits out a rate limit (None:
+      ``rate limited (<HTTP status>)``).
+    """
 
     type: ClassVar[str]
+    scheduled: ClassVar[bool] = True
+    concurrency_class: ClassVar[str] = "default"
+    concurrency: ClassVar[int] = 4
+    silence: ClassVar[Silence] = "pace"
+    rate_limited_status: ClassVar[str | None] = None
+
+    @classmethod
+    def concurrency_limit(cls, settings: "Settings") -> int:
+        """Runs of this type's concurrency class at once."""
+        return cls.concurrency
+
+    @classmethod
+    def fixed_interval(cls, settings: "Settings") -> float | None:
+        """Seconds between checks after a success; None: adapt to how often it publishes."""
+        return None
 
     @classmethod
     def check_locator(cls, locator: str) -> str:

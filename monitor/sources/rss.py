@@ -42,6 +42,12 @@ class RssSource(Source):
     ``full_text_limit`` (pages per fetch, default 10)."""
 
     type = "rss"
+    concurrency_class = "feeds"
+    concurrency = 20  # feeds are cheap and many
+
+    @classmethod
+    def concurrency_limit(cls, settings) -> int:
+        return max(1, settings.fetch.concurrency)
 
     @classmethod
     def check_locator(cls, locator: str) -> str:

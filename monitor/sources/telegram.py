@@ -268,6 +268,14 @@ class TelegramSource(Source):
     """A channel read with a logged-in account (``source.account`` names which one)."""
 
     type = "telegram"
+    concurrency_class = "telegram"
+    concurrency = 3  # accounts flood when rushed
+    silence = "fixed"  # live updates bring its posts; the poll is a gap-fill at a fixed pace
+    rate_limited_status = "flood_wait"
+
+    @classmethod
+    def fixed_interval(cls, settings) -> float | None:
+        return float(settings.telegram.gap_fill_interval)
 
     def __init__(self, clients: ClientPool | None = None, *, batch_size: int = BATCH_SIZE,
                  wait_time: float | None = None) -> None:

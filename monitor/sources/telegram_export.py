@@ -323,6 +323,8 @@ class TelegramExportSource(Source):
     (also ``username`` for permalinks and ``tz`` for zone-less old exports)."""
 
     type = "telegram-export"
+    scheduled = False  # imported on demand (`monitor import`)
+    silence = "never"
 
     @classmethod
     def check_locator(cls, locator: str) -> str:

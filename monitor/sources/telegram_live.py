@@ -16,7 +16,6 @@ what it re-reads is deduplicated by message id in the store.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -142,18 +141,3 @@ class TelegramListener:
             count += len(batch.items)
             await self._on_batch(source, batch)
         return count
-
-    async def gap_fill_forever(self, load_sources: Callable[[], Awaitable[Iterable[SourceConfig]]],
-                               interval: float | None = None) -> None:
-        """Every ``telegram.gap_fill_interval`` seconds, reload the sources (fresh cursors) and
-        gap-fill each; a failing channel is logged and skipped until the next round."""
-        interval = interval or self.settings.telegram.gap_fill_interval
-        while True:
-            sources = list(await load_sources())
-            self.set_sources(sources)
-            for source in self._by_channel.values():
-                try:
-                    await self.gap_fill(source)
-                except Exception as exc:  # noqa: BLE001 - reported, the others go on
-                    log.warning("%s: gap-fill failed: %s", source.name, exc)
-            await asyncio.sleep(interval)

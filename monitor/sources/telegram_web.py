@@ -337,6 +337,8 @@ class TelegramWebSource(Source):
     """A public channel read from ``{telegram.web_base_url}/s/<username>`` (no login)."""
 
     type = "telegram-web"
+    concurrency_class = "telegram-web"
+    concurrency = 2  # t.me pages answer slowly and rate-limit a crowd
 
     @classmethod
     def check_locator(cls, locator: str) -> str:

@@ -80,7 +80,7 @@ def _converters(table: Table, names: tuple[str, ...], dialect) -> list:
         for name in names:
             column = table.c[name]
             if dialect.name == "postgresql" and isinstance(column.type, JSON):
-                from psycopg.types.json import Jsonb
+                from psycopg.types.json import Jsonb  # PostgreSQL only: SQLite never needs it
 
                 out.append(Jsonb)
             else:

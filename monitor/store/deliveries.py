@@ -1,24 +1,25 @@
 """The worker's half of alerting in SQL: claim a due delivery under a lease, record every attempt
 and its outcome, settle the alert, build due digests, and read what an alert renders.
 
-Routing hits into the outbox is :mod:`monitor.store.alerts`; sending is :mod:`monitor.alerts.worker`.
+Writing the outbox is :mod:`monitor.store.alerts`; deciding what goes in it (routing, digest
+folding) is :mod:`monitor.alerts`, sending :mod:`monitor.alerts.worker`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from monitor.errors import NotFound
-from monitor.store.alerts import due_time, insert_alert, is_postgres
+from monitor.store.alerts import desk_targets, desk_value, insert_alert, is_postgres
 from monitor.store.models import (
     AlertRow,
-    DeliveryRow,
     DeliveryAttemptRow,
+    DeliveryRow,
     DeskRow,
     DeskTargetRow,
     HitRow,
@@ -29,6 +30,16 @@ from monitor.store.models import (
     WatchTermRow,
 )
 from monitor.store.users import audit
+from monitor.store.values import (
+    AlertDraft,
+    AlertMessage,
+    DigestMessage,
+    HeldGroup,
+    NoticeMessage,
+    StoryEntry,
+    StoryMessage,
+    Target,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,76 +160,90 @@ def _settle(s: Session, alert_id: int, now: datetime) -> None:
               .values(status=status, sent_at=now if status == "sent" else None))
 
 
-def build_due_digests(s: Session, now: datetime) -> list[int]:
-    """Fold held alerts whose digest time has come into one digest alert per route and slot."""
-    made = []
+def held_groups(s: Session, now: datetime) -> list[HeldGroup]:
+    """Held alerts whose digest time has come, one group per route, desk and slot (members
+    locked on PostgreSQL; a group another worker is folding is left out)."""
+    out = []
     groups = s.execute(select(AlertRow.route_id, AlertRow.desk_id, AlertRow.due_at)
-                       .where(AlertRow.status == "held", AlertRow.digest_id.is_(None), AlertRow.due_at <= now)
+                       .where(AlertRow.status == "held", AlertRow.digest_id.is_(None),
+                              AlertRow.due_at <= now)
                        .distinct().order_by(AlertRow.due_at)).all()
     for route_id, desk_id, slot in groups:
-        q = select(AlertRow.id).where(AlertRow.status == "held", AlertRow.digest_id.is_(None), AlertRow.due_at == slot,
-                                   AlertRow.desk_id == desk_id, AlertRow.route_id == route_id).order_by(AlertRow.id)
+        q = (select(AlertRow.id).where(AlertRow.status == "held", AlertRow.digest_id.is_(None),
+                                       AlertRow.due_at == slot, AlertRow.desk_id == desk_id,
+                                       AlertRow.route_id == route_id).order_by(AlertRow.id))
         if is_postgres(s):
             q = q.with_for_update(skip_locked=True)  # another worker is folding these
-        members = s.scalars(q).all()
-        if not members:
-            continue
-        desk = s.get(DeskRow, desk_id)
-        digest_id = insert_alert(
-            s, key=f"digest:{route_id}:{slot:%Y%m%dT%H%M}:{members[0]}", kind="digest", desk_id=desk_id,
-            route_id=route_id, due_at=due_time(desk, "digest", now), now=now,
-            payload={"slot": slot.isoformat(), "count": len(members)})
-        if digest_id is None:
-            continue
-        s.execute(update(AlertRow).where(AlertRow.id.in_(members)).values(digest_id=digest_id))
-        status = s.scalar(select(AlertRow.status).where(AlertRow.id == digest_id))
-        if status != "pending":  # e.g. skipped: the desk has no target
-            s.execute(update(AlertRow).where(AlertRow.id.in_(members)).values(status=status))
-        made.append(digest_id)
-    return made
-
-
-def _story_rows(s: Session, where) -> list[dict[str, Any]]:
-    first = SourceRow.__table__.alias("first_source")
-    q = (select(AlertRow.id, AlertRow.kind, HitRow.snippet, HitRow.snippet_html, HitRow.spans, ItemRow.title, ItemRow.text, ItemRow.url,
-                ItemRow.published_at, ItemRow.fetched_at, SourceRow.name, WatchTermRow.query, WatchTermRow.label, WatchlistRow.name,
-                StoryRow.title, StoryRow.source_count, StoryRow.item_count, first.c.name, StoryRow.first_seen_at, ItemRow.id)
-         .join(HitRow, AlertRow.hit_id == HitRow.id).join(ItemRow, HitRow.item_id == ItemRow.id)
-         .join(SourceRow, ItemRow.source_id == SourceRow.id).join(WatchTermRow, HitRow.term_id == WatchTermRow.id)
-         .join(WatchlistRow, HitRow.watchlist_id == WatchlistRow.id).outerjoin(StoryRow, AlertRow.story_id == StoryRow.id)
-         .outerjoin(first, StoryRow.first_source_id == first.c.id).where(where).order_by(AlertRow.id))
-    out = []
-    for (aid, kind, snippet, snippet_html, spans, title, text, url, published, fetched, source, query, label,
-         watchlist, story_title, source_count, item_count, first_source, first_seen, item_id) in s.execute(q):
-        out.append({"alert_id": aid, "kind": kind, "title": title or story_title or (text or "")[:120],
-                    "snippet": snippet, "snippet_html": snippet_html, "spans": spans, "source": source,
-                    "permalink": url, "posted_at": published or fetched, "watchlist": watchlist,
-                    "term": label or query, "first_source": first_source or source,
-                    "source_count": source_count or 1, "item_count": item_count or 1,
-                    "first_seen_at": first_seen, "item_id": item_id})
+        members = tuple(s.scalars(q).all())
+        if members:
+            out.append(HeldGroup(route_id, desk_value(s.get(DeskRow, desk_id)), slot, members,
+                                 desk_targets(s, [desk_id]).get(desk_id, ())))
     return out
 
 
-def alert_content(s: Session, alert_id: int) -> dict[str, Any]:
+def fold_digest(s: Session, digest: AlertDraft, members: Sequence[int], *, now: datetime) -> int | None:
+    """Write a digest alert and fold its members into it (they share its fate when it is not
+    sent at all, e.g. skipped); the digest's id, or None when its key existed."""
+    digest_id = insert_alert(s, digest, now=now)
+    if digest_id is None:
+        return None
+    s.execute(update(AlertRow).where(AlertRow.id.in_(members)).values(digest_id=digest_id))
+    if digest.status != "pending":
+        s.execute(update(AlertRow).where(AlertRow.id.in_(members)).values(status=digest.status))
+    return digest_id
+
+
+def _entries(s: Session, where) -> list[StoryEntry]:
+    first = SourceRow.__table__.alias("first_source")
+    q = (select(AlertRow.id, HitRow.snippet, ItemRow.title, ItemRow.text, ItemRow.url,
+                ItemRow.published_at, ItemRow.fetched_at, SourceRow.name, WatchTermRow.query,
+                WatchTermRow.label, WatchlistRow.name, StoryRow.title, StoryRow.source_count,
+                StoryRow.item_count, first.c.name, StoryRow.first_seen_at, ItemRow.id)
+         .join(HitRow, AlertRow.hit_id == HitRow.id).join(ItemRow, HitRow.item_id == ItemRow.id)
+         .join(SourceRow, ItemRow.source_id == SourceRow.id)
+         .join(WatchTermRow, HitRow.term_id == WatchTermRow.id)
+         .join(WatchlistRow, HitRow.watchlist_id == WatchlistRow.id)
+         .outerjoin(StoryRow, AlertRow.story_id == StoryRow.id)
+         .outerjoin(first, StoryRow.first_source_id == first.c.id).where(where).order_by(AlertRow.id))
+    out = []
+    for (aid, snippet, title, text, url, published, fetched, source, query, label, watchlist,
+         story_title, source_count, item_count, first_source, first_seen, item_id) in s.execute(q):
+        out.append(StoryEntry(
+            alert_id=aid, title=title or story_title or (text or "")[:120], snippet=snippet or None,
+            text=None if snippet else text, source=source, permalink=url,
+            posted_at=published or fetched, watchlist=watchlist, term=label or query,
+            first_source=first_source or source, first_seen_at=first_seen,
+            source_count=source_count or 1, item_count=item_count or 1, item_id=item_id))
+    return out
+
+
+def alert_content(s: Session, alert_id: int) -> AlertMessage:
     """Everything a message about an alert says, read at send time (source counts are current).
 
-    Story and update alerts carry their first hit's item; a digest carries ``items`` (its
-    members, oldest first); test, spike and operator alerts carry the ``title``/``text`` stored
-    in their payload.
+    Story and update alerts carry their first hit's story; a digest its members, oldest first;
+    test, spike and operator alerts (and a story alert whose hit is gone) the title and text
+    stored with them.
     """
     alert = s.get(AlertRow, alert_id)
     desk = s.get(DeskRow, alert.desk_id)
-    base = {"alert_id": alert.id, "kind": alert.kind, "desk": desk.name, "tz": desk.timezone,
-            "created_at": alert.created_at, "key": alert.key,
-            **{k: v for k, v in (alert.payload or {}).items() if k in ("title", "text", "watchlist")}}
     if alert.kind in ("story", "update") and alert.hit_id:
-        rows = _story_rows(s, AlertRow.id == alert.id)
+        rows = _entries(s, AlertRow.id == alert.id)
         if rows:
-            base.update(rows[0], alert_id=alert.id, kind=alert.kind)
-    elif alert.kind == "digest":
-        base["items"] = _story_rows(s, AlertRow.digest_id == alert.id)
-        base["title"] = f"Digest: {len(base['items'])} stories for desk {desk.name}"
-    return base
+            return StoryMessage(alert.id, alert.kind, desk.name, desk.timezone, rows[0])
+    if alert.kind == "digest":
+        return DigestMessage(alert.id, desk.name, desk.timezone,
+                             tuple(_entries(s, AlertRow.digest_id == alert.id)))
+    payload = alert.payload or {}
+    return NoticeMessage(alert.id, alert.kind, desk.name, desk.timezone,
+                         title=payload.get("title") or f"alert {alert.id}", text=payload.get("text"),
+                         watchlist=payload.get("watchlist"))
+
+
+def target(s: Session, target_id: int) -> Target | None:
+    row = s.get(DeskTargetRow, target_id)
+    if row is None:
+        return None
+    return Target(row.id, row.desk_id, row.url, row.url_env, row.enabled)
 
 
 def retry_delivery(s: Session, delivery_id: int, *, user_id: int | None, now: datetime) -> DeliveryRow:

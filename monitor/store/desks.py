@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, InvalidInput, NotFound
 from monitor.store.models import DeskRow, DeskTargetRow, RouteRow, WatchlistRow
+from monitor.store.values import RouteSettings
 
 _ENV_REF = re.compile(r"^env:([A-Za-z_][A-Za-z0-9_]*)$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -100,30 +101,20 @@ def add_target(s: Session, desk: DeskRow, spec: str) -> DeskTargetRow:
     return target
 
 
-def add_route(
-    s: Session, watchlist: WatchlistRow, desk: DeskRow, *, mode: str = "realtime",
-    throttle: tuple[int, int] | None = None, digest_every: str | None = None,
-    digest_at: str | None = None, max_age: int | None = 48 * 3600,
-    sources: Sequence[str] = (), languages: Sequence[str] = (), spread_threshold: int | None = None,
-) -> RouteRow:
-    """Send a watchlist to a desk; replaces the settings of an existing route between them."""
-    if mode not in ("realtime", "digest"):
-        raise InvalidInput(f"route mode {mode!r}: expected realtime or digest")
-    if digest_every not in (None, "hourly", "daily"):
-        raise InvalidInput(f"digest period {digest_every!r}: expected hourly or daily")
+def add_route(s: Session, watchlist: WatchlistRow, desk: DeskRow, settings: RouteSettings) -> RouteRow:
+    """Send a watchlist to a desk with settings checked by :func:`monitor.alerts.routes.route_settings`;
+    replaces the settings of an existing route between them."""
     route = s.scalar(select(RouteRow).where(RouteRow.watchlist_id == watchlist.id, RouteRow.desk_id == desk.id))
     if route is None:
         route = RouteRow(watchlist_id=watchlist.id, desk_id=desk.id)
         s.add(route)
-    route.mode = mode
-    route.throttle_count, route.throttle_period = throttle if throttle else (None, None)
-    route.digest_every = digest_every or ("daily" if mode == "digest" and digest_at else
-                                          "hourly" if mode == "digest" or throttle else None)
-    route.digest_at = check_hhmm(digest_at, "digest time")
-    route.max_age = max_age
-    route.source_filter = list(sources)
-    route.language_filter = [lang.lower() for lang in languages]
-    route.spread_threshold = spread_threshold
+    route.mode = settings.mode
+    route.throttle_count, route.throttle_period = settings.throttle_count, settings.throttle_period
+    route.digest_every, route.digest_at = settings.digest_every, settings.digest_at
+    route.max_age = settings.max_age
+    route.source_filter = list(settings.source_filter)
+    route.language_filter = list(settings.language_filter)
+    route.spread_threshold = settings.spread_threshold
     s.flush()
     return route
 

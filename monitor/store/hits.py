@@ -11,7 +11,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
-from monitor.store.models import HitRow, ItemRow, ItemVersionRow, SourceRow, WatchlistRow, WatchTermRow, WatchTermVersionRow
+from monitor.store.models import AliasSetRow, HitRow, ItemRow, ItemVersionRow, SourceRow, WatchlistRow, WatchTermRow, WatchTermVersionRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +32,6 @@ def active_terms(s: Session) -> list[TermMeta]:
 
 def terms_fingerprint(s: Session) -> tuple:
     """Changes whenever a term, a watchlist or an alias set changes: the matcher is recompiled."""
-    from monitor.store.models import AliasSetRow
-
     terms = s.execute(select(func.count(WatchTermRow.id), func.max(WatchTermRow.updated_at),
                              func.sum(WatchTermRow.version))).one()
     lists = tuple(s.execute(select(WatchlistRow.id, WatchlistRow.enabled).order_by(WatchlistRow.id)))

@@ -3,193 +3,133 @@
 A changed item (same external id, new content hash) becomes a new version: the ``items`` row holds
 the latest content and ``item_versions`` every version; the raw payload of each version is kept
 compressed with its hash as evidence. Nothing is ever erased: deletions are marks.
+
+This module reads the stored rows of a batch (:func:`stored_items`) and writes what ingest
+decided (:func:`write_items`); which copy is a new version is decided in
+:mod:`monitor.ingest.versions`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import zlib
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Iterable, Literal, Sequence
+from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, literal_column, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
 from monitor.store.bulk import allocate_ids, insert_rows
-from monitor.store.maintenance import tombstoned
-from monitor.store.models import ItemRow, ItemPayloadRow, ItemVersionRow, SourceRow
+from monitor.store.maintenance import tombstoned  # noqa: F401  (ingest reads it through here)
+from monitor.store.models import ItemPayloadRow, ItemRow, ItemVersionRow, SourceRow
+from monitor.store.values import ItemFacts, ItemWrite, StoredItem
+
+_ITEMS = ItemRow.__table__
+# What a version decision needs to know of the stored row.
+_STORED = (_ITEMS.c.id, _ITEMS.c.external_id, _ITEMS.c.content_hash, _ITEMS.c.version,
+           _ITEMS.c.language, _ITEMS.c.published_at, _ITEMS.c.edited_at, _ITEMS.c.story_id,
+           _ITEMS.c.views, _ITEMS.c.forwards)
 
 
-@dataclass(slots=True)
-class StoredItem:
-    """One input value and the stored row it became, as plain values (no ORM object).
-
-    ``id``, ``version``, ``language`` and ``published_at`` are the row's after this value (a
-    version keeps the first-seen date of an item whose source gives no good date); the content
-    columns are the value's. ``story_id`` is the row's, shared by repeats of the value in a batch.
-    """
-
-    value: t.Item
-    status: Literal["new", "version", "unchanged"]
-    source_id: int
-    row: dict = field(repr=False)  # the row's columns after the batch
-    id: int | None = None
-    version: int = 1
-    language: str | None = None
-    published_at: datetime | None = None
-
-    @property
-    def story_id(self) -> int | None:
-        return self.row["story_id"]
-
-    @story_id.setter
-    def story_id(self, story_id: int) -> None:
-        self.row["story_id"] = story_id
-
-    @property
-    def seen_at(self) -> datetime:
-        """When the item appeared: its published time, else when it was fetched."""
-        return self.published_at or self.value.fetched_at
+def stored_items(s: Session, source_id: int, external_ids: Sequence[str]) -> dict[str, StoredItem]:
+    """The stored rows of a source's ``external_ids``, by external id (one query per 500)."""
+    ids = list(dict.fromkeys(external_ids))
+    out: dict[str, StoredItem] = {}
+    for i in range(0, len(ids), 500):
+        q = select(*_STORED).where(_ITEMS.c.source_id == source_id,
+                                   _ITEMS.c.external_id.in_(ids[i:i + 500]))
+        for row in s.execute(q):
+            out[row.external_id] = StoredItem(*row)
+    return out
 
 
-def _fields(value: t.Item) -> dict:
+def new_ids(s: Session, n: int) -> list[int]:
+    """Ids for ``n`` new items, taken before they are written (see :mod:`monitor.store.bulk`)."""
+    return allocate_ids(s, _ITEMS, n)
+
+
+def _content(value: t.Item) -> dict:
     fwd = value.forward
     return dict(
-        url=value.url, title=value.title, text=value.text or "", html=value.html, author=value.author,
-        published_at=value.published_at, published_raw=value.published_raw, date_flag=value.date_flag,
-        edited_at=value.edited_at, channel_id=value.channel_id, channel_username=value.channel_username,
-        views=value.views, forwards=value.forwards, reply_to_id=value.reply_to_id,
-        grouped_id=value.grouped_id, media_type=value.media_type,
-        fwd_channel_id=fwd.origin_channel_id if fwd else None, fwd_post_id=fwd.origin_post_id if fwd else None,
-        fwd_date=fwd.origin_date if fwd else None, fwd_from_name=fwd.from_name if fwd else None,
-        fwd_url=fwd.origin_url if fwd else None, extra=dict(value.extra or {}),
+        url=value.url, title=value.title, text=value.text or "", html=value.html,
+        author=value.author, published_at=value.published_at, published_raw=value.published_raw,
+        date_flag=value.date_flag, edited_at=value.edited_at, channel_id=value.channel_id,
+        channel_username=value.channel_username, views=value.views, forwards=value.forwards,
+        reply_to_id=value.reply_to_id, grouped_id=value.grouped_id, media_type=value.media_type,
+        fwd_channel_id=fwd.origin_channel_id if fwd else None,
+        fwd_post_id=fwd.origin_post_id if fwd else None, fwd_date=fwd.origin_date if fwd else None,
+        fwd_from_name=fwd.from_name if fwd else None, fwd_url=fwd.origin_url if fwd else None,
+        extra=dict(value.extra or {}),
     )
 
 
-# Fields that change without making a new version (counters, not content).
-_COUNTERS = ("views", "forwards")
-_ITEMS = ItemRow.__table__
-# What a version update needs to know of the stored row.
-_STORED = (_ITEMS.c.id, _ITEMS.c.external_id, _ITEMS.c.content_hash, _ITEMS.c.version, _ITEMS.c.language,
-           _ITEMS.c.published_at, _ITEMS.c.edited_at, _ITEMS.c.story_id, _ITEMS.c.views, _ITEMS.c.forwards)
+def _version_columns(w: ItemWrite) -> dict:
+    """The columns a new version rewrites (never identity, story or dedup columns)."""
+    cols = _content(w.value)
+    if w.keep_date:
+        for name in ("published_at", "published_raw", "date_flag"):
+            del cols[name]
+    cols.update(content_hash=w.value.content_hash, version=w.version, norm_text=w.norm_text,
+                fetched_at=w.value.fetched_at, edited_at=w.value.edited_at or w.value.fetched_at)
+    if w.language is not None:
+        cols["language"] = w.language
+    return cols
 
 
-def prepare_items(
-    s: Session, source: SourceRow, values: Sequence[t.Item], *, collector: str,
-    enrich: Callable[[t.Item], tuple[str, str | None]],
-) -> list[StoredItem]:
-    """Work out what a batch of adapted items for one source changes; writes nothing yet.
-
-    ``enrich(value) -> (norm_text, language)`` gives the matching form and the language of a new
-    or changed item. Returns one entry per input value, in order (a value repeated in the batch
-    is compared with its earlier copy, as if they came in two batches; a value retention pruned
-    is left out: see :mod:`monitor.store.maintenance`); new rows already have
-    their ids. One query reads the stored rows of the batch's external ids. The story columns
-    of new rows are set by :func:`monitor.store.stories.assign_stories`, then
-    :func:`write_items` stores everything.
-    """
-    ids = list(dict.fromkeys(v.external_id for v in values))
-    rows: dict[str, dict] = {}  # external id -> the row's columns as they are after the batch
-    for i in range(0, len(ids), 500):
-        for row in s.execute(select(*_STORED).where(_ITEMS.c.source_id == source.id,
-                                                     _ITEMS.c.external_id.in_(ids[i:i + 500]))).mappings():
-            rows[row["external_id"]] = dict(row, _stored=True)
-    # entries retention removed stay removed, though the feed still lists them
-    pruned = tombstoned(s, source.id, [i for i in ids if i not in rows]) if len(rows) < len(ids) else set()
-    entries: list[StoredItem] = []
-    fresh: list[dict] = []
-    for value in values:
-        row = rows.get(value.external_id)
-        chash = value.content_hash
-        if row is None and value.external_id in pruned:
+def write_items(s: Session, source_id: int, writes: Sequence[ItemWrite]) -> None:
+    """Store what ingest decided for a batch: new rows, new versions, counters; every version's
+    content and raw payload. One bulk insert per table (:mod:`monitor.store.bulk`), one
+    executemany per shape of update; a value repeated in the batch lands in its row's insert."""
+    fresh: dict[int, dict] = {}
+    changed: dict[int, dict] = {}
+    for w in writes:
+        if w.kind == "new":
+            fresh[w.id] = dict(
+                id=w.id, source_id=source_id, external_id=w.value.external_id,
+                fetched_at=w.value.fetched_at, content_hash=w.value.content_hash, version=1,
+                collector=w.collector, norm_text=w.norm_text, language=w.language,
+                deleted_at=w.value.deleted_at, story_id=w.story_id, dedup_kind=w.dedup_kind,
+                minhash=w.minhash, **_content(w.value))
             continue
-        if row is None:
-            norm, lang = enrich(value)
-            row = rows[value.external_id] = dict(
-                source_id=source.id, external_id=value.external_id, fetched_at=value.fetched_at,
-                content_hash=chash, version=1, collector=collector, norm_text=norm, language=lang,
-                deleted_at=value.deleted_at, story_id=None, dedup_kind=None, minhash=None, **_fields(value))
-            fresh.append(row)
-            status = "new"
-        elif row["content_hash"] != chash:
-            norm, lang = enrich(value)
-            fields = _fields(value)
-            if value.published_at is None or value.date_flag:
-                # keep the first-seen date of an item whose source gives no good date
-                fields.pop("published_at"), fields.pop("published_raw"), fields.pop("date_flag")
-            row.update(fields, content_hash=chash, version=row["version"] + 1, norm_text=norm,
-                       language=lang or row["language"], fetched_at=value.fetched_at,
-                       edited_at=value.edited_at or value.fetched_at, _changed=True)
-            status = "version"
-        else:
-            status = "unchanged"
-            for key in _COUNTERS:
-                new = getattr(value, key)
-                if new is not None and new != row[key]:
-                    row[key], row["_changed"] = new, True
-        entries.append(StoredItem(value, status, source.id, row, version=row["version"]))
-    for row, item_id in zip(fresh, allocate_ids(s, _ITEMS, len(fresh))):
-        row["id"] = item_id
-    for st in entries:
-        st.id, st.language, st.published_at = st.row["id"], st.row["language"], st.row["published_at"]
-    return entries
-
-
-def write_items(s: Session, entries: Sequence[StoredItem]) -> None:
-    """Store what :func:`prepare_items` worked out: new rows, changed rows, versions and payloads.
-
-    One bulk insert per table (see :mod:`monitor.store.bulk`), one executemany for the changed
-    rows.
-    """
-    fresh, changed, seen = [], [], set()
-    for st in entries:
-        row = st.row
-        if id(row) in seen:
-            continue
-        seen.add(id(row))
-        if not row.get("_stored"):
-            fresh.append(row)
-        elif row.get("_changed"):
-            changed.append(row)
-    insert_rows(s, _ITEMS, [{k: v for k, v in row.items() if k[0] != "_"} for row in fresh])
-    if changed:
-        _update_rows(s, changed)
-    versions = [st for st in entries if st.status != "unchanged"]
+        cols = (_version_columns(w) if w.kind == "version"
+                else {k: v for k in ("views", "forwards") if (v := getattr(w.value, k)) is not None})
+        target = fresh.get(w.id)
+        if target is None:
+            target = changed.setdefault(w.id, {})
+        target.update(cols)
+    insert_rows(s, _ITEMS, list(fresh.values()))
+    _update_rows(s, changed)
+    versions = [w for w in writes if w.kind != "counters"]
     insert_rows(s, ItemVersionRow.__table__, [
-        {"item_id": st.id, "version": st.version, "title": st.value.title, "text": st.value.text or "",
-         "html": st.value.html, "url": st.value.url, "content_hash": st.value.content_hash,
-         "edited_at": st.value.edited_at, "fetched_at": st.value.fetched_at} for st in versions])
+        {"item_id": w.id, "version": w.version, "title": w.value.title, "text": w.value.text or "",
+         "html": w.value.html, "url": w.value.url, "content_hash": w.value.content_hash,
+         "edited_at": w.value.edited_at, "fetched_at": w.value.fetched_at} for w in versions])
     insert_rows(s, ItemPayloadRow.__table__, [
-        {"item_id": st.id, "version": st.version, "format": st.value.raw_format or "raw",
-         "sha256": hashlib.sha256(st.value.raw).hexdigest(), "data": zlib.compress(st.value.raw, 6),
-         "created_at": st.value.fetched_at} for st in versions if st.value.raw is not None])
+        {"item_id": w.id, "version": w.version, "format": w.value.raw_format or "raw",
+         "sha256": hashlib.sha256(w.value.raw).hexdigest(), "data": zlib.compress(w.value.raw, 6),
+         "created_at": w.value.fetched_at} for w in versions if w.value.raw is not None])
 
 
-# Columns a version or a counter change may rewrite (never identity, story or dedup columns).
-_UPDATABLE = tuple(c.name for c in _ITEMS.c if c.name not in (
-    "id", "source_id", "external_id", "story_id", "dedup_kind", "minhash", "collector", "deleted_at"))
-
-
-def _update_rows(s: Session, rows: list[dict]) -> None:
+def _update_rows(s: Session, rows: dict[int, dict]) -> None:
     """Write changed stored rows back, one executemany per set of columns."""
     by_shape: dict[tuple[str, ...], list[dict]] = {}
-    for row in rows:
-        cols = tuple(c for c in _UPDATABLE if c in row)
-        by_shape.setdefault(cols, []).append({"_id": row["id"], **{c: row[c] for c in cols}})
+    for item_id, cols in rows.items():
+        if cols:
+            by_shape.setdefault(tuple(cols), []).append({"_id": item_id, **cols})
     for params in by_shape.values():
         # the SET clause comes from the parameters' keys
         s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), params)
 
 
-def mark_deleted(s: Session, source: SourceRow, external_ids: Iterable[str], deleted_at: datetime) -> int:
+def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str], deleted_at: datetime) -> int:
     """Mark items deleted (never erase them); returns how many were newly marked."""
     ids = list(external_ids)
     if not ids:
         return 0
-    result = s.execute(update(ItemRow).where(ItemRow.source_id == source.id, ItemRow.external_id.in_(ids),
-                                          ItemRow.deleted_at.is_(None)).values(deleted_at=deleted_at))
+    result = s.execute(update(ItemRow).where(
+        ItemRow.source_id == source_id, ItemRow.external_id.in_(ids),
+        ItemRow.deleted_at.is_(None)).values(deleted_at=deleted_at))
     return result.rowcount or 0
 
 
@@ -229,8 +169,6 @@ def contains_any_clause(s: Session, pieces: Sequence[str]):
     """WHERE clause: the item's matching form contains one of ``pieces`` — served by an index on
     both backends (PostgreSQL: the pg_trgm GIN index of migration 0002; SQLite: the FTS5 trigram
     table of migration 0004)."""
-    from sqlalchemy import literal_column, or_, table
-
     if s.get_bind().dialect.name == "sqlite":
         fts = table("items_fts", literal_column("rowid"), literal_column("norm_text"))
         likes = [_contains(literal_column("items_fts.norm_text"), p) for p in pieces]
@@ -241,11 +179,12 @@ def contains_any_clause(s: Session, pieces: Sequence[str]):
 def stream_for_backtest(
     s: Session, *, since: datetime | None = None, source: str | None = None,
     contains_any: Sequence[str] | None = None, batch: int = 1000,
-) -> Iterable[tuple[ItemRow, str]]:
+) -> Iterable[ItemFacts]:
     """Items to run a term over, newest first, optionally prefiltered in SQL on the matching form
     (``contains_any``: the item's norm_text must contain one of these substrings)."""
-
-    q = select(ItemRow, SourceRow.name).join(SourceRow, ItemRow.source_id == SourceRow.id)
+    q = (select(ItemRow.id, SourceRow.name, ItemRow.external_id, ItemRow.url, ItemRow.title,
+                ItemRow.text, ItemRow.language, ItemRow.channel_username, ItemRow.published_at)
+         .join(SourceRow, ItemRow.source_id == SourceRow.id))
     if since:
         q = q.where(ItemRow.fetched_at >= since)
     if source:
@@ -253,7 +192,8 @@ def stream_for_backtest(
     if contains_any:
         q = q.where(contains_any_clause(s, contains_any))
     q = q.order_by(ItemRow.id.desc())
-    yield from s.execute(q.execution_options(yield_per=batch))
+    for row in s.execute(q.execution_options(yield_per=batch)):
+        yield ItemFacts(*row)
 
 
 def count_items(s: Session, *, since: datetime | None = None, source: str | None = None) -> int:

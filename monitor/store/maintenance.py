@@ -11,11 +11,11 @@ so a feed that still lists the entry does not bring it back as new; tombstones g
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Sequence
 
 from sqlalchemy import and_, delete, exists, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from monitor.schedule import silence_limit
 from monitor.store.models import HitRow, ItemRow, ItemPayloadRow, ItemTombstoneRow, LshBandRow, SourceRow, StoryRow
 
 TOMBSTONE_DAYS = 180
@@ -58,38 +58,19 @@ def prune(s: Session, *, now: datetime, raw_days: int | None, unmatched_days: in
 
 def tombstoned(s: Session, source_id: int, external_ids: list[str]) -> set[str]:
     """Which of ``external_ids`` retention removed from this source."""
-    if not external_ids:
-        return set()
-    return set(s.scalars(select(ItemTombstoneRow.external_id).where(
-        ItemTombstoneRow.source_id == source_id, ItemTombstoneRow.external_id.in_(external_ids))))
+    found: set[str] = set()
+    for i in range(0, len(external_ids), 500):
+        found.update(s.scalars(select(ItemTombstoneRow.external_id).where(
+            ItemTombstoneRow.source_id == source_id,
+            ItemTombstoneRow.external_id.in_(external_ids[i:i + 500]))))
+    return found
 
 
-def queue_lag(s: Session, now: datetime) -> float:
-    """Seconds the most overdue enabled source is behind its next-check time (0 when none).
-
-    A source paused by the server (Retry-After, FloodWait) is due when its pause ends, not before."""
+def queue_lag(s: Session, now: datetime, *, types: Sequence[str]) -> float:
+    """Seconds the most overdue enabled source of ``types`` is behind its next-check time (0 when
+    none). A source paused by the server (Retry-After, FloodWait) is due when its pause ends."""
     rows = s.execute(select(SourceRow.next_check_at, SourceRow.paused_until).where(
         SourceRow.enabled.is_(True), SourceRow.retired.is_(False), SourceRow.next_check_at.is_not(None),
-        SourceRow.type.in_(("rss", "telegram", "telegram-web")))).all()
+        SourceRow.type.in_(list(types)))).all()
     oldest = min((max(due, paused) if paused else due for due, paused in rows), default=None)
     return max(0.0, (now - oldest).total_seconds()) if oldest else 0.0
-
-
-def silent_sources(s: Session, *, now: datetime, silent_after: float) -> list[SourceRow]:
-    """Enabled sources quiet for longer than expected (:func:`monitor.schedule.silence_limit`)."""
-    q = select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False),
-                             SourceRow.type.in_(("rss", "telegram", "telegram-web")))
-    return [src for src in s.scalars(q.order_by(SourceRow.name)) if is_silent(src, now, silent_after)]
-
-
-def is_silent(src: SourceRow, now: datetime, silent_after: float | None) -> bool:
-    """Whether ``src`` has had no new item for longer than expected (never-productive sources
-    count from when they were added)."""
-    if silent_after is None or not src.enabled or src.retired or src.type == "telegram-export":
-        return False
-    quiet_since = src.last_new_item_at or src.created_at
-    if quiet_since is None:
-        return False
-    limit = silence_limit(src.interval if not src.pinned_interval and src.type != "telegram" else None,
-                          silent_after)
-    return (now - quiet_since).total_seconds() > limit

@@ -9,9 +9,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, NotFound
-from monitor.sources.base import SourceConfig
 from monitor.store.models import SourceRow
-from monitor.types import utcnow
+from monitor.store.values import ResumeState, SourceHealth, SourceState
+from monitor.types import SourceConfig, utcnow
 
 
 def add_source(
@@ -88,7 +88,7 @@ def set_enabled(s: Session, name: str, enabled: bool) -> SourceRow:
 def due_sources(
     s: Session, *, now: datetime | None = None, types: Sequence[str] | None = None,
     names: Sequence[str] | None = None, everything: bool = False,
-) -> Sequence[SourceRow]:
+) -> list[SourceConfig]:
     """Sources to collect now, earliest due first (all enabled ones when ``everything``)."""
     now = now or utcnow()
     q = select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False))
@@ -99,36 +99,94 @@ def due_sources(
         q = q.where(or_(SourceRow.paused_until.is_(None), SourceRow.paused_until <= now))
     if types:
         q = q.where(SourceRow.type.in_(types))
-    return s.scalars(q.order_by(SourceRow.next_check_at.nulls_first(), SourceRow.id)).all()
+    order = (SourceRow.next_check_at.nulls_first(), SourceRow.id)
+    return [to_config(row) for row in s.scalars(q.order_by(*order))]
 
 
-def find_channel_source(s: Session, *, channel_id: int | None, name: str | None) -> SourceRow | None:
-    """The source that collects a Telegram channel: by its stored id, else by its name."""
+def source_config(s: Session, source_id: int) -> SourceConfig | None:
+    row = s.get(SourceRow, source_id)
+    return to_config(row) if row is not None else None
+
+
+def source_state(s: Session, source_id: int) -> SourceState | None:
+    """What ingest needs of a source for one batch."""
+    row = s.get(SourceRow, source_id)
+    if row is None:
+        return None
+    return SourceState(id=row.id, name=row.name, type=row.type, language=row.language,
+                       footer=row.footer, state=dict(row.state or {}), locator=row.locator)
+
+
+def write_resume_state(s: Session, source_id: int, resume: ResumeState) -> None:
+    """Store what a batch brought (cursor, validators, state, ...): only the fields that are set."""
+    values = {name: getattr(resume, name) for name in ResumeState.__slots__
+              if getattr(resume, name) is not None}
+    if values:
+        s.execute(update(SourceRow).where(SourceRow.id == source_id).values(**values))
+
+
+_HEALTH = ("enabled", "retired", "pinned_interval", "interval", "next_check_at", "paused_until",
+           "last_checked_at", "last_success_at", "last_new_item_at", "last_status", "last_error",
+           "error_count")
+
+
+def _health(row: SourceRow) -> SourceHealth:
+    return SourceHealth(id=row.id, name=row.name, type=row.type, created_at=row.created_at,
+                        account=row.account, feed_min_interval=(row.state or {}).get("min_interval"),
+                        **{name: getattr(row, name) for name in _HEALTH})
+
+
+def health(s: Session, source_id: int) -> SourceHealth | None:
+    """A source's schedule and health (:func:`monitor.schedule.next_state` computes the next)."""
+    row = s.get(SourceRow, source_id)
+    return _health(row) if row is not None else None
+
+
+def write_health(s: Session, state: SourceHealth) -> None:
+    """Store a source's new schedule and health."""
+    s.execute(update(SourceRow).where(SourceRow.id == state.id)
+              .values(**{name: getattr(state, name) for name in _HEALTH}))
+
+
+def watched_health(s: Session, *, types: Sequence[str] | None = None) -> list[SourceHealth]:
+    """Health of the sources an operator expects to be collected (enabled, not retired)."""
+    q = select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False))
+    if types is not None:
+        q = q.where(SourceRow.type.in_(types))
+    return [_health(row) for row in s.scalars(q.order_by(SourceRow.name))]
+
+
+def find_channel_source(s: Session, *, channel_id: int | None, name: str | None,
+                        export_type: str) -> SourceConfig | None:
+    """The source that collects a Telegram channel: by its stored id (or, for sources of
+    ``export_type``, the chat id in their options), else by its name."""
     if channel_id is not None:
-        found = s.scalar(select(SourceRow).where(SourceRow.remote_id == channel_id).order_by(SourceRow.id).limit(1))
+        found = s.scalar(select(SourceRow).where(SourceRow.remote_id == channel_id)
+                         .order_by(SourceRow.id).limit(1))
         if found is not None:
-            return found
-        for src in s.scalars(select(SourceRow).where(SourceRow.type == "telegram-export")):
+            return to_config(found)
+        for src in s.scalars(select(SourceRow).where(SourceRow.type == export_type)):
             if str((src.options or {}).get("chat_id")) == str(channel_id):
-                return src
+                return to_config(src)
     if name:
-        return s.scalar(select(SourceRow).where(SourceRow.name == name))
+        found = s.scalar(select(SourceRow).where(SourceRow.name == name))
+        return to_config(found) if found is not None else None
     return None
 
 
-def live_telegram_sources(s: Session) -> dict[str | None, list[SourceRow]]:
-    """Enabled Telethon sources by account (None: the default account)."""
-    out: dict[str | None, list[SourceRow]] = {}
-    for row in s.scalars(select(SourceRow).where(SourceRow.type == "telegram", SourceRow.enabled.is_(True),
-                                              SourceRow.retired.is_(False)).order_by(SourceRow.id)):
-        out.setdefault(row.account, []).append(row)
+def live_sources(s: Session, type: str) -> dict[str | None, list[SourceConfig]]:
+    """Enabled sources of a type by account (None: the default account)."""
+    out: dict[str | None, list[SourceConfig]] = {}
+    for row in s.scalars(select(SourceRow).where(SourceRow.type == type, SourceRow.enabled.is_(True),
+                                                 SourceRow.retired.is_(False)).order_by(SourceRow.id)):
+        out.setdefault(row.account, []).append(to_config(row))
     return out
 
 
-def mark_account(s: Session, account: str | None, *, status: str, error: str) -> None:
-    """Record an account-wide condition (e.g. logged out) on all its Telethon sources."""
-    s.execute(update(SourceRow).where(SourceRow.type == "telegram",
-                                   SourceRow.account.is_(None) if account is None else SourceRow.account == account)
+def mark_account(s: Session, type: str, account: str | None, *, status: str, error: str) -> None:
+    """Record an account-wide condition (e.g. logged out) on all its sources of a type."""
+    mine = SourceRow.account.is_(None) if account is None else SourceRow.account == account
+    s.execute(update(SourceRow).where(SourceRow.type == type, mine)
               .values(last_status=status, last_error=error))
 
 

@@ -17,7 +17,6 @@ from sqlalchemy import Row, and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
 from monitor.store.items import contains_any_clause
-from monitor.store.maintenance import is_silent
 from monitor.store.models import (
     AlertRow,
     DeliveryRow,
@@ -250,26 +249,12 @@ def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: 
     return iter(s.execute(q.execution_options(stream_results=True, yield_per=1000)))
 
 
-def items_brief(s: Session, item_ids: Sequence[int]) -> list[Row]:
-    if not item_ids:
-        return []
-    q = (select(ItemRow.id, ItemRow.title, ItemRow.text, ItemRow.published_at, SourceRow.name.label("source"))
-         .join(SourceRow, SourceRow.id == ItemRow.source_id).where(ItemRow.id.in_(item_ids)).order_by(ItemRow.id.desc()))
-    return list(s.execute(q))
-
-
-def hit_item_ids(s: Session, term_id: int, item_ids: Sequence[int]) -> set[int]:
-    """Which of these items already have a stored hit for the term."""
-    if not item_ids:
-        return set()
-    return set(s.scalars(select(HitRow.item_id).where(HitRow.term_id == term_id, HitRow.item_id.in_(item_ids))))
-
-
 # ---------------------------------------------------------------- sources
 
 
-def source_health(s: Session, *, silent_after: float | None, days: int = 7) -> list[dict[str, Any]]:
-    """Every source with its health and items per day over the last ``days`` days."""
+def source_health(s: Session, *, days: int = 7) -> list[dict[str, Any]]:
+    """Every source with its health and items per day over the last ``days`` days (whether it
+    is silent is the caller's to judge: :func:`monitor.sources.silent_source`)."""
     now = utcnow()
     since = now - timedelta(days=days)
     counts = dict(s.execute(select(ItemRow.source_id, func.count()).where(ItemRow.published_at >= since)
@@ -278,7 +263,6 @@ def source_health(s: Session, *, silent_after: float | None, days: int = 7) -> l
     for src in s.scalars(select(SourceRow).order_by(SourceRow.name)):
         rows.append({
             "source": src, "per_day": round(counts.get(src.id, 0) / days, 1),
-            "silent": is_silent(src, now, silent_after),
         })
     return rows
 

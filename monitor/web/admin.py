@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse
 
+from monitor.alerts.routes import route_settings
 from monitor.alerts.targets import describe_target
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import InvalidInput, NotFound
@@ -30,8 +31,11 @@ def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     web = request.app.state.web
     silent = parse_duration(web.settings.alerts.silent_after) or 48 * 3600
     with ctx.unit() as s:
-        rows = views.source_health(s, silent_after=silent)
-    from monitor.sources import SOURCE_TYPES
+        rows = views.source_health(s)
+    from monitor.sources import SOURCE_TYPES, silent_source
+
+    now = utcnow()
+    rows = [dict(row, silent=silent_source(row["source"], now, silent)) for row in rows]
 
     return web.render("sources.html", ctx, rows=rows, types=sorted(SOURCE_TYPES), fmt=format_duration)
 
@@ -143,14 +147,14 @@ def route_set(ctx: Ctx = Depends(act("operator"))):
         else:
             throttle = None if throttle_text.lower() == "none" else parse_throttle(throttle_text)
         max_age_text = given("max_age")
-        route = desk_repo.add_route(
-            s, wl, desk, mode=ctx.field("mode") or (old.mode if old else "realtime"),
+        route = desk_repo.add_route(s, wl, desk, route_settings(
+            mode=ctx.field("mode") or (old.mode if old else "realtime"),
             throttle=throttle,
             digest_at=given("digest_at") or (old.digest_at if old else None),
             max_age=(_interval(max_age_text) if max_age_text else old.max_age if old else 48 * 3600),
             sources=listed("sources", list(old.source_filter) if old else []),
             languages=listed("languages", list(old.language_filter) if old else []),
-            spread_threshold=old.spread_threshold if old else None)
+            spread_threshold=old.spread_threshold if old else None))
         user_repo.audit(s, ctx.user_id, "route.set", f"route:{route.id}", mode=route.mode,
                         throttle=route.throttle_count, max_age=route.max_age)
     ctx.flash("Route saved.")

@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from monitor.alerts.render import AlertContent, render
-from monitor.alerts.transport import deliver, render_for, target_format
+from monitor.alerts.sinks import deliver, render_for, target_format
 from monitor.errors import DeliveryError
 from tests.alerts.sinks import WebhookSink
 

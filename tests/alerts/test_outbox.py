@@ -8,6 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from monitor.alerts.outbox import route_new_hits
+from monitor.alerts.routes import route_settings
 from monitor.store import alerts as repo
 from monitor.store import desks as desk_repo
 from monitor.store import watch as watch_repo
@@ -44,7 +46,7 @@ def test_two_desks_each_get_their_alert(store):
     w = make_world(store)
     with store.unit() as s:
         second = desk_repo.add_desk(s, "seoul", targets=["json://127.0.0.1:9/s"])
-        desk_repo.add_route(s, watch_repo.get_watchlist(s, "dprk"), second)
+        desk_repo.add_route(s, watch_repo.get_watchlist(s, "dprk"), second, route_settings())
     hit(store, w, now=T0)
     assert sorted(a.desk_id for a in alerts(store)) == sorted([w.desk_id, second.id])
 
@@ -140,7 +142,7 @@ def test_insert_if_absent_holds_under_concurrent_writers(store):
         try:
             barrier.wait()
             with store.unit() as s:
-                results.append(repo.on_new_hits(s, [hid], now=T0))
+                results.append(route_new_hits(s, [hid], now=T0))
         except Exception as exc:  # pragma: no cover - the assertion below shows it
             errors.append(exc)
 

@@ -1,7 +1,7 @@
 """Test data for the alert tests, built through the repositories and the ORM in the test database.
 
 A "world" is a source, a desk with targets, a watchlist with one term routed to the desk. ``hit()``
-stores an item, its story and a hit, and calls the pipeline's hook ``on_new_hits`` in the SAME
+stores an item, its story and a hit, and calls the pipeline's hook ``route_new_hits`` in the SAME
 transaction, as the pipeline does.
 """
 
@@ -14,8 +14,9 @@ from typing import Sequence
 
 from sqlalchemy import select
 
+from monitor.alerts.outbox import route_new_hits
+from monitor.alerts.routes import route_settings
 from monitor.settings import Settings
-from monitor.store import alerts as repo
 from monitor.store import desks as desk_repo
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
@@ -50,7 +51,7 @@ def make_world(store, *, targets: Sequence[str] = ("json://127.0.0.1:9/hook",), 
         if created_at is not None:
             wl.created_at = created_at
         term = watch_repo.add_term(s, wl, "северокорейские военные")
-        r = desk_repo.add_route(s, wl, d, **({"max_age": 48 * 3600} | route))
+        r = desk_repo.add_route(s, wl, d, route_settings(**({"max_age": 48 * 3600} | route)))
         return World(d.id, wl.id, term.id, r.id, src.id, desk)
 
 
@@ -71,7 +72,7 @@ def hit(store, w: World, *, now: datetime, title: str | None = None, story_id: i
         text: str | None = None, settings: Settings | None = None, term_id: int | None = None,
         watchlist_id: int | None = None) -> tuple[int, int | None, int]:
     """Store an item (in a new story unless ``story_id`` names one; ``False`` = no story yet) and a
-    hit on it, then call ``on_new_hits`` in the same transaction: (hit id, story id, alerts made)."""
+    hit on it, then call ``route_new_hits`` in the same transaction: (hit id, story id, alerts made)."""
     n = next(_seq)
     title = title or f"Новость {n}: северокорейские военные"
     text = text or f"Текст {n}: в Курской области замечены «северокорейские военные» <script>x</script>"
@@ -101,7 +102,7 @@ def hit(store, w: World, *, now: datetime, title: str | None = None, story_id: i
                 matched_hash="0" * 64, created_at=now)
         s.add(h)
         s.flush()
-        made = repo.on_new_hits(s, [h.id], settings=settings or Settings(), now=now)
+        made = route_new_hits(s, [h.id], now=now)
         return h.id, story_id, made
 
 

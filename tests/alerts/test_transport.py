@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.alerts.render import AlertContent, render
-from monitor.alerts.transport import (
+from monitor.alerts.sinks import (
     check_target,
     deliver,
     redact_target,
@@ -194,7 +194,7 @@ def test_redact_target(url: str, shown: str) -> None:
 
 
 def test_retry_after_forms() -> None:
-    from monitor.alerts.transport import _retry_after_seconds
+    from monitor.alerts.sinks.webhook import retry_after_seconds as _retry_after_seconds
 
     assert _retry_after_seconds("30") == 30.0
     assert _retry_after_seconds("999999") == 86400.0

@@ -11,11 +11,13 @@ from datetime import timedelta
 import pytest
 
 from monitor.alerts import worker
+from monitor.alerts.outbox import create_test_alert
 from monitor.alerts.worker import backoff, deliver_due, send_alert_now
 from monitor.settings import AlertSettings, Settings
 from monitor.store import alerts as repo
 from monitor.store.db import Store
 from monitor.store.models import AlertRow, DeskTargetRow
+from monitor.store.values import AlertDraft, NoticeAlert
 
 from tests.alerts.sinks import SmtpSink, WebhookSink
 from tests.alerts.test_outbox_helpers import T0, alerts, attempts, deliveries, hit, make_world
@@ -138,7 +140,7 @@ class Crash(BaseException):
 
 
 async def test_crash_between_send_and_record_repeats_only_that_alert(store, sink):
-    from monitor.alerts.transport import deliver
+    from monitor.alerts.sinks import deliver
 
     w = make_world(store, targets=[sink.url()])
     for i in range(5):
@@ -254,9 +256,7 @@ async def test_desk_test_reaches_every_target_out_of_queue_order(store, sink):
     w = make_world(store, targets=[sink.url(path="/a"), sink.url(path="/b")])
     hit(store, w, now=T0 + timedelta(hours=1))  # queued, not due yet at T0
     with store.unit() as s:
-        from monitor.store.models import DeskRow
-
-        alert_id = repo.create_test_alert(s, s.get(DeskRow, w.desk_id), T0)
+        alert_id = create_test_alert(s, w.desk_id, w.desk, T0)
     summary = await send_alert_now(store, settings(), alert_id, now=T0)
     assert sorted(r.outcome for r in summary.results) == ["sent", "sent"]
     assert received_ids(sink) == [alert_id, alert_id]
@@ -284,4 +284,6 @@ def test_alert_key_survives_in_database_rows(store):
     hit(store, w, now=T0)
     with store.unit() as s:
         a = s.query(AlertRow).one()
-        assert repo.insert_alert(s, key=a.key, kind="story", desk_id=w.desk_id, now=T0) is None
+        again = AlertDraft(key=a.key, kind="story", desk_id=w.desk_id, status="pending", due_at=T0,
+                           body=NoticeAlert(title="again", text=""), targets=(1,))
+        assert repo.insert_alert(s, again, now=T0) is None

@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from monitor.alerts.routes import route_settings
 from monitor.ingest.pipeline import Pipeline
 from monitor.service.scheduler import LocalDispatcher, Scanner
 from monitor.settings import Settings
@@ -394,7 +395,8 @@ def test_sigkill_during_delivery_repeats_at_most_the_message_in_flight(db_url):
         store = Store(db_url)
         with store.unit() as s:
             desk = desk_repo.add_desk(s, "desk", targets=[sink.url("json")])
-            desk_repo.add_route(s, watch_repo.get_watchlist(s, "dprk"), desk, max_age=None)
+            desk_repo.add_route(s, watch_repo.get_watchlist(s, "dprk"), desk,
+                                route_settings(max_age=None))
         store.dispose()
         crashes = 0
         for round_ in range(6):

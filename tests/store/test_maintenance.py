@@ -12,7 +12,9 @@ from monitor.settings import Settings
 from monitor.sources.base import Batch
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
-from monitor.store.maintenance import is_silent, prune, queue_lag, silent_sources, tombstoned
+from monitor.schedule import is_silent
+from monitor.sources import scheduled_types
+from monitor.store.maintenance import prune, queue_lag, tombstoned
 from monitor.store.models import HitRow, ItemRow, ItemPayloadRow, ItemTombstoneRow, SourceRow, StoryRow
 from monitor.types import Item as Value
 
@@ -100,13 +102,13 @@ def test_queue_lag_waits_for_a_pause_to_end(store):
         paused.next_check_at = NOW - timedelta(hours=2)
         paused.paused_until = NOW + timedelta(hours=1)  # Retry-After: not late, just told to wait
     with store.unit() as s:
-        assert queue_lag(s, NOW) == 300
+        assert queue_lag(s, NOW, types=scheduled_types()) == 300
         s.get(SourceRow, due.id).enabled = False
     with store.unit() as s:
-        assert queue_lag(s, NOW) == 0
+        assert queue_lag(s, NOW, types=scheduled_types()) == 0
         s.get(SourceRow, paused.id).paused_until = NOW - timedelta(minutes=30)
     with store.unit() as s:
-        assert queue_lag(s, NOW) == 1800  # due since its pause ended
+        assert queue_lag(s, NOW, types=scheduled_types()) == 1800  # due since its pause ended
 
 
 def test_silence_is_measured_against_each_source_s_pace(store):
@@ -123,6 +125,10 @@ def test_silence_is_measured_against_each_source_s_pace(store):
             src.last_new_item_at = NOW - timedelta(hours=quiet_h)
             rows[name] = src
         s.flush()
-        assert [x.name for x in silent_sources(s, now=NOW, silent_after=48 * 3600)] == ["busy"]
-        assert is_silent(rows["daily"], NOW + timedelta(hours=19), 48 * 3600)
-        assert not is_silent(rows["busy"], NOW, None)  # silence checks switched off
+        health = {h.name: h for h in source_repo.watched_health(s)}
+        assert [n for n, h in health.items() if is_silent(h, NOW, 48 * 3600, "pace")] == ["busy"]
+        assert is_silent(health["daily"], NOW + timedelta(hours=19), 48 * 3600, "pace")
+        assert not is_silent(health["busy"], NOW, None, "pace")  # silence checks switched off
+        # a type whose interval says nothing of its pace, and one imported on demand
+        assert not is_silent(health["busy"], NOW, 48 * 3600, "fixed")
+        assert not is_silent(health["daily"], NOW + timedelta(days=30), 48 * 3600, "never")

@@ -109,12 +109,3 @@ class MuteRow(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _created()
     __table_args__ = (Index("ix_mutes_kind_ref", "kind", "ref_id"),)
-
-
-class KeyValueRow(Base):
-    """Small service state (e.g. last spike check, matcher generation)."""
-
-    __tablename__ = "service_state"
-    key: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
