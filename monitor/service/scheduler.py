@@ -7,8 +7,9 @@ concurrency limits. A restart therefore resumes exactly where the database says,
 needs no clean-up: there is no lease or lock to release, and an interrupted batch was never
 committed.
 
-Dispatch sits behind an interface so a multi-node executor (e.g. a PostgreSQL job queue) can
-replace :class:`LocalDispatcher` without touching the pipeline.
+Dispatch sits behind an interface: ``monitor run`` uses :class:`LocalDispatcher`; ``monitor
+worker`` nodes use :class:`monitor.service.cluster.dispatcher.ProcrastinateDispatcher`, which
+defers a job per due source to a PostgreSQL queue. The pipeline is the same in both.
 """
 
 from __future__ import annotations
@@ -36,8 +37,10 @@ class Dispatcher(abc.ABC):
     """Where source runs execute."""
 
     @abc.abstractmethod
-    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
-        """Start a run unless one for this source is in flight; True when started."""
+    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0,
+                       account: str | None = None) -> bool:
+        """Start a run unless one for this source is in flight; True when started. ``account``:
+        the Telegram account the source is read with (a node that owns it must run it)."""
 
     @abc.abstractmethod
     def in_flight(self) -> set[int]:
@@ -57,7 +60,8 @@ class LocalDispatcher(Dispatcher):
         self._limits = {k: asyncio.Semaphore(v) for k, v in {**DEFAULT_LIMITS, **(limits or {})}.items()}
         self._tasks: dict[int, asyncio.Task] = {}
 
-    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
+    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0,
+                       account: str | None = None) -> bool:
         if source_id in self._tasks:
             return False
         sem = self._limits.setdefault(source_type, asyncio.Semaphore(4))
@@ -113,15 +117,15 @@ class Scanner:
             with self.pipeline.store.unit() as s:
                 rows = source_repo.due_sources(s, now=now, types=SCHEDULED_TYPES)
                 metrics.QUEUE_LAG.set(queue_lag(s, now))
-                return [(r.id, r.type) for r in rows]
+                return [(r.id, r.type, r.account) for r in rows]
 
         started = 0
         busy = self.dispatcher.in_flight()
-        for source_id, source_type in await asyncio.to_thread(due):
+        for source_id, source_type, account in await asyncio.to_thread(due):
             if source_id in busy:
                 continue
             delay = random.uniform(0, self.max_jitter) if self.max_jitter else 0.0
-            started += await self.dispatcher.dispatch(source_id, source_type, delay=delay)
+            started += await self.dispatcher.dispatch(source_id, source_type, delay=delay, account=account)
         self.last_scan = now
         return started
 
