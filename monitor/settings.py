@@ -135,8 +135,8 @@ class ClusterSettings(_Section):
                                  "jobs are retried elsewhere")
     recover_every: float = Field(10, description="seconds between sweeps for jobs of dead nodes")
     deliver_every: float = Field(2, description="seconds between alert delivery passes")
-    grace: float = Field(20.0, ge=0, le=28, description="seconds running jobs get to finish on "
-                         "SIGTERM before they are released")
+    grace: float = Field(20.0, ge=0, le=25, description="seconds running jobs get to finish on "
+                         "SIGTERM before they are released (the node is gone 3 s later at most)")
     lease_ttl: float = Field(45.0, gt=0, description="seconds a Telegram account lease lasts "
                              "unless renewed")
     lease_renew: float = Field(10.0, gt=0, description="seconds between lease renewals and takeover "

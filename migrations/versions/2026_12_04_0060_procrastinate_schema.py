@@ -50,8 +50,11 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    _script(bind, r"""
-        DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs,
+    _script(
+        bind,
+        r"""
+        DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers,
+                             procrastinate_jobs,
                              procrastinate_workers CASCADE;
         DO $$
         DECLARE f record;
@@ -65,4 +68,5 @@ def downgrade() -> None:
         END $$;
         DROP TYPE IF EXISTS procrastinate_job_to_defer_v1, procrastinate_job_status,
                             procrastinate_job_event_type CASCADE;
-    """)
+    """,
+    )

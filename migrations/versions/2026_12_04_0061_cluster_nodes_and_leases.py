@@ -44,8 +44,12 @@ def upgrade() -> None:
         sa.Column("acquired_at", monitor.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("renewed_at", monitor.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", monitor.store.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["node_id"], ["cluster_nodes.id"],
-                                name=op.f("fk_telegram_leases_node_id_cluster_nodes"), ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(
+            ["node_id"],
+            ["cluster_nodes.id"],
+            name=op.f("fk_telegram_leases_node_id_cluster_nodes"),
+            ondelete="SET NULL",
+        ),
         sa.PrimaryKeyConstraint("account", name=op.f("pk_telegram_leases")),
     )
 

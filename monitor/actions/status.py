@@ -33,7 +33,12 @@ class ClusterStatus:
         out = [("sources", self.sources)]
         if self.notes and not self.nodes and not self.queues:
             return out
-        return [("nodes", self.nodes), ("queues", self.queues), ("telegram accounts", self.accounts), *out]
+        return [
+            ("nodes", self.nodes),
+            ("queues", self.queues),
+            ("telegram accounts", self.accounts),
+            *out,
+        ]
 
 
 def cluster_status(store: Store, settings: Settings) -> ClusterStatus:
@@ -41,24 +46,48 @@ def cluster_status(store: Store, settings: Settings) -> ClusterStatus:
     with store.unit() as s:
         report.sources = [{"overdue_by": round(queue_lag(s, utcnow()), 1)}]
         if store.dialect != "postgresql":
-            report.notes.append("single node (SQLite): `monitor run`; a cluster of `monitor worker` "
-                                "nodes needs PostgreSQL")
+            report.notes.append(
+                "single node (SQLite): `monitor run`; a cluster of `monitor worker` "
+                "nodes needs PostgreSQL"
+            )
             return report
         stalled = settings.cluster.stalled_after
         for n in cluster_repo.nodes(s):
-            report.nodes.append({"node": n.name, "host": n.host, "pid": n.pid, "queues": ",".join(n.queues),
-                                 "started_at": n.started_at, "last_heartbeat": n.heartbeat_at,
-                                 "silent_s": round(n.silent_for, 1),
-                                 "state": "alive" if n.silent_for < stalled else "lost"})
+            report.nodes.append(
+                {
+                    "node": n.name,
+                    "host": n.host,
+                    "pid": n.pid,
+                    "queues": ",".join(n.queues),
+                    "started_at": n.started_at,
+                    "last_heartbeat": n.heartbeat_at,
+                    "silent_s": round(n.silent_for, 1),
+                    "state": "alive" if n.silent_for < stalled else "lost",
+                }
+            )
         for q in cluster_repo.queues(s):
-            report.queues.append({"queue": q.queue, "waiting": q.waiting, "running": q.running,
-                                  "scheduled": q.scheduled, "lag_s": round(q.lag, 1)})
+            report.queues.append(
+                {
+                    "queue": q.queue,
+                    "waiting": q.waiting,
+                    "running": q.running,
+                    "scheduled": q.scheduled,
+                    "lag_s": round(q.lag, 1),
+                }
+            )
         for lease in lease_repo.leases(s):
             held = lease.node_id is not None and lease.expires_in > 0
-            report.accounts.append({"account": lease.account or "(default)",
-                                    "owner": lease.node if held else None,
-                                    "expires_in_s": round(lease.expires_in, 1) if held else None,
-                                    "epoch": lease.epoch, "since": lease.acquired_at if held else None})
+            report.accounts.append(
+                {
+                    "account": lease.account or "(default)",
+                    "owner": lease.node if held else None,
+                    "expires_in_s": round(lease.expires_in, 1) if held else None,
+                    "epoch": lease.epoch,
+                    "since": lease.acquired_at if held else None,
+                }
+            )
     if not report.nodes:
-        report.notes.append("no `monitor worker` node has registered (a single `monitor run` does not)")
+        report.notes.append(
+            "no `monitor worker` node has registered (a single `monitor run` does not)"
+        )
     return report

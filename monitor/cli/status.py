@@ -9,9 +9,11 @@ from monitor.cli.common import Format, emit, state
 
 
 @app.command("status")
-def status_cmd(ctx: typer.Context,
-               fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, jsonl or csv")) -> None:
-    """Nodes and their last heartbeat, queue depth and lag, which node owns which Telegram account."""
+def status_cmd(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, jsonl or csv"),
+) -> None:
+    """Nodes and their last heartbeat, queue depth and lag, the owner of each Telegram account."""
     from monitor.actions.status import cluster_status
 
     report = cluster_status(state(ctx).store, state(ctx).settings)

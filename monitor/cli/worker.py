@@ -20,8 +20,10 @@ def parse_queues(values: list[str] | None) -> list[str]:
     chosen = [q.strip() for v in values for q in v.split(",") if q.strip()]
     unknown = [q for q in chosen if q not in ALL_QUEUES]
     if unknown or not chosen:
-        raise InvalidInput(f"--queues: unknown queue(s) {', '.join(unknown) or '(none given)'}; "
-                           f"expected some of {', '.join(ALL_QUEUES)}")
+        raise InvalidInput(
+            f"--queues: unknown queue(s) {', '.join(unknown) or '(none given)'}; "
+            f"expected some of {', '.join(ALL_QUEUES)}"
+        )
     return list(dict.fromkeys(chosen))
 
 
@@ -29,11 +31,22 @@ def parse_queues(values: list[str] | None) -> list[str]:
 def worker_cmd(
     ctx: typer.Context,
     queues: Optional[List[str]] = typer.Option(
-        None, "--queues", "-q", help="queues to serve, comma-separated: tick, alerts, singletons, feeds, "
-        "web, and telegram (take part in Telegram account leases); default: all"),
-    concurrency: Optional[int] = typer.Option(None, "--concurrency", "-c", min=1,
-                                              help="source runs at once (default: cluster.concurrency)"),
-    name: Optional[str] = typer.Option(None, "--name", help="node name in `monitor status` (default host:pid)"),
+        None,
+        "--queues",
+        "-q",
+        help="queues to serve, comma-separated: tick, alerts, singletons, feeds, "
+        "web, and telegram (take part in Telegram account leases); default: all",
+    ),
+    concurrency: Optional[int] = typer.Option(
+        None,
+        "--concurrency",
+        "-c",
+        min=1,
+        help="source runs at once (default: cluster.concurrency)",
+    ),
+    name: Optional[str] = typer.Option(
+        None, "--name", help="node name in `monitor status` (default host:pid)"
+    ),
 ) -> None:
     """Run one node of a cluster: take jobs from the PostgreSQL queue until SIGTERM/SIGINT."""
     from monitor.logs import setup_logging
@@ -43,11 +56,17 @@ def worker_cmd(
     st = state(ctx)
     chosen = parse_queues(queues)
     if st.store.dialect != "postgresql":
-        raise ConfigError("monitor worker needs PostgreSQL (MONITOR_DATABASE_URL=postgresql://...): nodes "
-                          "share its job queue. On SQLite, run a single node with `monitor run`.")
+        raise ConfigError(
+            "monitor worker needs PostgreSQL (MONITOR_DATABASE_URL=postgresql://...): nodes "
+            "share its job queue. On SQLite, run a single node with `monitor run`."
+        )
     setup_logging(st.settings.log.level, json_format=st.settings.log.json_format)
     if current_revision(st.store) != head_revision(st.store):
-        typer.echo("error: the database schema is not up to date; run `monitor db upgrade` first", err=True)
+        typer.echo(
+            "error: the database schema is not up to date; run `monitor db upgrade` first", err=True
+        )
         raise typer.Exit(1)
-    options = NodeOptions(queues=chosen, concurrency=concurrency or st.settings.cluster.concurrency, name=name)
+    options = NodeOptions(
+        queues=chosen, concurrency=concurrency or st.settings.cluster.concurrency, name=name
+    )
     raise typer.Exit(run_node(st.store, st.settings, options))

@@ -18,7 +18,7 @@ import abc
 import asyncio
 import logging
 import random
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, NamedTuple, Sequence
 
 from monitor import metrics
 from monitor.ingest.pipeline import SCHEDULED_TYPES, Pipeline
@@ -33,6 +33,15 @@ log = logging.getLogger("monitor.service.scheduler")
 DEFAULT_LIMITS = {"rss": 20, "telegram-web": 2, "telegram": 3}
 
 
+class DueRun(NamedTuple):
+    """A source the scan found due, as handed to a :class:`Dispatcher`."""
+
+    source_id: int
+    source_type: str
+    account: str | None = None
+    delay: float = 0.0  # jitter before the run starts
+
+
 class Dispatcher(abc.ABC):
     """Where source runs execute."""
 
@@ -41,6 +50,15 @@ class Dispatcher(abc.ABC):
                        account: str | None = None) -> bool:
         """Start a run unless one for this source is in flight; True when started. ``account``:
         the Telegram account the source is read with (a node that owns it must run it)."""
+
+    async def dispatch_many(self, runs: Sequence[DueRun]) -> int:
+        """Start runs for several sources at once; how many started. By default one
+        :meth:`dispatch` each; a queue can defer them all in one round trip."""
+        started = 0
+        for run in runs:
+            started += await self.dispatch(run.source_id, run.source_type, delay=run.delay,
+                                           account=run.account)
+        return started
 
     @abc.abstractmethod
     def in_flight(self) -> set[int]:
@@ -119,13 +137,12 @@ class Scanner:
                 metrics.QUEUE_LAG.set(queue_lag(s, now))
                 return [(r.id, r.type, r.account) for r in rows]
 
-        started = 0
         busy = self.dispatcher.in_flight()
-        for source_id, source_type, account in await asyncio.to_thread(due):
-            if source_id in busy:
-                continue
-            delay = random.uniform(0, self.max_jitter) if self.max_jitter else 0.0
-            started += await self.dispatcher.dispatch(source_id, source_type, delay=delay, account=account)
+        runs = [DueRun(source_id, source_type, account,
+                       random.uniform(0, self.max_jitter) if self.max_jitter else 0.0)
+                for source_id, source_type, account in await asyncio.to_thread(due)
+                if source_id not in busy]
+        started = await self.dispatcher.dispatch_many(runs)
         self.last_scan = now
         return started
 

@@ -48,12 +48,23 @@ def acquire(s: Session, account: str, node_id: int, *, ttl: float) -> Lease | No
     """Take the account's lease if it is free; None when another node holds it."""
     lease = TelegramLeaseRow.__table__
     now = func.now()
-    stmt = insert(lease).values(account=account, node_id=node_id, epoch=1, acquired_at=now, renewed_at=now,
-                                expires_at=now + timedelta(seconds=ttl))
+    stmt = insert(lease).values(
+        account=account,
+        node_id=node_id,
+        epoch=1,
+        acquired_at=now,
+        renewed_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=[lease.c.account],
-        set_={"node_id": node_id, "epoch": lease.c.epoch + 1, "acquired_at": now, "renewed_at": now,
-              "expires_at": stmt.excluded.expires_at},
+        set_={
+            "node_id": node_id,
+            "epoch": lease.c.epoch + 1,
+            "acquired_at": now,
+            "renewed_at": now,
+            "expires_at": stmt.excluded.expires_at,
+        },
         where=or_(lease.c.node_id.is_(None), lease.c.expires_at < now),
     ).returning(lease.c.epoch, lease.c.expires_at)
     row = s.execute(stmt).first()
@@ -63,25 +74,42 @@ def acquire(s: Session, account: str, node_id: int, *, ttl: float) -> Lease | No
 def renew(s: Session, lease: Lease, node_id: int, *, ttl: float) -> Lease | None:
     """Extend a lease this node holds and that has not expired; None when it is lost."""
     t = TelegramLeaseRow
-    row = s.execute(update(t).where(t.account == lease.account, t.node_id == node_id, t.epoch == lease.epoch,
-                                    t.expires_at > func.now())
-                    .values(renewed_at=func.now(), expires_at=func.now() + timedelta(seconds=ttl))
-                    .returning(t.expires_at)).first()
+    row = s.execute(
+        update(t)
+        .where(
+            t.account == lease.account,
+            t.node_id == node_id,
+            t.epoch == lease.epoch,
+            t.expires_at > func.now(),
+        )
+        .values(renewed_at=func.now(), expires_at=func.now() + timedelta(seconds=ttl))
+        .returning(t.expires_at)
+    ).first()
     return Lease(lease.account, lease.epoch, row.expires_at) if row else None
 
 
 def release(s: Session, lease: Lease, node_id: int) -> bool:
     """Give the account up now (the caller has stopped using it)."""
     t = TelegramLeaseRow
-    return bool(s.execute(update(t).where(t.account == lease.account, t.node_id == node_id, t.epoch == lease.epoch)
-                          .values(node_id=None, expires_at=func.now())).rowcount)
+    return bool(
+        s.execute(
+            update(t)
+            .where(t.account == lease.account, t.node_id == node_id, t.epoch == lease.epoch)
+            .values(node_id=None, expires_at=func.now())
+        ).rowcount
+    )
 
 
 def leases(s: Session) -> list[LeaseInfo]:
     """Every account's lease row: held while ``node_id`` is set and ``expires_in`` > 0."""
     t = TelegramLeaseRow
     expires_in = func.extract("epoch", t.expires_at - func.now())
-    rows = s.execute(select(t, ClusterNodeRow.name, expires_in)
-                     .outerjoin(ClusterNodeRow, ClusterNodeRow.id == t.node_id)
-                     .order_by(t.account)).all()
-    return [LeaseInfo(r.account, r.node_id, name, r.epoch, r.acquired_at, float(left)) for r, name, left in rows]
+    rows = s.execute(
+        select(t, ClusterNodeRow.name, expires_in)
+        .outerjoin(ClusterNodeRow, ClusterNodeRow.id == t.node_id)
+        .order_by(t.account)
+    ).all()
+    return [
+        LeaseInfo(r.account, r.node_id, name, r.epoch, r.acquired_at, float(left))
+        for r, name, left in rows
+    ]

@@ -35,12 +35,14 @@ from sqlalchemy.orm import Session
 RETENTION = "retention"  # ingest holds it shared; retention takes it exclusively
 
 _LOCK = {
-    False: text("SELECT count(pg_advisory_xact_lock(k)) FROM "
-                "(SELECT DISTINCT k FROM unnest(:ids) AS k ORDER BY k) AS ordered")
-    .bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
-    True: text("SELECT count(pg_advisory_xact_lock_shared(k)) FROM "
-               "(SELECT DISTINCT k FROM unnest(:ids) AS k ORDER BY k) AS ordered")
-    .bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
+    False: text(
+        "SELECT count(pg_advisory_xact_lock(k)) FROM "
+        "(SELECT DISTINCT k FROM unnest(:ids) AS k ORDER BY k) AS ordered"
+    ).bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
+    True: text(
+        "SELECT count(pg_advisory_xact_lock_shared(k)) FROM "
+        "(SELECT DISTINCT k FROM unnest(:ids) AS k ORDER BY k) AS ordered"
+    ).bindparams(bindparam("ids", type_=ARRAY(BigInteger))),
 }
 
 
@@ -64,7 +66,8 @@ def lock_keys(s: Session, keys: Iterable[str], *, shared: bool = False) -> int:
 
 
 def story_keys(keys: Iterable[tuple[str, str]], bands: Iterable[str]) -> list[str]:
-    """Lock keys for story assignment: a batch's exact dedup keys ``(kind, value)`` and LSH bands."""
+    """Lock keys for story assignment: a batch's exact dedup keys ``(kind, value)`` and its LSH
+    bands."""
     return [f"dedup:{kind}:{value}" for kind, value in keys] + [f"band:{band}" for band in bands]
 
 

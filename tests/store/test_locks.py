@@ -18,11 +18,14 @@ from monitor.store.locks import RETENTION, lock_id, lock_keys, route_keys, story
 
 def waiting_for_advisory(store: Store) -> int:
     with store.engine.connect() as c:
-        return c.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar()
+        return c.execute(
+            text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        ).scalar()
 
 
 class Writer(threading.Thread):
-    """Takes ``keys`` in its own transaction, records when it got them, holds them until released."""
+    """Takes ``keys`` in its own transaction, records when it got them, holds them until
+    released."""
 
     def __init__(self, store: Store, keys, *, shared: bool = False):
         super().__init__(daemon=True)
@@ -53,8 +56,11 @@ def wait_until(predicate, timeout: float = 20.0) -> bool:
 
 
 def test_lock_ids_are_stable_signed_64_bit_and_distinct():
-    ids = {lock_id(k) for k in story_keys([("url", "https://a.example/1"), ("text", "abc")], ["b0:12", "b1:34"])}
-    assert len(ids) == 4 and all(-2**63 <= i < 2**63 for i in ids)
+    ids = {
+        lock_id(k)
+        for k in story_keys([("url", "https://a.example/1"), ("text", "abc")], ["b0:12", "b1:34"])
+    }
+    assert len(ids) == 4 and all(-(2**63) <= i < 2**63 for i in ids)
     assert lock_id("route:7") == lock_id(route_keys([7])[0])  # same key, same id, every process
 
 
@@ -62,8 +68,16 @@ def test_locks_are_taken_on_postgresql_and_a_no_op_on_sqlite(store, backend):
     """SQLite has one writer at a time already (BEGIN IMMEDIATE): nothing to lock."""
     with store.unit() as s:
         taken = lock_keys(s, ["dedup:url:x", "band:1", "band:1"])
-        held = (s.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                               "AND pid = pg_backend_pid()")).scalar() if backend == "postgresql" else 0)
+        held = (
+            s.execute(
+                text(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid()"
+                )
+            ).scalar()
+            if backend == "postgresql"
+            else 0
+        )
     assert (taken, held) == ((2, 2) if backend == "postgresql" else (0, 0))
 
 

@@ -81,8 +81,17 @@ StopConsuming = Callable[[str, float], Awaitable[None]]
 class AccountLeases:
     """The lease loop of one node (see the module docstring)."""
 
-    def __init__(self, store: Store, node_id: int, runtime: AccountRuntime, *, ttl: float,
-                 renew_every: float, consume: Consume, stop_consuming: StopConsuming):
+    def __init__(
+        self,
+        store: Store,
+        node_id: int,
+        runtime: AccountRuntime,
+        *,
+        ttl: float,
+        renew_every: float,
+        consume: Consume,
+        stop_consuming: StopConsuming,
+    ):
         self.store, self.node_id, self.runtime = store, node_id, runtime
         self.ttl, self.renew_every = ttl, renew_every
         # Time kept in hand to stop using an account before its lease can expire.
@@ -113,7 +122,9 @@ class AccountLeases:
     async def step(self) -> None:
         """One round: let go of what can no longer be renewed, renew, take free accounts."""
         for account in [a for a, d in self._deadline.items() if time.monotonic() >= d]:
-            log.warning("telegram account %r: lease not renewed in time; letting go", account or "default")
+            log.warning(
+                "telegram account %r: lease not renewed in time; letting go", account or "default"
+            )
             await self._let_go(account, release=False)
         for account in list(self.held):
             if time.monotonic() >= self._renewed[account] + self.renew_every:
@@ -137,6 +148,7 @@ class AccountLeases:
 
     async def _db(self, fn, *args, **kwargs):
         """A lease statement in its own unit of work, waited for within :meth:`_budget`."""
+
         def unit():
             with self.store.unit() as s:
                 return fn(s, *args, **kwargs)
@@ -163,7 +175,9 @@ class AccountLeases:
         try:
             lease = await self._db(lease_repo.acquire, account, self.node_id, ttl=self.ttl)
         except Exception as exc:
-            log.warning("telegram account %r: cannot take the lease (%s)", account or "default", exc)
+            log.warning(
+                "telegram account %r: cannot take the lease (%s)", account or "default", exc
+            )
             return
         if lease is None:
             return  # another node holds it
@@ -174,12 +188,17 @@ class AccountLeases:
             await asyncio.wait_for(self.runtime.start(account), timeout=self._budget())
             await asyncio.wait_for(self._consume(account), timeout=self._budget())
         except Exception as exc:
-            log.error("telegram account %r: cannot start here (%s); another node may take it",
-                      account or "default", exc)
+            log.error(
+                "telegram account %r: cannot start here (%s); another node may take it",
+                account or "default",
+                exc,
+            )
             self._not_before[account] = time.monotonic() + RETRY_AFTER_FAILED_START
             await self._let_go(account, release=True)
             return
-        log.info("telegram account %r: owned by this node (epoch %d)", account or "default", lease.epoch)
+        log.info(
+            "telegram account %r: owned by this node (epoch %d)", account or "default", lease.epoch
+        )
 
     async def _let_go(self, account: str, *, release: bool) -> None:
         """Stop consuming and disconnect within the margin; release the lease if asked (only
@@ -188,9 +207,13 @@ class AccountLeases:
         self._deadline.pop(account, None)
         self._renewed.pop(account, None)
         try:  # at most half the margin to stop its jobs, a third to disconnect
-            await asyncio.wait_for(self._stop_consuming(account, self.margin / 3), timeout=self.margin / 2)
+            await asyncio.wait_for(
+                self._stop_consuming(account, self.margin / 3), timeout=self.margin / 2
+            )
         except Exception:
-            log.exception("telegram account %r: stopping its job worker failed", account or "default")
+            log.exception(
+                "telegram account %r: stopping its job worker failed", account or "default"
+            )
         try:
             await asyncio.wait_for(self.runtime.stop(account), timeout=self.margin / 3)
         except Exception:

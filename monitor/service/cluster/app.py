@@ -68,15 +68,27 @@ def conninfo(url: str) -> str:
     """A libpq connection string from the database URL (drops SQLAlchemy's ``+psycopg``)."""
     from sqlalchemy.engine import make_url
 
-    return make_url(normalize_url(url)).set(drivername="postgresql").render_as_string(hide_password=False)
+    return (
+        make_url(normalize_url(url))
+        .set(drivername="postgresql")
+        .render_as_string(hide_password=False)
+    )
 
 
 def make_app(settings: Settings, *, pool_size: int) -> procrastinate.App:
     """The app with every task registered; open it with ``async with app.open_async()``."""
     connector = procrastinate.PsycopgConnector(
-        conninfo=conninfo(settings.db_url), min_size=1, max_size=pool_size,
+        conninfo=conninfo(settings.db_url),
+        min_size=1,
+        max_size=pool_size,
         # a vanished peer must not keep a connection (and its locks) alive for hours
-        kwargs={"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3})
+        kwargs={
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+        },
+    )
     app = procrastinate.App(connector=connector)
     _register(app, settings)
     return app
@@ -90,8 +102,14 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
     c = settings.cluster
 
     @app.periodic(cron=cron(c.tick), periodic_id="tick")
-    @app.task(name="monitor.tick", queue=TICK, queueing_lock="tick", lock="tick", priority=PRIORITY[TICK],
-              pass_context=True)
+    @app.task(
+        name="monitor.tick",
+        queue=TICK,
+        queueing_lock="tick",
+        lock="tick",
+        priority=PRIORITY[TICK],
+        pass_context=True,
+    )
     async def tick(context, timestamp: int) -> int:
         return await _node(context).tick()
 
@@ -101,31 +119,59 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
 
     # No lock: a sweep cut short by its node's death must not keep the next sweeps waiting on it.
     @app.periodic(cron=cron(c.recover_every), periodic_id="recover")
-    @app.task(name="monitor.recover", queue=SINGLETONS, queueing_lock="recover",
-              priority=PRIORITY["recover"], pass_context=True)
+    @app.task(
+        name="monitor.recover",
+        queue=SINGLETONS,
+        queueing_lock="recover",
+        priority=PRIORITY["recover"],
+        pass_context=True,
+    )
     async def recover(context, timestamp: int) -> int:
         return await _node(context).recover()
 
     @app.periodic(cron=cron(c.deliver_every), periodic_id="deliver")
-    @app.task(name="monitor.deliver", queue=ALERTS, queueing_lock="deliver", priority=PRIORITY[ALERTS],
-              pass_context=True)
+    @app.task(
+        name="monitor.deliver",
+        queue=ALERTS,
+        queueing_lock="deliver",
+        priority=PRIORITY[ALERTS],
+        pass_context=True,
+    )
     async def deliver(context, timestamp: int = 0) -> int:
         return await _node(context).deliver()
 
     @app.periodic(cron="* * * * * */10", periodic_id="digests")
-    @app.task(name="monitor.digests", queue=SINGLETONS, queueing_lock="digests", lock="digests",
-              priority=PRIORITY[SINGLETONS], pass_context=True)
+    @app.task(
+        name="monitor.digests",
+        queue=SINGLETONS,
+        queueing_lock="digests",
+        lock="digests",
+        priority=PRIORITY[SINGLETONS],
+        pass_context=True,
+    )
     async def digests(context, timestamp: int) -> int:
         return await _node(context).digests()
 
     @app.periodic(cron="* * * * *", periodic_id="health")
-    @app.task(name="monitor.health", queue=SINGLETONS, queueing_lock="health", lock="health",
-              priority=PRIORITY[SINGLETONS], pass_context=True)
+    @app.task(
+        name="monitor.health",
+        queue=SINGLETONS,
+        queueing_lock="health",
+        lock="health",
+        priority=PRIORITY[SINGLETONS],
+        pass_context=True,
+    )
     async def health(context, timestamp: int) -> int:
         return await _node(context).health()
 
     @app.periodic(cron="7 * * * *", periodic_id="housekeeping")
-    @app.task(name="monitor.housekeeping", queue=SINGLETONS, queueing_lock="housekeeping",
-              lock="housekeeping", priority=PRIORITY[SINGLETONS], pass_context=True)
+    @app.task(
+        name="monitor.housekeeping",
+        queue=SINGLETONS,
+        queueing_lock="housekeeping",
+        lock="housekeeping",
+        priority=PRIORITY[SINGLETONS],
+        pass_context=True,
+    )
     async def housekeeping(context, timestamp: int) -> dict:
         return await _node(context).housekeeping()

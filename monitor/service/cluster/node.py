@@ -41,7 +41,13 @@ from procrastinate.worker import Worker
 from monitor.durations import parse_duration
 from monitor.ingest.runtime import pipeline_for
 from monitor.service.cluster.accounts import AccountLeases, AccountRuntime
-from monitor.service.cluster.app import CONTROL_QUEUES, SOURCE_QUEUES, TELEGRAM, account_queue, make_app
+from monitor.service.cluster.app import (
+    CONTROL_QUEUES,
+    SOURCE_QUEUES,
+    TELEGRAM,
+    account_queue,
+    make_app,
+)
 from monitor.service.cluster.dispatcher import ProcrastinateDispatcher
 from monitor.service.scheduler import Scanner
 from monitor.settings import Settings
@@ -90,10 +96,16 @@ class Node:
             self.dispatcher = ProcrastinateDispatcher(self.app, self.store)
             self.scanner = Scanner(pipeline, self.dispatcher, max_jitter=0)
             loop = asyncio.get_running_loop()
-            pipeline.on_commit = lambda result: (loop.call_soon_threadsafe(self._wake_delivery)
-                                                 if result.alerts else None)
-            self.node_id = await self._unit(cluster_repo.register_node, name=self.name,
-                                            host=socket.gethostname(), pid=os.getpid(), queues=queues)
+            pipeline.on_commit = lambda result: (
+                loop.call_soon_threadsafe(self._wake_delivery) if result.alerts else None
+            )
+            self.node_id = await self._unit(
+                cluster_repo.register_node,
+                name=self.name,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                queues=queues,
+            )
             control = [q for q in CONTROL_QUEUES if q in queues]
             sources = [q for q in SOURCE_QUEUES if q in queues]
             if control:
@@ -102,9 +114,15 @@ class Node:
                 self._start_worker("sources", sources, self.options.concurrency)
             side = [asyncio.create_task(self._keepalive(), name="keepalive")]
             if TELEGRAM in queues:
-                leases = AccountLeases(self.store, self.node_id, self._account_runtime(),
-                                       ttl=self.cfg.lease_ttl, renew_every=self.cfg.lease_renew,
-                                       consume=self._consume_account, stop_consuming=self._stop_account)
+                leases = AccountLeases(
+                    self.store,
+                    self.node_id,
+                    self._account_runtime(),
+                    ttl=self.cfg.lease_ttl,
+                    renew_every=self.cfg.lease_renew,
+                    consume=self._consume_account,
+                    stop_consuming=self._stop_account,
+                )
                 side.append(asyncio.create_task(leases.run(self.stop_event), name="leases"))
             log.info("node %s (id %d) serving %s", self.name, self.node_id, ", ".join(queues))
             try:
@@ -122,21 +140,26 @@ class Node:
             stop.cancel()
             for key, (_, task) in list(self.workers.items()):
                 if task in done:
-                    log.error("job worker %s ended unexpectedly (%r); stopping the node", key,
-                              task.exception() if not task.cancelled() else "cancelled")
+                    log.error(
+                        "job worker %s ended unexpectedly (%r); stopping the node",
+                        key,
+                        task.exception() if not task.cancelled() else "cancelled",
+                    )
                     self.request_stop(1)
 
     async def _shutdown(self, side: list[asyncio.Task]) -> None:
+        """Everything stops at once: the lease loop lets go of the accounts (their workers get a
+        fraction of the lease margin), the other workers get ``grace`` seconds for their jobs and
+        then abort them (released: their sources are still due). Within ``grace`` + 3 s."""
         log.info("stopping: no new jobs; running ones get %.0fs", self.cfg.grace)
         self.stop_event.set()
-        leases = [t for t in side if t.get_name() == "leases"]
-        if leases:  # lets go of the accounts (stops their workers), then releases the leases
-            await asyncio.wait(leases, timeout=self.cfg.grace + 5)
-        for worker, _ in self.workers.values():
-            worker.stop()
-        tasks = [task for _, task in self.workers.values()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=self.cfg.grace + 5)
+        for key, (worker, _) in self.workers.items():
+            if not self._is_account(key):  # the lease loop stops those, before it disconnects
+                worker.stop()
+        pending = [task for _, task in self.workers.values()]
+        pending += [t for t in side if t.get_name() == "leases"]
+        if pending:
+            await asyncio.wait(pending, timeout=self.cfg.grace + 3)
         for task in side:
             task.cancel()
         await asyncio.gather(*side, return_exceptions=True)
@@ -145,16 +168,26 @@ class Node:
                 await self._unit(cluster_repo.deregister_node, self.node_id)
         log.info("node %s stopped", self.name)
 
-    def _start_worker(self, key: str, queues: list[str], concurrency: int, *,
-                      grace: float | None = None) -> Worker:
+    def _start_worker(
+        self, key: str, queues: list[str], concurrency: int, *, grace: float | None = None
+    ) -> Worker:
         poll = max(0.5, min(self.cfg.tick, 5.0))  # LISTEN/NOTIFY wakes workers; polling backs it up
-        worker = Worker(self.app, queues=queues, name=f"{self.name}/{key}", concurrency=concurrency,
-                        wait=True, fetch_job_polling_interval=poll, abort_job_polling_interval=poll,
-                        shutdown_graceful_timeout=self.cfg.grace if grace is None else grace,
-                        listen_notify=True, delete_jobs="never" if self.cfg.keep_jobs else "successful",
-                        additional_context={"node": self}, install_signal_handlers=False,
-                        update_heartbeat_interval=self.cfg.heartbeat,
-                        stalled_worker_timeout=self.cfg.stalled_after)
+        worker = Worker(
+            self.app,
+            queues=queues,
+            name=f"{self.name}/{key}",
+            concurrency=concurrency,
+            wait=True,
+            fetch_job_polling_interval=poll,
+            abort_job_polling_interval=poll,
+            shutdown_graceful_timeout=self.cfg.grace if grace is None else grace,
+            listen_notify=True,
+            delete_jobs="never" if self.cfg.keep_jobs else "successful",
+            additional_context={"node": self},
+            install_signal_handlers=False,
+            update_heartbeat_interval=self.cfg.heartbeat,
+            stalled_worker_timeout=self.cfg.stalled_after,
+        )
         self.workers[key] = (worker, asyncio.create_task(worker.run(), name=f"worker-{key}"))
         return worker
 
@@ -170,8 +203,11 @@ class Node:
             else:
                 current = {w.worker_id for w, _ in self.workers.values()}
                 if not found or missing & current:  # not just a worker that stopped meanwhile
-                    log.error("this node was declared dead by the cluster (silent for more than %.0fs); "
-                              "its jobs run elsewhere now: stopping", self.cfg.stalled_after)
+                    log.error(
+                        "this node was declared dead by the cluster (silent for more than %.0fs); "
+                        "its jobs run elsewhere now: stopping",
+                        self.cfg.stalled_after,
+                    )
                     self.request_stop(1)
                     return
             await asyncio.sleep(self.cfg.heartbeat)
@@ -184,6 +220,10 @@ class Node:
         return await asyncio.to_thread(work)
 
     # ------------------------------------------------------------------ Telegram accounts
+
+    @staticmethod
+    def _is_account(key: str) -> bool:
+        return key == account_queue(None) or key.startswith(account_queue(None) + ".")
 
     def _account_runtime(self) -> AccountRuntime:
         module, _, attr = self.cfg.account_runtime.partition(":")
@@ -266,8 +306,13 @@ class Node:
             with self.pipeline.writing(), self.store.unit() as s:
                 # cluster-wide: waits for every ingest holding RETENTION shared (see store.locks)
                 lock_keys(s, [RETENTION])
-                pruned = prune(s, now=now, raw_days=r.raw_days, unmatched_days=r.unmatched_days,
-                               window_days=self.settings.dedup.window_days)
+                pruned = prune(
+                    s,
+                    now=now,
+                    raw_days=r.raw_days,
+                    unmatched_days=r.unmatched_days,
+                    window_days=self.settings.dedup.window_days,
+                )
             with self.store.unit() as s:
                 silent_after = parse_duration(self.settings.alerts.silent_after) or 172800
                 silent = [x.name for x in silent_sources(s, now=now, silent_after=silent_after)]
@@ -275,13 +320,19 @@ class Node:
             return pruned, silent
 
         pruned, silent = await asyncio.to_thread(work)
-        await self.app.job_manager.delete_old_jobs(nb_hours=KEEP_FAILED_JOBS_HOURS, include_failed=True,
-                                                   include_cancelled=True, include_aborted=True)
+        await self.app.job_manager.delete_old_jobs(
+            nb_hours=KEEP_FAILED_JOBS_HOURS,
+            include_failed=True,
+            include_cancelled=True,
+            include_aborted=True,
+        )
         metrics.SILENT.set(len(silent))
         if any(pruned.values()):
             log.info("retention pruned %s", pruned)
         if silent:
-            log.warning("silent sources (no new items for longer than expected): %s", ", ".join(silent[:20]))
+            log.warning(
+                "silent sources (no new items for longer than expected): %s", ", ".join(silent[:20])
+            )
         return {"pruned": pruned, "silent": len(silent)}
 
 

@@ -27,10 +27,14 @@ def _name(account: str) -> str | None:
 
 
 class TelethonAccounts:
-    def __init__(self, settings: Settings, pipeline: Pipeline, sessions: AccountSessions | None = None):
+    def __init__(
+        self, settings: Settings, pipeline: Pipeline, sessions: AccountSessions | None = None
+    ):
         self.settings, self.pipeline = settings, pipeline
         self.sessions = sessions or LocalSessions()
-        self._live: dict[str, tuple[Any, Any, asyncio.Task]] = {}  # account -> client, listener, reload
+        self._live: dict[
+            str, tuple[Any, Any, asyncio.Task]
+        ] = {}  # account -> client, listener, reload
 
     async def accounts(self) -> set[str]:
         wanted = await asyncio.to_thread(_load, self.pipeline)
@@ -45,19 +49,27 @@ class TelethonAccounts:
         configs = (await asyncio.to_thread(_load, self.pipeline)).get(_name(account), [])
 
         async def on_batch(source, batch) -> None:
-            await asyncio.to_thread(self.pipeline.ingest, source.id, batch, collector="telegram-live")
+            await asyncio.to_thread(
+                self.pipeline.ingest, source.id, batch, collector="telegram-live"
+            )
 
         listener = TelegramListener(client, configs, on_batch, settings=self.settings)
         listener.start()
-        reload = asyncio.create_task(self._reload(account, listener), name=f"telegram-reload-{account}")
+        reload = asyncio.create_task(
+            self._reload(account, listener), name=f"telegram-reload-{account}"
+        )
         self._live[account] = (client, listener, reload)
-        log.info("live updates on for %d channel(s) of account %r", len(configs), account or "default")
+        log.info(
+            "live updates on for %d channel(s) of account %r", len(configs), account or "default"
+        )
 
     async def _reload(self, account: str, listener) -> None:
         while True:
             await asyncio.sleep(RELOAD_SECONDS)
             with contextlib.suppress(Exception):
-                listener.set_sources((await asyncio.to_thread(_load, self.pipeline)).get(_name(account), []))
+                listener.set_sources(
+                    (await asyncio.to_thread(_load, self.pipeline)).get(_name(account), [])
+                )
 
     async def stop(self, account: str) -> None:
         live = self._live.pop(account, None)

@@ -1,5 +1,5 @@
 """Several ``monitor worker`` nodes on one PostgreSQL: who is alive, and which node owns which
-Telegram account. (The job queue itself is procrastinate's own tables, created by migration 0060.)"""
+Telegram account. (The job queue itself is procrastinate's own tables: migration 0060.)"""
 
 from __future__ import annotations
 

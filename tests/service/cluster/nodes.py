@@ -33,13 +33,20 @@ from tests.sources.feedserver import Route
 
 ROOT = Path(__file__).resolve().parents[3]
 
-TIMINGS = {"MONITOR_CLUSTER__TICK": "1", "MONITOR_CLUSTER__HEARTBEAT": "0.5",
-           "MONITOR_CLUSTER__STALLED_AFTER": "2", "MONITOR_CLUSTER__RECOVER_EVERY": "1",
-           "MONITOR_CLUSTER__DELIVER_EVERY": "1", "MONITOR_CLUSTER__GRACE": "5",
-           "MONITOR_CLUSTER__LEASE_TTL": "4", "MONITOR_CLUSTER__LEASE_RENEW": "1",
-           "MONITOR_CLUSTER__KEEP_JOBS": "true", "MONITOR_FETCH__PARSE_WORKERS": "1",
-           "MONITOR_FETCH__TIMEOUT": "120",
-           "MONITOR_CLUSTER__ACCOUNT_RUNTIME": "tests.service.cluster.simclient:from_env"}
+TIMINGS = {
+    "MONITOR_CLUSTER__TICK": "1",
+    "MONITOR_CLUSTER__HEARTBEAT": "0.5",
+    "MONITOR_CLUSTER__STALLED_AFTER": "2",
+    "MONITOR_CLUSTER__RECOVER_EVERY": "1",
+    "MONITOR_CLUSTER__DELIVER_EVERY": "1",
+    "MONITOR_CLUSTER__GRACE": "5",
+    "MONITOR_CLUSTER__LEASE_TTL": "4",
+    "MONITOR_CLUSTER__LEASE_RENEW": "1",
+    "MONITOR_CLUSTER__KEEP_JOBS": "true",
+    "MONITOR_FETCH__PARSE_WORKERS": "1",
+    "MONITOR_FETCH__TIMEOUT": "120",
+    "MONITOR_CLUSTER__ACCOUNT_RUNTIME": "tests.service.cluster.simclient:from_env",
+}
 
 
 class DistinctFeeds(GrowingFeeds):
@@ -50,13 +57,21 @@ class DistinctFeeds(GrowingFeeds):
     """
 
     def entry(self, f: int, k: int) -> str:
-        words = "погибли шесть северокорейских офицеров" if k % 3 == 0 else "прошли учения связистов"
+        words = (
+            "погибли шесть северокорейских офицеров" if k % 3 == 0 else "прошли учения связистов"
+        )
         rnd = random.Random(f * 1000 + k)
-        text = (f"{' '.join(rnd.sample(WORDS, 8)).capitalize()}. Под городом {rnd.choice(PLACES)} {words}; "
-                f"{' '.join(rnd.sample(WORDS, 6))}.")
-        return (f"<item><title>Новость {f}-{k}</title><link>https://feed{f}.example/post/{k}</link>"
-                f"<guid isPermaLink=\"false\">{f}-{k}</guid><pubDate>{format_datetime(BASE + timedelta(minutes=k))}"
-                f"</pubDate><description>{text}</description></item>")
+        text = (
+            f"{' '.join(rnd.sample(WORDS, 8)).capitalize()}. "
+            f"Под городом {rnd.choice(PLACES)} {words}; "
+            f"{' '.join(rnd.sample(WORDS, 6))}."
+        )
+        return (
+            f"<item><title>Новость {f}-{k}</title><link>https://feed{f}.example/post/{k}</link>"
+            f'<guid isPermaLink="false">{f}-{k}</guid>'
+            f"<pubDate>{format_datetime(BASE + timedelta(minutes=k))}"
+            f"</pubDate><description>{text}</description></item>"
+        )
 
     def slow(self, f: int) -> None:
         """Feed ``f`` sends its body one byte at a time: its run stays in flight for minutes."""
@@ -87,9 +102,26 @@ class Cluster:
         env = {**os.environ, **TIMINGS, "MONITOR_TEST_SIM_DIR": str(self.tmp), **self.env}
         env.pop("MONITOR_CONFIG", None)
         log = open(self.tmp / f"{name}.log", "ab")
-        proc = subprocess.Popen([sys.executable, "-m", "monitor", "--db", self.url, "worker", "--name", name,
-                                 "--concurrency", "2", *args], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "monitor",
+                "--db",
+                self.url,
+                "worker",
+                "--name",
+                name,
+                "--concurrency",
+                "2",
+                *args,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         self.procs[name] = proc
         return proc
@@ -124,8 +156,11 @@ class Cluster:
         self.store.dispose()
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
-                         for p in sorted(self.tmp.glob("*.log")) if p.name != "events.log")
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.tmp.glob("*.log"))
+            if p.name != "events.log"
+        )
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 60) -> float:
         """Poll until ``predicate``; the seconds it took. Fails with the nodes' logs when a node
@@ -134,7 +169,9 @@ class Cluster:
         while not predicate():
             dead = {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
             assert not dead, f"node(s) exited while waiting for {what}: {dead}\n{self.logs()}"
-            assert time.monotonic() - started < timeout, f"timed out waiting for {what}\n{self.logs()}"
+            assert time.monotonic() - started < timeout, (
+                f"timed out waiting for {what}\n{self.logs()}"
+            )
             time.sleep(0.2)
         print(f"waited {time.monotonic() - started:.1f}s for {what}")
         return time.monotonic() - started
@@ -166,14 +203,19 @@ class Cluster:
 
     def checked_since(self, moment: float) -> bool:
         with self.unit() as s:
-            checked = s.scalars(select(SourceRow.last_checked_at).where(SourceRow.type == "rss")).all()
+            checked = s.scalars(
+                select(SourceRow.last_checked_at).where(SourceRow.type == "rss")
+            ).all()
         return all(c is not None and c.timestamp() >= moment for c in checked)
 
     def running(self, source: str) -> list[dict]:
         with self.unit() as s:
             sid = s.scalar(select(SourceRow.id).where(SourceRow.name == source))
-            return [j for j in cluster_repo.running_jobs(s)
-                    if j["task"] == "monitor.run_source" and j["args"].get("source_id") == sid]
+            return [
+                j
+                for j in cluster_repo.running_jobs(s)
+                if j["task"] == "monitor.run_source" and j["args"].get("source_id") == sid
+            ]
 
     def owner(self, account: str) -> str | None:
         with self.unit() as s:
@@ -185,13 +227,21 @@ class Cluster:
     def status(self) -> list[dict]:
         env = {**os.environ, **TIMINGS}
         env.pop("MONITOR_CONFIG", None)
-        proc = subprocess.run([sys.executable, "-m", "monitor", "--db", self.url, "status", "--format", "jsonl"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "monitor", "--db", self.url, "status", "--format", "jsonl"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stderr
         return [json.loads(line) for line in proc.stdout.splitlines()]
 
 
-def prepare(store: Store, feeds: GrowingFeeds, *, sink_url: str | None = None, interval: int = 3600) -> None:
+def prepare(
+    store: Store, feeds: GrowingFeeds, *, sink_url: str | None = None, interval: int = 3600
+) -> None:
     """The feeds as sources (pinned: due once, then not for an hour), a watchlist, and a desk with a
     webhook target when ``sink_url`` is given."""
     with store.unit() as s:
@@ -201,16 +251,23 @@ def prepare(store: Store, feeds: GrowingFeeds, *, sink_url: str | None = None, i
             desk = desk_repo.add_desk(s, "desk", targets=[sink_url])
             desk_repo.add_route(s, wl, desk, max_age=None)
         for f in range(feeds.feeds):
-            source_repo.add_source(s, type="rss", locator=feeds.server.url(f"/feed{f}.xml"), name=f"feed{f}",
-                                   pinned_interval=interval)
+            source_repo.add_source(
+                s,
+                type="rss",
+                locator=feeds.server.url(f"/feed{f}.xml"),
+                name=f"feed{f}",
+                pinned_interval=interval,
+            )
 
 
 def stored(store: Store) -> dict[str, set[str]]:
     with store.unit() as s:
         got: dict[str, set[str]] = {}
-        for name, eid in s.execute(select(SourceRow.name, ItemRow.external_id)
-                                   .join(ItemRow, ItemRow.source_id == SourceRow.id)
-                                   .where(SourceRow.type == "rss")):
+        for name, eid in s.execute(
+            select(SourceRow.name, ItemRow.external_id)
+            .join(ItemRow, ItemRow.source_id == SourceRow.id)
+            .where(SourceRow.type == "rss")
+        ):
             got.setdefault(name, set()).add(eid)
         return got
 
@@ -219,15 +276,28 @@ def check_nothing_doubled(store: Store, feeds: GrowingFeeds) -> dict[str, int]:
     """Every entry stored once, one story per item (no copies across feeds here), one hit per
     matching item, one story alert per (desk, story) with a hit; returns the counts."""
     with store.unit() as s:
-        rows = s.execute(select(SourceRow.name, ItemRow.external_id)
-                         .join(ItemRow, ItemRow.source_id == SourceRow.id).where(SourceRow.type == "rss")).all()
-        assert sorted(rows) == sorted((name, eid) for name, ids in feeds.expected().items() for eid in ids)
+        rows = s.execute(
+            select(SourceRow.name, ItemRow.external_id)
+            .join(ItemRow, ItemRow.source_id == SourceRow.id)
+            .where(SourceRow.type == "rss")
+        ).all()
+        assert sorted(rows) == sorted(
+            (name, eid) for name, ids in feeds.expected().items() for eid in ids
+        )
         items = s.scalar(select(func.count()).select_from(ItemRow))
         assert s.scalar(select(func.count()).select_from(StoryRow)) == items
         assert s.scalar(select(func.count(func.distinct(ItemRow.story_id)))) == items
         hits = s.execute(select(HitRow.item_id, func.count()).group_by(HitRow.item_id)).all()
-        matching = s.scalar(select(func.count()).select_from(ItemRow).where(ItemRow.text.contains("северокорейских")))
+        matching = s.scalar(
+            select(func.count())
+            .select_from(ItemRow)
+            .where(ItemRow.text.contains("северокорейских"))
+        )
         assert len(hits) == matching and all(n == 1 for _, n in hits)
-        alerts = s.execute(select(AlertRow.key, AlertRow.story_id).where(AlertRow.kind == "story")).all()
-        assert len({k for k, _ in alerts}) == len(alerts) and len({sid for _, sid in alerts}) == len(alerts)
+        alerts = s.execute(
+            select(AlertRow.key, AlertRow.story_id).where(AlertRow.kind == "story")
+        ).all()
+        assert len({k for k, _ in alerts}) == len(alerts) and len(
+            {sid for _, sid in alerts}
+        ) == len(alerts)
         return {"items": items, "hits": len(hits), "alerts": len(alerts)}

@@ -65,7 +65,11 @@ class SimulatedAccounts:
 
 
 def from_env(settings, pipeline) -> SimulatedAccounts:
-    names = {"" if a == "-" else a for a in os.environ.get("MONITOR_TEST_SIM_ACCOUNTS", "").split(",") if a}
+    names = {
+        "" if a == "-" else a
+        for a in os.environ.get("MONITOR_TEST_SIM_ACCOUNTS", "").split(",")
+        if a
+    }
     return SimulatedAccounts(Path(os.environ["MONITOR_TEST_SIM_DIR"]), names)
 
 
@@ -89,9 +93,12 @@ def events(directory: Path) -> list[Event]:
     return out
 
 
-def holdings(directory: Path, account: str, *, died: dict[int, float] | None = None) -> list[tuple[float, float, int]]:
+def holdings(
+    directory: Path, account: str, *, died: dict[int, float] | None = None
+) -> list[tuple[float, float, int]]:
     """(from, to, pid) intervals during which a process held the account's session; a holder that
-    was killed holds it until its death (``died``: pid → time of the kill), an open one until now."""
+    was killed holds it until its death (``died``: pid → time of the kill), an open one until
+    now."""
     died = died or {}
     spans, open_ = [], {}
     for e in events(directory):

@@ -88,9 +88,15 @@ class Consumer:
     async def consume(self, account: str) -> None:
         from procrastinate.worker import Worker
 
-        worker = Worker(self.app, queues=[account_queue(account)], name=self.label, concurrency=2,
-                        fetch_job_polling_interval=0.2, install_signal_handlers=False,
-                        additional_context={"label": self.label, "ran": self.ran})
+        worker = Worker(
+            self.app,
+            queues=[account_queue(account)],
+            name=self.label,
+            concurrency=2,
+            fetch_job_polling_interval=0.2,
+            install_signal_handlers=False,
+            additional_context={"label": self.label, "ran": self.ran},
+        )
         self.workers[account] = (worker, asyncio.create_task(worker.run()))
 
     async def stop(self, account: str, grace: float) -> None:
@@ -111,7 +117,9 @@ async def until(predicate, timeout: float = 20.0) -> bool:
 
 def test_owner_cut_off_lets_go_before_expiry_and_the_other_node_takes_over(pg_url, tmp_path):
     ttl, renew = 3.0, 0.5
-    settings = Settings(database_url=pg_url, cluster=ClusterSettings(lease_ttl=ttl, lease_renew=renew))
+    settings = Settings(
+        database_url=pg_url, cluster=ClusterSettings(lease_ttl=ttl, lease_renew=renew)
+    )
     port = make_url(pg_url).port or 5432
 
     async def scenario():
@@ -123,16 +131,32 @@ def test_owner_cut_off_lets_go_before_expiry_and_the_other_node_takes_over(pg_ur
             context.additional_context["ran"].append((context.additional_context["label"], n))
 
         with NetCut(port) as net:
-            store_a = Store(make_url(pg_url).set(port=net.port).render_as_string(hide_password=False))
+            store_a = Store(
+                make_url(pg_url).set(port=net.port).render_as_string(hide_password=False)
+            )
             store_b = Store(pg_url)
             sim_a = SimulatedAccounts(tmp_path, {"sim"}, label="A")
             sim_b = SimulatedAccounts(tmp_path, {"sim"}, label="B")
             async with app.open_async():
                 con_a, con_b = Consumer(app, "A", ran), Consumer(app, "B", ran)
-                a = AccountLeases(store_a, node(store_b, "A"), sim_a, ttl=ttl, renew_every=renew,
-                                  consume=con_a.consume, stop_consuming=con_a.stop)
-                b = AccountLeases(store_b, node(store_b, "B"), sim_b, ttl=ttl, renew_every=renew,
-                                  consume=con_b.consume, stop_consuming=con_b.stop)
+                a = AccountLeases(
+                    store_a,
+                    node(store_b, "A"),
+                    sim_a,
+                    ttl=ttl,
+                    renew_every=renew,
+                    consume=con_a.consume,
+                    stop_consuming=con_a.stop,
+                )
+                b = AccountLeases(
+                    store_b,
+                    node(store_b, "B"),
+                    sim_b,
+                    ttl=ttl,
+                    renew_every=renew,
+                    consume=con_b.consume,
+                    stop_consuming=con_b.stop,
+                )
                 stop_a, stop_b = asyncio.Event(), asyncio.Event()
                 run_a = asyncio.create_task(a.run(stop_a))
                 assert await until(lambda: sim_a.holds("sim") and "sim" in con_a.workers)
@@ -146,7 +170,9 @@ def test_owner_cut_off_lets_go_before_expiry_and_the_other_node_takes_over(pg_ur
                 net.cut()
                 await asyncio.sleep(renew)
                 with store_b.unit() as s:  # A's lease as A last renewed it: final once A is cut off
-                    expiry = s.scalar(select(TelegramLeaseRow.expires_at).where(TelegramLeaseRow.account == "sim"))
+                    expiry = s.scalar(
+                        select(TelegramLeaseRow.expires_at).where(TelegramLeaseRow.account == "sim")
+                    )
                 assert await until(lambda: sim_b.holds("sim") and "sim" in con_b.workers)
                 for n in range(3, 6):
                     await account_job.defer_async(n=n)
@@ -166,4 +192,6 @@ def test_owner_cut_off_lets_go_before_expiry_and_the_other_node_takes_over(pg_ur
     assert a_off[0] < expiry.timestamp()  # let go while the lease still held: no overlap possible
     assert b_on and b_on[0] > expiry.timestamp() - 0.05  # taken only once it had expired
     spans = holdings(tmp_path, "sim")
-    assert all(earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:]))  # never two at once
+    assert all(
+        earlier[1] <= later[0] for earlier, later in zip(spans, spans[1:])
+    )  # never two at once

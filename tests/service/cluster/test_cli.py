@@ -24,18 +24,27 @@ ROOT = Path(__file__).resolve().parents[3]
 def test_worker_on_sqlite_is_a_clear_configuration_error(tmp_path, capsys):
     code = run_app(app, ["--db", f"sqlite:///{tmp_path / 'm.db'}", "worker"])
     err = capsys.readouterr().err
-    assert code == 2 and "needs PostgreSQL" in err and "monitor run" in err and "Traceback" not in err
+    assert (
+        code == 2 and "needs PostgreSQL" in err and "monitor run" in err and "Traceback" not in err
+    )
 
 
 def test_worker_rejects_an_unknown_queue(tmp_path, capsys):
-    code = run_app(app, ["--db", f"sqlite:///{tmp_path / 'm.db'}", "worker", "--queues", "feeds,nonsense"])
+    code = run_app(
+        app, ["--db", f"sqlite:///{tmp_path / 'm.db'}", "worker", "--queues", "feeds,nonsense"]
+    )
     err = capsys.readouterr().err
     assert code == 2 and "nonsense" in err and "singletons" in err
 
 
 def test_the_queue_schema_exists_on_postgresql_only(store, backend):
     tables = set(inspect(store.engine).get_table_names())
-    queue = {"procrastinate_jobs", "procrastinate_workers", "procrastinate_events", "procrastinate_periodic_defers"}
+    queue = {
+        "procrastinate_jobs",
+        "procrastinate_workers",
+        "procrastinate_events",
+        "procrastinate_periodic_defers",
+    }
     assert (queue <= tables) == (backend == "postgresql")
     assert {"cluster_nodes", "telegram_leases"} <= tables
 
@@ -57,9 +66,13 @@ def test_status_shows_nodes_queues_and_account_owners(cli, db_url, backend):
     store = Store(db_url)
     try:
         with store.unit() as s:
-            src = source_repo.add_source(s, type="rss", locator="http://127.0.0.1:9/f.xml", name="f")
+            src = source_repo.add_source(
+                s, type="rss", locator="http://127.0.0.1:9/f.xml", name="f"
+            )
             if backend == "postgresql":
-                node = cluster_repo.register_node(s, name="node-1", host="h", pid=42, queues=["feeds", "telegram"])
+                node = cluster_repo.register_node(
+                    s, name="node-1", host="h", pid=42, queues=["feeds", "telegram"]
+                )
                 lease_repo.acquire(s, "acct", node, ttl=60)
         if backend == "postgresql":
             asyncio.run(_defer_run(store, src.id))
@@ -90,3 +103,26 @@ async def _defer_run(store: Store, source_id: int) -> None:
         assert await dispatcher.dispatch(source_id, "rss") is False  # its queueing lock: no pile-up
         await dispatcher.refresh()
         assert dispatcher.in_flight() == {source_id}
+
+
+def test_dispatch_many_defers_in_one_batch_and_never_piles_up(pg_store):
+    from monitor.service.scheduler import DueRun
+
+    async def scenario():
+        procrastinate_app = make_app(Settings(database_url=pg_store.url), pool_size=2)
+        async with procrastinate_app.open_async():
+            dispatcher = ProcrastinateDispatcher(procrastinate_app, pg_store)
+            runs = [DueRun(1, "rss"), DueRun(2, "telegram-web"), DueRun(3, "telegram", "acct")]
+            first = await dispatcher.dispatch_many(runs)
+            # one of them waits already: the batch falls back to one by one, skipping it
+            again = await dispatcher.dispatch_many(
+                [DueRun(2, "telegram-web"), DueRun(4, "telegram")]
+            )
+            await dispatcher.refresh()
+            return first, again, dispatcher.in_flight()
+
+    first, again, busy = asyncio.run(scenario())
+    assert (first, again, busy) == (3, 1, {1, 2, 3, 4})
+    with pg_store.unit() as s:
+        queues = {q.queue: q.waiting for q in cluster_repo.queues(s)}
+    assert queues == {"feeds": 1, "web": 1, "tg.acct": 1, "tg": 1}
