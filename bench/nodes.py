@@ -20,7 +20,8 @@ Coordination overhead, two ways:
 
 Each node is one process (``fetch.parse_workers = 1``: on 2 cores a parse pool per node would
 only fight the other nodes). PostgreSQL, the feed server and the nodes share this machine, so
-the 3-node figure shows contention, not scaling; the projection below assumes one node per host.
+the 3-node figure shows contention, not scaling. The projection divides the CPU each run costs
+the nodes and the PostgreSQL backends serving them (their own /proc counters) into one core each.
 """
 
 from __future__ import annotations
@@ -130,6 +131,35 @@ def start_nodes(url: str, n: int, concurrency: int, tag: str) -> list[subprocess
         )
         for i in range(n)
     ]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time used so far by these processes (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def backend_cpu(store: Store) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving the benchmark's database (same host)."""
+    with store.unit() as s:
+        pids = s.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent busy (all cores; /proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def stop_nodes(procs: list[subprocess.Popen]) -> None:
@@ -298,19 +328,33 @@ def main() -> None:
                 generation += 1
                 parent.send(generation)
                 parent.recv()
+                pids = [p.pid for p in procs]
+                before = cpu_seconds(pids), cpu_seconds([server.pid]), machine_busy()
+                pg_before = backend_cpu(store)
                 since = make_due(store)
                 last = wait_checked(store, since)
+                pg_after = backend_cpu(store)
+                after = cpu_seconds(pids), cpu_seconds([server.pid]), machine_busy()
+                pg_ms = sum(v - pg_before.get(pid, 0.0) for pid, v in pg_after.items())
                 phases = job_phases(store, since)
             finally:
                 stop_nodes(procs)
             rate = args.feeds / (last - since)
-            results.append((n, rate))
+            nodes_ms = (after[0] - before[0]) / args.feeds * 1000
+            server_ms = (after[1] - before[1]) / args.feeds * 1000
+            pg_ms = pg_ms / args.feeds * 1000
+            rest_ms = (after[2] - before[2]) / args.feeds * 1000 - nodes_ms - server_ms - pg_ms
+            results.append((n, rate, nodes_ms, pg_ms))
             print(
                 f"\n{n} node(s): {args.feeds} sources in {last - since:6.2f} s "
                 f"= {rate:6.1f} sources/s"
             )
             for phase, values in phases.items():
                 print(f"   {phase:17s} {fmt(values)}")
+            print(
+                f"   CPU per run: nodes {nodes_ms:5.1f} ms, PostgreSQL {pg_ms:5.1f} ms, "
+                f"feed server {server_ms:4.1f} ms (anything else on the machine: {rest_ms:5.1f} ms)"
+            )
 
         procs = start_nodes(url, 1, args.concurrency, "idle-")
         try:
@@ -333,18 +377,18 @@ def main() -> None:
             f"   queue round trips (defer + fetch + finish, one connection): {cost:.2f} ms per job"
         )
 
-        one = dict(results).get(1)
+        one = {n: rate for n, rate, _, _ in results}.get(1)
         if one:
             print("\nscaling on this machine (1 node = 1.00):")
-            for n, rate in results:
+            for n, rate, _, _ in results:
                 print(f"   {n} node(s): {rate / one:4.2f}x  ({rate / n:6.1f} sources/s per node)")
-            ceiling = 1000 / cost
+            node_ms = statistics.median(r[2] for r in results)
+            pg_ms = statistics.median(r[3] for r in results)
             print(
-                f"projected, one node per host of this size: N × {one:.0f} sources/s while the "
-                f"queue "
-                f"keeps up; the queue's own work is ~{cost:.1f} ms per job, so one PostgreSQL "
-                f"connection-at-a-time bounds it near {ceiling:.0f} jobs/s (the database's ingest "
-                "work per run comes on top and is the real limit)"
+                f"projected: a node needs ~{node_ms:.0f} ms of CPU per run (~{1000 / node_ms:.0f} "
+                f"runs/s per core of the nodes' hosts), PostgreSQL ~{pg_ms:.0f} ms (~"
+                f"{1000 / pg_ms:.0f} runs/s per database core): N nodes on their own hosts scale "
+                "linearly until the database's cores are busy. Here all share 2 cores."
             )
     finally:
         parent.send("stop")

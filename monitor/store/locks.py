@@ -10,10 +10,11 @@ on those: batches with disjoint keys still run in parallel.
   commit or rollback of the unit of work that took them, a crash included. Nothing to unlock.
 * Keys are strings hashed to PostgreSQL's signed 64-bit lock ids; a collision between two keys
   only makes unrelated writers wait for each other, never lets related ones through.
-* Every caller takes its locks **in ascending id order**, in one statement, so two writers
-  wanting overlapping sets cannot deadlock (whoever gets the lowest shared id first goes first).
-  A transaction that needs locks at two moments must only add ids greater than those it holds,
-  or take them all at once; :data:`RETENTION` is meant to be taken first, on its own.
+* One call takes its keys **in ascending id order**, in one statement, and every transaction
+  takes its keys in the same phases in the same order: :data:`RETENTION` (shared, alone, first),
+  then the story keys of its batch, then the route keys of its hits; never back to an earlier
+  phase. That order is the same for every writer, so no two can wait for each other in a cycle
+  (PostgreSQL would detect one and abort a transaction; its batch would simply run again).
 * ``shared=True`` takes shared locks (``pg_advisory_xact_lock_shared``): writers holding a key
   shared run together, and exclude one holding it exclusively (ingest shares :data:`RETENTION`,
   the retention job takes it alone).

@@ -105,7 +105,10 @@ class AccountLeases:
     async def run(self, stop: asyncio.Event) -> None:
         try:
             while not stop.is_set():
-                await self.step()
+                try:
+                    await self.step()
+                except Exception:  # a bug must not end the loop: the deadlines still need it
+                    log.exception("telegram account lease round failed")
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._next_wake())
         finally:

@@ -1,11 +1,11 @@
 """The multi-node :class:`~monitor.service.scheduler.Dispatcher`: a due source becomes a job.
 
-The tick (:class:`~monitor.service.scheduler.Scanner`, the same scan ``monitor run`` does) hands
-the due sources to :meth:`ProcrastinateDispatcher.dispatch_many`, which defers a
-``monitor.run_source`` job per source to the source's queue with ``queueing_lock`` and ``lock`` both ``source:<id>``: at most one run
-job waits and at most one runs per source, whichever node defers or takes it. The workers of every
-node run the jobs; the run itself is :meth:`monitor.ingest.pipeline.Pipeline.run_source`, as in
-``monitor run``.
+The tick (:class:`~monitor.service.scheduler.Scanner`, the same scan ``monitor run`` does) hands the
+due sources to :meth:`ProcrastinateDispatcher.dispatch_many`, which defers a ``monitor.run_source``
+job per source to the source's queue with ``queueing_lock`` and ``lock`` both ``source:<id>``: at
+most one run job waits and at most one runs per source, whichever node defers or takes it. The
+workers of every node run the jobs; the run itself is
+:meth:`monitor.ingest.pipeline.Pipeline.run_source`, as in ``monitor run``.
 """
 
 from __future__ import annotations

@@ -39,6 +39,7 @@ from procrastinate import exceptions, jobs
 from procrastinate.worker import Worker
 
 from monitor.durations import parse_duration
+from monitor.errors import ConfigError
 from monitor.ingest.runtime import pipeline_for
 from monitor.service.cluster.accounts import AccountLeases, AccountRuntime
 from monitor.service.cluster.app import (
@@ -95,6 +96,7 @@ class Node:
             self.pipeline = pipeline
             self.dispatcher = ProcrastinateDispatcher(self.app, self.store)
             self.scanner = Scanner(pipeline, self.dispatcher, max_jitter=0)
+            runtime = self._account_runtime() if TELEGRAM in queues else None
             loop = asyncio.get_running_loop()
             pipeline.on_commit = lambda result: (
                 loop.call_soon_threadsafe(self._wake_delivery) if result.alerts else None
@@ -113,11 +115,11 @@ class Node:
             if sources:
                 self._start_worker("sources", sources, self.options.concurrency)
             side = [asyncio.create_task(self._keepalive(), name="keepalive")]
-            if TELEGRAM in queues:
+            if runtime is not None:
                 leases = AccountLeases(
                     self.store,
                     self.node_id,
-                    self._account_runtime(),
+                    runtime,
                     ttl=self.cfg.lease_ttl,
                     renew_every=self.cfg.lease_renew,
                     consume=self._consume_account,
@@ -227,7 +229,12 @@ class Node:
 
     def _account_runtime(self) -> AccountRuntime:
         module, _, attr = self.cfg.account_runtime.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
+        try:
+            factory = getattr(importlib.import_module(module), attr)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ConfigError(
+                f"cluster.account_runtime: cannot load {self.cfg.account_runtime!r} ({exc})"
+            ) from None
         return factory(self.settings, self.pipeline)
 
     async def _consume_account(self, account: str) -> None:

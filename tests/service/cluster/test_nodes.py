@@ -89,6 +89,17 @@ def test_two_workers_run_every_due_source_once_and_alert_each_story_once(cluster
         received = [r.json()["alert_id"] for r in sink.requests]
         assert sorted(received) == sorted(alert_ids)  # every alert exactly once, across both nodes
         assert ran_on == {"a", "b"}
+        # periodic jobs (tick, recovery sweep, delivery pass, digests...): once per period for
+        # the whole cluster, although both nodes defer them
+        with cluster.unit() as s:
+            periods = s.execute(
+                text(
+                    "SELECT task_name, count(*), count(DISTINCT args->>'timestamp') "
+                    "FROM procrastinate_jobs WHERE (args->>'timestamp')::bigint > 0 GROUP BY 1"
+                )
+            ).all()
+        assert {"monitor.tick", "monitor.recover", "monitor.deliver"} <= {t for t, _, _ in periods}
+        assert all(jobs == distinct for _, jobs, distinct in periods), periods
         assert cluster.stop_all() == {"a": 0, "b": 0}  # SIGTERM: graceful, exit 0
 
 
