@@ -15,8 +15,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import (BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, ValidationError,
-                      field_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    IPvAnyNetwork,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from monitor.errors import ConfigError
@@ -180,6 +188,52 @@ class RetentionSettings(_Section):
     unmatched_days: int | None = Field(None, ge=1, description="prune items without hits older than this")
 
 
+def _periodic(seconds: float) -> float:
+    """A period a cron schedule can express: a divisor of a minute, or whole minutes dividing an hour."""
+    if seconds < 60 and float(seconds).is_integer() and 60 % int(seconds) == 0:
+        return seconds
+    if seconds % 60 == 0 and 60 % int(seconds // 60) == 0:
+        return seconds
+    raise ValueError("expected seconds dividing a minute (1, 2, 5, 10, 15, 30) or whole minutes "
+                     "dividing an hour (60, 120, 300, ...)")
+
+
+class ClusterSettings(_Section):
+    """``monitor worker`` nodes sharing one PostgreSQL (see docs/deployment-nodes.md)."""
+
+    tick: float = Field(5, description="seconds between scans for due sources (cluster-wide)")
+    concurrency: int = Field(10, ge=1, description="source runs at once per node (--concurrency)")
+    heartbeat: float = Field(10.0, gt=0, description="seconds between a node's heartbeats")
+    stalled_after: float = Field(30.0, gt=0, description="a node silent this long is dead: its "
+                                 "jobs are retried elsewhere")
+    recover_every: float = Field(10, description="seconds between sweeps for jobs of dead nodes")
+    deliver_every: float = Field(2, description="seconds between alert delivery passes")
+    grace: float = Field(20.0, ge=0, le=25, description="seconds running jobs get to finish on "
+                         "SIGTERM before they are released (the node is gone 3 s later at most)")
+    lease_ttl: float = Field(45.0, gt=0, description="seconds a Telegram account lease lasts "
+                             "unless renewed")
+    lease_renew: float = Field(10.0, gt=0, description="seconds between lease renewals and takeover "
+                               "attempts")
+    keep_jobs: bool = Field(False, description="keep finished jobs in procrastinate_jobs (debugging, "
+                            "benchmarks); by default successful ones are deleted at once")
+    account_runtime: str = Field("monitor.service.cluster.telethon:TelethonAccounts",
+                                 description="module:factory that connects an owned account's client")
+
+    @field_validator("tick", "recover_every", "deliver_every")
+    @classmethod
+    def _cron_period(cls, value: float) -> float:
+        return _periodic(value)
+
+    @model_validator(mode="after")
+    def _timing(self) -> "ClusterSettings":
+        if self.stalled_after < 2 * self.heartbeat:
+            raise ValueError("stalled_after must be at least twice heartbeat (a late beat is not a death)")
+        if self.lease_renew * 2 > self.lease_ttl:
+            raise ValueError("lease_renew must be at most half of lease_ttl (a lease must survive a "
+                             "missed renewal)")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="MONITOR_",
@@ -199,6 +253,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     limits: LimitSettings = Field(default_factory=LimitSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    cluster: ClusterSettings = Field(default_factory=ClusterSettings)
 
     @field_validator("database_url")
     @classmethod

@@ -39,6 +39,17 @@ def pytest_addoption(parser):
                      help="database backend(s) to run store tests on (default: both)")
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests of PostgreSQL-only features (``pg_url``: several nodes share one PostgreSQL) are
+    deselected, not skipped, when ``--backend`` leaves PostgreSQL out."""
+    if "postgresql" in (config.getoption("backend") or BACKENDS):
+        return
+    pg_only = [item for item in items if "pg_url" in getattr(item, "fixturenames", ())]
+    if pg_only:
+        config.hook.pytest_deselected(items=pg_only)
+        items[:] = [item for item in items if item not in pg_only]
+
+
 def pytest_generate_tests(metafunc):
     if "backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("backend") or list(BACKENDS)
@@ -136,6 +147,35 @@ def db_url(backend, template_db, request, tmp_path):
     url = admin.create(name, template=template_db)
     yield url
     admin.drop(name)
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin):
+    """A PostgreSQL database migrated to head once per run, for the PostgreSQL-only tests."""
+    from monitor.store.migrate import upgrade
+
+    name = f"{pg_admin.run}_pgtpl"
+    store = Store(pg_admin.create(name))
+    upgrade(store)
+    store.dispose()
+    return name
+
+
+@pytest.fixture
+def pg_url(pg_admin, pg_template):
+    """A fresh, fully migrated PostgreSQL database (features that exist only there: the job queue
+    and the leases of ``monitor worker`` nodes, advisory locks)."""
+    name = f"{pg_admin.run}_{next(pg_admin.counter)}"
+    url = pg_admin.create(name, template=pg_template)
+    yield url
+    pg_admin.drop(name)
+
+
+@pytest.fixture
+def pg_store(pg_url):
+    s = Store(pg_url)
+    yield s
+    s.dispose()
 
 
 @pytest.fixture

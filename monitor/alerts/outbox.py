@@ -22,6 +22,7 @@ from monitor.alerts.routing import candidate_keys, draft, due_time, route
 from monitor.store import alerts as alert_repo
 from monitor.store import deliveries as delivery_repo
 from monitor.store.db import Session
+from monitor.store.locks import lock_keys, route_keys
 from monitor.store.values import DigestAlert, NoticeAlert
 
 
@@ -32,6 +33,8 @@ def route_new_hits(s: Session, hit_ids: Sequence[int], *, now: datetime, **_: ob
     routes = alert_repo.routes_for(s, sorted({h.watchlist_id for h in hits}))
     if not routes:  # no desk wants these watchlists
         return 0
+    # several nodes: one writer at a time per route (throttle slots, the spread update)
+    lock_keys(s, route_keys(r.id for group in routes.values() for r in group))
     facts = alert_repo.routing_facts(s, hits, routes, sorted(candidate_keys(hits, routes)), now=now)
     written = alert_repo.write_alerts(s, route(hits, facts, now=now), now=now)
     return sum(not d.record for d in written)

@@ -189,20 +189,32 @@ def _record_then_claim(s, claim: repo.Claim, target_id: int, alert_id: int | Non
 
 
 def _prepare(s, now: datetime) -> tuple[int, list[int]]:
+    made = prepare_due(s, now)
+    return made, repo.targets_with_work(s, now)
+
+
+def prepare_due(s, now: datetime) -> int:
+    """Fail the pending deliveries of disabled targets and fold due digests; returns digests made."""
     repo.fail_disabled_targets(s, now)
-    return len(fold_due_digests(s, now)), repo.targets_with_work(s, now)
+    return len(fold_due_digests(s, now))
 
 
 async def deliver_due(store: Store, settings: Settings, *, now: datetime | None = None,
-                      sender: Sender | None = None, timeout: float = SEND_TIMEOUT) -> Summary:
+                      sender: Sender | None = None, timeout: float = SEND_TIMEOUT,
+                      digests: bool = True) -> Summary:
     """One pass: build due digests, then send every due delivery (see the module doc).
 
     ``now`` pins the clock (tests step time with it); ``sender`` replaces
     :func:`monitor.alerts.sinks.deliver` (same signature). Safe to run in several processes.
+    ``digests=False`` only sends: ``monitor worker`` nodes fold digests in a job of their own
+    (:func:`prepare_due`), once per period across the cluster.
     """
     worker = _Worker(store, settings, now, sender, timeout)
-    digests, targets = await worker.db(_prepare, worker.clock())
-    worker.summary.digests = digests
+    if digests:
+        made, targets = await worker.db(_prepare, worker.clock())
+    else:
+        made, targets = 0, await worker.db(repo.targets_with_work, worker.clock())
+    worker.summary.digests = made
     await worker.run(targets)
     return worker.summary
 

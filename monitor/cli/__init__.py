@@ -37,6 +37,7 @@ def _register() -> None:
     # Each module adds its commands to ``app`` on import (kept lazy inside the commands).
     from monitor.cli import manage  # noqa: F401  (first: the command order of --help)
     from monitor.cli import alerts, collect, demo, desks, matching, service, telegram, web  # noqa: F401
+    from monitor.cli import status, worker  # noqa: F401  (cluster: monitor worker, monitor status)
 
 
 _register()

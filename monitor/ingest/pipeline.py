@@ -44,6 +44,7 @@ from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store import stories as story_repo
 from monitor.store.db import Session, Store
+from monitor.store.locks import RETENTION, lock_keys, story_keys
 from monitor.store.values import SourceState, StoryDecision
 from monitor.types import utcnow
 
@@ -124,7 +125,9 @@ class Pipeline:
         result = BatchResult()
         watch = metrics.Stopwatch(result.seconds)
         with self._write_lock, self.store.unit() as s:
-            watch.lap("wait")  # for the other writers of this process
+            # several nodes: ingest shares the retention lock, so a prune never runs beside it
+            lock_keys(s, [RETENTION], shared=True)
+            watch.lap("wait")  # for the other writers of this process (and retention)
             source = source_repo.source_state(s, source_id)
             if source is None:
                 raise SourceError(f"source {source_id} vanished")
@@ -199,6 +202,9 @@ class Pipeline:
     def _stories(self, s: Session, entries: Sequence[stories.Entry]) -> StoryDecision:
         """Read the story candidates of the new items, decide their stories (pure)."""
         dedup = self.settings.dedup
+        # several nodes: batches sharing a key or a band decide their stories one at a time
+        lock_keys(s, story_keys([k for e in entries for k in e.cluster.keys],
+                                [b for e in entries for b in e.cluster.bands]))
         owners = story_repo.key_owners(s, [v for e in entries for _, v in e.cluster.keys])
         owned = {o.value for o in owners}
         # an item with a stored exact key joins that key's story: its bands need no candidates

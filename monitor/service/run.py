@@ -28,6 +28,7 @@ from monitor.settings import Settings
 from monitor.sources import silent_source
 from monitor.store import sources as source_repo
 from monitor.store.db import Store
+from monitor.store.locks import RETENTION, lock_keys
 from monitor.store.maintenance import prune
 from monitor.types import utcnow
 
@@ -104,8 +105,9 @@ class Service:
 
         def work():
             # no batch is ingested while retention runs: a copy joining an old story that retention
-            # is removing would lose its story
+            # is removing would lose its story (nor, on PostgreSQL, in another process: RETENTION)
             with pipeline.writing(), self.store.unit() as s:
+                lock_keys(s, [RETENTION])
                 pruned = prune(s, now=now, raw_days=r.raw_days, unmatched_days=r.unmatched_days,
                                window_days=self.settings.dedup.window_days)
                 watched = source_repo.watched_health(s)

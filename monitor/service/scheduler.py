@@ -7,8 +7,9 @@ concurrency limits. A restart therefore resumes exactly where the database says,
 needs no clean-up: there is no lease or lock to release, and an interrupted batch was never
 committed.
 
-Dispatch sits behind an interface so a multi-node executor (e.g. a PostgreSQL job queue) can
-replace :class:`LocalDispatcher` without touching the pipeline.
+Dispatch sits behind an interface: ``monitor run`` uses :class:`LocalDispatcher`; ``monitor
+worker`` nodes use :class:`monitor.service.cluster.dispatcher.ProcrastinateDispatcher`, which
+defers a job per due source to a PostgreSQL queue. The pipeline is the same in both.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import abc
 import asyncio
 import logging
 import random
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, NamedTuple, Sequence
 
 from monitor import metrics
 from monitor.ingest.pipeline import Pipeline
@@ -30,12 +31,32 @@ from monitor.types import utcnow
 log = logging.getLogger("monitor.service.scheduler")
 
 
+class DueRun(NamedTuple):
+    """A source the scan found due, as handed to a :class:`Dispatcher`."""
+
+    source_id: int
+    source_type: str
+    account: str | None = None
+    delay: float = 0.0  # jitter before the run starts
+
+
 class Dispatcher(abc.ABC):
     """Where source runs execute."""
 
     @abc.abstractmethod
-    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
-        """Start a run unless one for this source is in flight; True when started."""
+    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0,
+                       account: str | None = None) -> bool:
+        """Start a run unless one for this source is in flight; True when started. ``account``:
+        the Telegram account the source is read with (a node that owns it must run it)."""
+
+    async def dispatch_many(self, runs: Sequence[DueRun]) -> int:
+        """Start runs for several sources at once; how many started. By default one
+        :meth:`dispatch` each; a queue can defer them all in one round trip."""
+        started = 0
+        for run in runs:
+            started += await self.dispatch(run.source_id, run.source_type, delay=run.delay,
+                                           account=run.account)
+        return started
 
     @abc.abstractmethod
     def in_flight(self) -> set[int]:
@@ -57,7 +78,8 @@ class LocalDispatcher(Dispatcher):
         self._limits = {k: asyncio.Semaphore(v) for k, v in (limits or {}).items()}
         self._tasks: dict[int, asyncio.Task] = {}
 
-    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0) -> bool:
+    async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0,
+                       account: str | None = None) -> bool:
         if source_id in self._tasks:
             return False
         kind = source_class(source_type)
@@ -116,15 +138,14 @@ class Scanner:
             with self.pipeline.store.unit() as s:
                 rows = source_repo.due_sources(s, now=now, types=types)
                 metrics.QUEUE_LAG.set(queue_lag(s, now, types=types))
-                return [(r.id, r.type) for r in rows]
+                return [(r.id, r.type, r.account) for r in rows]
 
-        started = 0
         busy = self.dispatcher.in_flight()
-        for source_id, source_type in await asyncio.to_thread(due):
-            if source_id in busy:
-                continue
-            delay = random.uniform(0, self.max_jitter) if self.max_jitter else 0.0
-            started += await self.dispatcher.dispatch(source_id, source_type, delay=delay)
+        runs = [DueRun(source_id, source_type, account,
+                       random.uniform(0, self.max_jitter) if self.max_jitter else 0.0)
+                for source_id, source_type, account in await asyncio.to_thread(due)
+                if source_id not in busy]
+        started = await self.dispatcher.dispatch_many(runs)
         self.last_scan = now
         return started
 

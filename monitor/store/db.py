@@ -99,3 +99,10 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def libpq_conninfo(url: str) -> str:
+    """A libpq connection string from a database URL (drops SQLAlchemy's ``+psycopg``), for
+    clients that connect without SQLAlchemy (procrastinate's connector)."""
+    return make_url(normalize_url(url)).set(drivername="postgresql").render_as_string(
+        hide_password=False)

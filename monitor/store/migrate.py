@@ -54,8 +54,9 @@ def head_revision(store: Store) -> str | None:
 # Database-specific objects the models cannot express (trigram / full-text indexes for backtests);
 # they live only in migrations and are left out of the model comparison.
 MIGRATION_ONLY = frozenset({"ix_items_norm_text_trgm"})
-# SQLite's FTS5 table over items.norm_text and its shadow tables (migration 0004).
-MIGRATION_ONLY_TABLES = "items_fts"
+# SQLite's FTS5 table over items.norm_text and its shadow tables (migration 0004); procrastinate's
+# job queue on PostgreSQL (migration 0060: its own schema, not ours to model).
+MIGRATION_ONLY_TABLES = ("items_fts", "procrastinate_")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
