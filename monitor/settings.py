@@ -45,8 +45,11 @@ class FetchSettings(_Section):
     user_agent: str = "monitor/0.1 (+https://github.com/monitor-osint/monitor)"
     concurrency: int = Field(20, ge=1)
     per_host_concurrency: int = Field(2, ge=1)
-    min_interval: int = Field(300, ge=1, description="adaptive interval floor, seconds")
-    max_interval: int = Field(86400, ge=1, description="adaptive interval ceiling, seconds")
+    min_interval: int = Field(300, ge=1, description="adaptive interval floor, seconds; a pinned "
+                              "interval below it needs --force")
+    # A desk needs news within hours: a quiet feed is still looked at every 2 h (a reader's 24 h
+    # would leave every quiet source a day behind).
+    max_interval: int = Field(7200, ge=1, description="adaptive interval ceiling, seconds")
     default_interval: int = Field(3600, ge=1)
     error_limit: int = Field(10, ge=1, description="consecutive errors after which polling stops")
     max_clock_skew: int = Field(600, ge=0, description="future dates beyond this are implausible")
@@ -88,6 +91,19 @@ class DedupSettings(_Section):
     similarity: float = Field(0.75, gt=0, le=1, description="Jaccard needed to confirm a near-duplicate")
 
 
+def _duration_setting(value: Any, *, allow_none: bool) -> Any:
+    """A duration setting: a number is seconds (``172800``), a string has a unit (``48h``);
+    stored as text with its unit so every reader parses it the same way."""
+    from monitor.durations import duration_value, format_duration
+    from monitor.errors import InvalidInput
+
+    try:
+        seconds = duration_value(value, allow_none=allow_none, where="duration")
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+    return format_duration(seconds) if seconds is not None else "none"
+
+
 class AlertSettings(_Section):
     operators_desk: str | None = None
     default_max_age: str = "48h"
@@ -100,6 +116,16 @@ class AlertSettings(_Section):
     spike_baseline_days: int = Field(14, ge=1)
     silent_after: str = Field("48h", description="longest silence before a source is flagged "
                               "(sooner for sources that post often)")
+
+    @field_validator("default_max_age", mode="before")
+    @classmethod
+    def _max_age(cls, value: Any) -> Any:
+        return _duration_setting(value, allow_none=True)
+
+    @field_validator("silent_after", mode="before")
+    @classmethod
+    def _silent_after(cls, value: Any) -> Any:
+        return _duration_setting(value, allow_none=True)
 
 
 class WebSettings(_Section):
@@ -227,7 +253,9 @@ def redacted(settings: Settings) -> dict[str, Any]:
         if isinstance(value, SecretStr):
             return "**********" if value.get_secret_value() else ""
         if isinstance(value, BaseModel):
-            return {k: walk(getattr(value, k)) for k in type(value).model_fields}
+            # by the key a file uses (``log.json``, not the attribute ``json_format``), so the
+            # output loads back
+            return {(f.alias or k): walk(getattr(value, k)) for k, f in type(value).model_fields.items()}
         if isinstance(value, dict):
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):

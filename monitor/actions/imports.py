@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from monitor.actions.sources import add_source
 from monitor.errors import AlreadyExists
 from monitor.ingest.pipeline import Pipeline
 from monitor.sources.base import Batch
-from monitor.store import sources as source_repo
+from monitor.store import overview
 
 BATCH = 200
 
@@ -50,17 +51,17 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
     for chat in chats:
         name = chat.name or (f"export {chat.id}" if chat.id is not None else f"export {Path(locator).parent.name}")
         with pipeline.store.unit() as s:
-            src = source_repo.find_channel_source(s, channel_id=chat.id, name=name)
+            src = overview.channel_source(s, channel_id=chat.id, name=name)
             created = src is None
             if created:
                 options = {"chat_id": chat.id} | ({"username": username} if username else {})
                 try:
-                    src = source_repo.add_source(s, type="telegram-export", locator=locator, name=name,
-                                                 options=options, unique_locator=False)
+                    with s.begin_nested():
+                        src = add_source(s, pipeline.settings, type="telegram-export", locator=locator,
+                                         name=name, options=options)
                 except AlreadyExists:
-                    src = source_repo.add_source(s, type="telegram-export", locator=locator,
-                                                 name=f"{name} (export {chat.id})", options=options,
-                                                 unique_locator=False)
+                    src = add_source(s, pipeline.settings, type="telegram-export", locator=locator,
+                                     name=f"{name} (export {chat.id})", options=options)
             source_id, source_name = src.id, src.name
             # The permalink needs the public username, which exports do not carry: take it from
             # the command, else from what the channel's source already knows.

@@ -1,34 +1,26 @@
-"""Delivery targets: resolve a stored target to its Apprise URL, and describe it without secrets."""
+"""Delivery targets: resolve a stored target to its Apprise URL, and describe it without secrets.
+
+A target is anything with ``url`` and ``url_env`` (a store record or row). There is one redactor,
+:func:`monitor.alerts.transport.redact_target`; every surface shows targets through it.
+"""
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from typing import Any
 
+from monitor.alerts.transport import redact_target
 from monitor.errors import DeliveryError
-from monitor.store.models import DeskTargetRow
 
 
-def redact(url: str) -> str:
-    """Scheme and host only; everything that may hold a token is masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "****"
-    host = parts.hostname or ""
-    if parts.scheme in ("json", "jsons", "http", "https", "mailto", "mailtos", "ntfy", "ntfys", "matrix", "matrixs"):
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}/****" if host else f"{parts.scheme}://****"
-    return f"{parts.scheme}://****"
-
-
-def describe_target(target: DeskTargetRow) -> str:
+def describe_target(target: Any) -> str:
+    """``env:NAME`` for a reference, else the URL redacted (``tgram://****``)."""
     if target.url_env:
         return f"env:{target.url_env}"
-    return redact(target.url or "")
+    return redact_target(target.url or "")
 
 
-def resolve_target(target: DeskTargetRow) -> str:
+def resolve_target(target: Any) -> str:
     """The Apprise URL of a target; a missing environment variable is a permanent failure."""
     if target.url_env:
         value = os.environ.get(target.url_env)

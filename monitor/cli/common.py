@@ -13,12 +13,9 @@ from enum import Enum
 from typing import Any, Iterable, Iterator, Sequence
 
 import typer
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
-
 from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
 from monitor.settings import Settings, load_settings
-from monitor.store.db import Store
+from monitor.store.db import DatabaseError, Session, Store, database_message
 
 
 class Format(str, Enum):
@@ -77,19 +74,28 @@ def parse_since(text: str | None) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def utc(value: datetime | None) -> str:
+    """A time as the CLI prints it: UTC with its offset, ``2026-12-04 14:05:00+00:00``."""
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).isoformat(sep=" ", timespec="seconds")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+        return utc(value)
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
     return str(value)
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, tuple):
+        return list(value)
     return str(value)
 
 
@@ -132,6 +138,12 @@ def emit(rows: Iterable[dict[str, Any]], fmt: Format, *, columns: Sequence[str] 
     return len(rows)
 
 
+FORMAT = typer.Option(Format.table, "--format", "-f", help="table, jsonl or csv")
+LIMIT = typer.Option(None, "--limit", min=1, help="at most this many rows (default: all)")
+SINCE = typer.Option(None, "--since", help="only newer than a duration (24h, 7d) or an ISO date")
+OLDEST = typer.Option(False, "--oldest-first", help="oldest first (default: newest first)")
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -149,18 +161,6 @@ def _click_errors() -> tuple[type[Exception], ...]:
     else:
         kinds.append(vendored)
     return tuple(kinds)
-
-
-def _database_message(exc: DBAPIError) -> str:
-    """What an operator can do about a database error (the driver's own words follow)."""
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-    low = detail.lower()
-    if "no such table" in low or ("relation" in low and "does not exist" in low) or "no such column" in low \
-            or ("column" in low and "does not exist" in low):
-        return f"the database schema is missing or out of date: run `monitor db upgrade` ({detail})"
-    if exc.connection_invalidated or "connect" in low or "unable to open" in low:
-        return f"cannot open the database: {detail}"
-    return f"database error: {detail}"
 
 
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
@@ -186,7 +186,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except _click_errors() as exc:  # usage errors: unknown option, bad value, missing argument
         exc.show()
         return exc.exit_code
-    except DBAPIError as exc:
-        typer.echo(f"error: {_database_message(exc)}", err=True)
+    except DatabaseError as exc:
+        typer.echo(f"error: {database_message(exc)}", err=True)
         return 1
     return 0
