@@ -101,6 +101,8 @@ def _duration_setting(value: Any, *, allow_none: bool) -> Any:
         seconds = duration_value(value, allow_none=allow_none, where="duration")
     except InvalidInput as exc:
         raise ValueError(str(exc)) from None
+    if isinstance(value, str) and not value.strip().isdigit():
+        return value.strip()  # as written (48h stays 48h, so `config show` round-trips)
     return format_duration(seconds) if seconds is not None else "none"
 
 
