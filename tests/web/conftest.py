@@ -3,7 +3,6 @@ uvicorn server on a free loopback port for the browser tests."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import threading
@@ -104,30 +103,15 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-CHROMIUM = os.environ.get("MONITOR_TEST_CHROMIUM", "/usr/bin/chromium")
-
-
-def _browser_missing() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    if not os.path.exists(CHROMIUM):
-        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return "Playwright is not installed (pip install -e '.[test]')"
-    return None
-
-
 @pytest.fixture
 def browser():
     # Function scope on purpose: Playwright's sync API keeps an event loop running in the main
     # thread while it is open, and every later test calling asyncio.run() would then fail.
-    missing = _browser_missing()
-    if missing:
-        # A newcomer's `python -m pytest` without Chromium: one skip line. CI must have it.
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{missing}: CI runs the browser tests")
-        pytest.skip(f"browser tests skipped: {missing}")
+    from tests.conftest import CHROMIUM, browser_missing
+
+    missing = browser_missing()
+    if missing:  # only under CI=true: elsewhere the browser tests were left out at collection
+        pytest.fail(f"{missing}: CI runs the browser tests")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
