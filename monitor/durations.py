@@ -19,7 +19,9 @@ _PART = re.compile(r"(\d+)\s*([smhdw])")
 UNITS_HELP = "s, m, h, d or w (e.g. 90s, 15m, 48h, 7d)"
 
 
-def parse_duration(text: str, *, allow_none: bool = False, bare_seconds: bool = False) -> int | None:
+def parse_duration(
+    text: str, *, allow_none: bool = False, bare_seconds: bool = False
+) -> int | None:
     """Seconds in ``text`` (``1h30m`` works); ``none``/``off`` gives None when allowed.
 
     A bare number is refused unless ``bare_seconds`` (config files), where it is seconds."""
@@ -42,7 +44,9 @@ def parse_duration(text: str, *, allow_none: bool = False, bare_seconds: bool = 
     return total
 
 
-def duration_value(value: object, *, allow_none: bool = False, where: str = "duration") -> int | None:
+def duration_value(
+    value: object, *, allow_none: bool = False, where: str = "duration"
+) -> int | None:
     """A duration from a config file: an integer is seconds, a string is parsed (a bare number
     in a string is seconds too)."""
     if isinstance(value, bool):

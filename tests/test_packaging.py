@@ -11,13 +11,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_python_folder_is_a_listed_package_and_migrations_ship():
-    conf = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"
+    ]
     listed = set(conf["packages"])
-    on_disk = {".".join(p.relative_to(ROOT).parts) for p in (ROOT / "monitor").rglob("*")
-               if p.is_dir() and any(p.glob("*.py")) and "__pycache__" not in p.parts}
+    on_disk = {
+        ".".join(p.relative_to(ROOT).parts)
+        for p in (ROOT / "monitor").rglob("*")
+        if p.is_dir() and any(p.glob("*.py")) and "__pycache__" not in p.parts
+    }
     assert on_disk <= listed, f"not shipped: {sorted(on_disk - listed)}"
     for package in on_disk:
-        assert (ROOT / package.replace(".", "/") / "__init__.py").is_file(), f"{package} lacks __init__.py"
+        assert (ROOT / package.replace(".", "/") / "__init__.py").is_file(), (
+            f"{package} lacks __init__.py"
+        )
     assert conf["package-dir"]["monitor.migrations"] == "migrations"
     assert (ROOT / "migrations" / "env.py").is_file()
     assert any((ROOT / "migrations" / "versions").glob("*.py"))
@@ -25,22 +32,37 @@ def test_every_python_folder_is_a_listed_package_and_migrations_ship():
 
 def test_license_changelog_urls_and_version():
     conf = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert conf["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert conf["license"] == "MIT" and "MIT License" in (ROOT / "LICENSE").read_text(
+        encoding="utf-8"
+    )
     assert {"Homepage", "Source", "Issues", "Changelog"} <= set(conf["urls"])
     assert (ROOT / "CHANGELOG.md").read_text(encoding="utf-8").startswith("# Changelog")
     dependencies = " ".join(conf["dependencies"])
-    assert "datasketch" not in dependencies and "scipy" not in dependencies and "numpy" in dependencies
+    assert (
+        "datasketch" not in dependencies and "scipy" not in dependencies and "numpy" in dependencies
+    )
     import monitor
 
-    result = subprocess.run([sys.executable, "-m", "monitor", "--version"], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert result.returncode == 0 and result.stdout.strip() == f"monitor {monitor.__version__}"
     assert conf["version"] == monitor.__version__
 
 
 def test_shell_completion_is_offered():
-    result = subprocess.run([sys.executable, "-m", "monitor", "--help"], capture_output=True, text=True,
-                            cwd=ROOT, timeout=60, env={**os.environ, "COLUMNS": "200"})
+    result = subprocess.run(
+        [sys.executable, "-m", "monitor", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
     assert result.returncode == 0 and "--install-completion" in result.stdout
 
 
@@ -63,8 +85,9 @@ print('ok')
 
 
 def test_no_datasketch_or_scipy_and_no_hash_at_import():
-    result = subprocess.run([sys.executable, "-c", _BLOCKER], capture_output=True, text=True, cwd=ROOT,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", _BLOCKER], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
 
 
@@ -79,12 +102,16 @@ def test_deployment_files_run_the_commands_that_exist():
 
     cli = get_command(app)
     unit = (ROOT / "deploy" / "monitor.service").read_text(encoding="utf-8")
-    lines = [line.split("=", 1)[1] for line in unit.splitlines() if line.startswith(("ExecStart=", "ExecStartPre="))]
+    lines = [
+        line.split("=", 1)[1]
+        for line in unit.splitlines()
+        if line.startswith(("ExecStart=", "ExecStartPre="))
+    ]
     commands = [shlex.split(line)[1:] for line in lines]
     compose = (ROOT / "compose.yaml").read_text(encoding="utf-8")
     import re
 
-    commands += [json.loads(m) for m in re.findall(r'command: (\[.*\])', compose)]
+    commands += [json.loads(m) for m in re.findall(r"command: (\[.*\])", compose)]
     container = (ROOT / "Containerfile").read_text(encoding="utf-8")
     commands.append(json.loads(re.search(r"^CMD (\[.*\])$", container, re.M).group(1)))
     assert len(commands) >= 6
@@ -103,11 +130,13 @@ def test_docs_cover_the_grammar_and_every_metric():
     from monitor.metrics import REGISTRY
 
     doc = parser.__doc__
-    grammar = doc[doc.index("    query      ="):doc.index("Precedence")].strip()
+    grammar = doc[doc.index("    query      =") : doc.index("Precedence")].strip()
     assert grammar in (ROOT / "docs" / "query-language.md").read_text(encoding="utf-8")
     metrics_doc = (ROOT / "docs" / "metrics.md").read_text(encoding="utf-8")
     names = {m.name for m in REGISTRY.collect()}
-    missing = [n for n in names if f"`{n}`" not in metrics_doc and f"`{n}_total`" not in metrics_doc]
+    missing = [
+        n for n in names if f"`{n}`" not in metrics_doc and f"`{n}_total`" not in metrics_doc
+    ]
     assert names and missing == []
 
 
@@ -117,7 +146,7 @@ def test_query_language_examples_parse():
     from monitor.match import validate
 
     text = (ROOT / "docs" / "query-language.md").read_text(encoding="utf-8")
-    examples = text[text.index("## Examples"):text.index("## Grammar")]
+    examples = text[text.index("## Examples") : text.index("## Grammar")]
     queries = re.findall(r"^\| `(.+?)` \|", examples, re.M)
     assert len(queries) >= 5
     for q in queries:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import tomli_w
-from sqlalchemy.orm import Session
 
 from monitor.actions import desks as desk_actions
 from monitor.actions import sources as source_actions
@@ -28,6 +27,7 @@ from monitor.store import desks as desk_repo
 from monitor.store import overview
 from monitor.store import sources as source_repo
 from monitor.store import watch as watch_repo
+from monitor.store.db import Session
 from monitor.store.records import RouteRecord, TargetRecord
 
 
@@ -39,7 +39,9 @@ def export_config(s: Session) -> str:
             entry["quiet_hours"] = [desk.quiet_start, desk.quiet_end]
         if desk.is_operators:
             entry["operators"] = True
-        entry["targets"] = sorted((_target_ref(t) for t in desk.targets), key=lambda r: sorted(r.items()))
+        entry["targets"] = sorted(
+            (_target_ref(t) for t in desk.targets), key=lambda r: sorted(r.items())
+        )
         data["desks"].append(entry)
     for src in overview.source_records(s):
         entry = {"name": src.name, "type": src.type, "locator": src.locator}
@@ -72,8 +74,11 @@ def export_config(s: Session) -> str:
         ]
         routes = []
         for route in sorted(routes_by_wl.get(wl.id, []), key=lambda r: r.desk):
-            r: dict[str, Any] = {"desk": route.desk, "mode": route.mode,
-                                 "max_age": format_duration(route.max_age)}
+            r: dict[str, Any] = {
+                "desk": route.desk,
+                "mode": route.mode,
+                "max_age": format_duration(route.max_age),
+            }
             if route.throttle_count:
                 r["throttle"] = f"{route.throttle_count}/{format_duration(route.throttle_period)}"
             if route.digest_every:
@@ -90,13 +95,17 @@ def export_config(s: Session) -> str:
         if routes:
             entry["routes"] = routes
         data["watchlists"].append(entry)
-    header = "# monitor configuration export: sources, aliases, watchlists, terms, desks.\n" \
-             "# Secrets appear only as references. Import with: monitor import-config FILE\n"
+    header = (
+        "# monitor configuration export: sources, aliases, watchlists, terms, desks.\n"
+        "# Secrets appear only as references. Import with: monitor import-config FILE\n"
+    )
     return header + tomli_w.dumps({k: v for k, v in data.items() if v})
 
 
 def _target_ref(t: TargetRecord) -> dict[str, str]:
-    return {"env": t.url_env} if t.url_env else {"stored": desk_repo.target_fingerprint(t.url or "")}
+    return (
+        {"env": t.url_env} if t.url_env else {"stored": desk_repo.target_fingerprint(t.url or "")}
+    )
 
 
 @dataclass
@@ -151,67 +160,108 @@ def _import_desk(s: Session, d: dict, report: ImportReport, where: str) -> None:
     name = _require(d, "name", where)
     quiet = d.get("quiet_hours") or [None, None]
     if not isinstance(quiet, list) or len(quiet) != 2:
-        raise InvalidInput(f"{where}.quiet_hours: expected [\"HH:MM\", \"HH:MM\"]")
+        raise InvalidInput(f'{where}.quiet_hours: expected ["HH:MM", "HH:MM"]')
     try:
         desk = desk_repo.get_desk(s, name)
     except NotFound:
-        desk = desk_repo.add_desk(s, name, timezone=d.get("timezone", "UTC"), quiet_start=quiet[0],
-                                  quiet_end=quiet[1], is_operators=bool(d.get("operators")))
+        desk = desk_repo.add_desk(
+            s,
+            name,
+            timezone=d.get("timezone", "UTC"),
+            quiet_start=quiet[0],
+            quiet_end=quiet[1],
+            is_operators=bool(d.get("operators")),
+        )
         report.created.append(f"desk {name}")
     else:
         wanted = (d.get("timezone", "UTC"), quiet[0], quiet[1], bool(d.get("operators")))
         if (desk.timezone, desk.quiet_start, desk.quiet_end, desk.is_operators) != wanted:
-            desk = desk_repo.update_desk(s, desk.id, timezone=wanted[0], is_operators=wanted[3],
-                                         quiet=(quiet[0], quiet[1]) if quiet[0] else None,
-                                         clear_quiet=not quiet[0])
+            desk = desk_repo.update_desk(
+                s,
+                desk.id,
+                timezone=wanted[0],
+                is_operators=wanted[3],
+                quiet=(quiet[0], quiet[1]) if quiet[0] else None,
+                clear_quiet=not quiet[0],
+            )
             report.updated.append(f"desk {name}")
     known = {_target_ref(t).get("env") or _target_ref(t)["stored"] for t in desk.targets}
     for ref in d.get("targets", []):
         if not isinstance(ref, dict):
-            raise InvalidInput(f"{where}.targets: expected {{ env = \"NAME\" }} tables")
+            raise InvalidInput(f'{where}.targets: expected {{ env = "NAME" }} tables')
         if "env" in ref and ref["env"] not in known:
             desk_actions.add_target(s, desk.id, f"env:{ref['env']}")
             report.created.append(f"desk {name} target env:{ref['env']}")
         elif "stored" in ref and ref["stored"] not in known:
-            report.warnings.append(f"desk {name}: stored target {ref['stored']} is not in this "
-                                   f"database; add it with `monitor desk target-add {name} URL` "
-                                   "(or export it as an env: reference)")
+            report.warnings.append(
+                f"desk {name}: stored target {ref['stored']} is not in this "
+                f"database; add it with `monitor desk target-add {name} URL` "
+                "(or export it as an env: reference)"
+            )
 
 
-def _import_source(s: Session, d: dict, report: ImportReport, where: str, settings: Settings) -> None:
+def _import_source(
+    s: Session, d: dict, report: ImportReport, where: str, settings: Settings
+) -> None:
     from monitor.sources import source_class
 
     name = _require(d, "name", where)
     type_ = _require(d, "type", where)
     locator = source_class(type_).check_locator(_require(d, "locator", where))
-    interval = duration_value(d["interval"], where=f"{where}.interval") if d.get("interval") else None
+    interval = (
+        duration_value(d["interval"], where=f"{where}.interval") if d.get("interval") else None
+    )
     options = d.get("options", {})
     if not isinstance(options, dict):
         raise InvalidInput(f"{where}.options: expected a table")
-    fields = {"options": options, "account": d.get("account"), "language": d.get("language"),
-              "pinned_interval": interval, "enabled": d.get("enabled", True)}
+    fields = {
+        "options": options,
+        "account": d.get("account"),
+        "language": d.get("language"),
+        "pinned_interval": interval,
+        "enabled": d.get("enabled", True),
+    }
     try:
         src = overview.source_record(s, name)
     except NotFound:
-        source_actions.add_source(s, settings, type=type_, locator=locator, name=name, interval=interval,
-                                  force=True, account=fields["account"], language=fields["language"],
-                                  options=options, enabled=fields["enabled"])
+        source_actions.add_source(
+            s,
+            settings,
+            type=type_,
+            locator=locator,
+            name=name,
+            interval=interval,
+            force=True,
+            account=fields["account"],
+            language=fields["language"],
+            options=options,
+            enabled=fields["enabled"],
+        )
         report.created.append(f"source {name}")
         return
     if src.type != type_:
         raise InvalidInput(f"{where}: source {name!r} exists as a {src.type} source, not {type_}")
     current = {k: getattr(src, k) for k in fields}
     if src.locator != locator or current != fields:
-        source_actions.update_source(s, settings, src.id, locator=locator, interval=interval, force=True,
-                                     language=fields["language"], account=fields["account"])
+        source_actions.update_source(
+            s,
+            settings,
+            src.id,
+            locator=locator,
+            interval=interval,
+            force=True,
+            language=fields["language"],
+            account=fields["account"],
+        )
         source_repo.update_source(s, src.id, options=dict(options))
         if src.enabled != fields["enabled"]:
             source_repo.set_enabled(s, name, fields["enabled"])
         report.updated.append(f"source {name}")
 
 
-def _import_alias(s: Session, d: dict, report: ImportReport, where: str,
-                  check: watch_repo.QueryCheck | None) -> None:
+def _import_alias(
+    s: Session, d: dict, report: ImportReport, where: str, check: watch_repo.QueryCheck | None
+) -> None:
     name = _require(d, "name", where)
     members = _require(d, "members", where, list)
     before = watch_repo.alias_map(s).get(name)
@@ -223,8 +273,9 @@ def _import_alias(s: Session, d: dict, report: ImportReport, where: str,
         (report.updated if before is not None else report.created).append(f"alias {name}")
 
 
-def _import_watchlist(s: Session, d: dict, report: ImportReport, where: str,
-                      validate: Callable[[str], None] | None) -> None:
+def _import_watchlist(
+    s: Session, d: dict, report: ImportReport, where: str, validate: Callable[[str], None] | None
+) -> None:
     name = _require(d, "name", where)
     desk = desk_repo.get_desk(s, d["desk"]) if d.get("desk") else None
     try:
@@ -232,13 +283,16 @@ def _import_watchlist(s: Session, d: dict, report: ImportReport, where: str,
     except NotFound:
         # the routes come from the file: no default route for the desk here
         wl = watch_repo.add_watchlist(s, name, description=d.get("description"))
-        wl = watch_repo.update_watchlist(s, wl.id, desk=desk.id if desk else None,
-                                         enabled=d.get("enabled", True))
+        wl = watch_repo.update_watchlist(
+            s, wl.id, desk=desk.id if desk else None, enabled=d.get("enabled", True)
+        )
         report.created.append(f"watchlist {name}")
     else:
         wanted = (desk.id if desk else None, d.get("description"), d.get("enabled", True))
         if (wl.desk_id, wl.description, wl.enabled) != wanted:
-            wl = watch_repo.update_watchlist(s, wl.id, desk=wanted[0], description=wanted[1], enabled=wanted[2])
+            wl = watch_repo.update_watchlist(
+                s, wl.id, desk=wanted[0], description=wanted[1], enabled=wanted[2]
+            )
             report.updated.append(f"watchlist {name}")
     existing = {t.query: t for t in watch_repo.list_terms(s, watchlist=wl.id)}
     for j, t in enumerate(d.get("terms", [])):
@@ -259,9 +313,13 @@ def _import_watchlist(s: Session, d: dict, report: ImportReport, where: str,
         kwargs = {
             "mode": r.get("mode", "realtime"),
             "throttle": parse_throttle(r["throttle"]) if r.get("throttle") else None,
-            "digest_every": r.get("digest_every"), "digest_at": r.get("digest_at"),
-            "max_age": duration_value(r.get("max_age", "48h"), allow_none=True, where=f"{at}.max_age"),
-            "sources": r.get("sources", []), "languages": r.get("languages", []),
+            "digest_every": r.get("digest_every"),
+            "digest_at": r.get("digest_at"),
+            "max_age": duration_value(
+                r.get("max_age", "48h"), allow_none=True, where=f"{at}.max_age"
+            ),
+            "sources": r.get("sources", []),
+            "languages": r.get("languages", []),
             "spread_threshold": r.get("spread_threshold"),
         }
         before = current.get(rdesk.name)
@@ -274,6 +332,14 @@ def _import_watchlist(s: Session, d: dict, report: ImportReport, where: str,
 
 
 def _route_tuple(route) -> tuple:
-    return (route.mode, route.throttle_count, route.throttle_period, route.digest_every, route.digest_at,
-            route.max_age, sorted(route.source_filter or []), sorted(route.language_filter or []),
-            route.spread_threshold)
+    return (
+        route.mode,
+        route.throttle_count,
+        route.throttle_period,
+        route.digest_every,
+        route.digest_at,
+        route.max_age,
+        sorted(route.source_filter or []),
+        sorted(route.language_filter or []),
+        route.spread_threshold,
+    )

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy.orm import Session
-
 from monitor.errors import InvalidInput
 from monitor.store import desks as desk_repo
+from monitor.store.db import Session
 from monitor.store.records import DeskRecord, TargetRecord
 
 
@@ -37,12 +36,25 @@ def parse_quiet(text: str | None) -> tuple[str, str] | None:
     return start.strip(), end.strip()
 
 
-def add_desk(s: Session, name: str, *, targets: Sequence[str] = (), timezone: str = "UTC",
-             quiet: str | None = None, is_operators: bool = False) -> DeskRecord:
+def add_desk(
+    s: Session,
+    name: str,
+    *,
+    targets: Sequence[str] = (),
+    timezone: str = "UTC",
+    quiet: str | None = None,
+    is_operators: bool = False,
+) -> DeskRecord:
     window = parse_quiet(quiet)
-    return desk_repo.add_desk(s, name, targets=[check_target(t) for t in targets], timezone=timezone,
-                              quiet_start=window[0] if window else None, quiet_end=window[1] if window else None,
-                              is_operators=is_operators)
+    return desk_repo.add_desk(
+        s,
+        name,
+        targets=[check_target(t) for t in targets],
+        timezone=timezone,
+        quiet_start=window[0] if window else None,
+        quiet_end=window[1] if window else None,
+        is_operators=is_operators,
+    )
 
 
 def add_target(s: Session, desk: Any, spec: str) -> TargetRecord:

@@ -38,9 +38,15 @@ class ImportReport:
     chats: list[ChatImport] = field(default_factory=list)
 
 
-def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str | None = None,
-                           username: str | None = None, tz: str | None = None,
-                           progress: Callable[[int], None] | None = None) -> ImportReport:
+def import_telegram_export(
+    pipeline: Pipeline,
+    path: str | Path,
+    *,
+    chat_id: str | None = None,
+    username: str | None = None,
+    tz: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
     from monitor.sources.telegram_export import TelegramExportSource, read_export, select_chat
 
     locator = TelegramExportSource.check_locator(str(path))
@@ -49,7 +55,9 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
         chats = [select_chat(chats, chat_id, locator)]
     report = ImportReport()
     for chat in chats:
-        name = chat.name or (f"export {chat.id}" if chat.id is not None else f"export {Path(locator).parent.name}")
+        name = chat.name or (
+            f"export {chat.id}" if chat.id is not None else f"export {Path(locator).parent.name}"
+        )
         with pipeline.store.unit() as s:
             src = overview.channel_source(s, channel_id=chat.id, name=name)
             created = src is None
@@ -57,21 +65,37 @@ def import_telegram_export(pipeline: Pipeline, path: str | Path, *, chat_id: str
                 options = {"chat_id": chat.id} | ({"username": username} if username else {})
                 try:
                     with s.begin_nested():
-                        src = add_source(s, pipeline.settings, type="telegram-export", locator=locator,
-                                         name=name, options=options)
+                        src = add_source(
+                            s,
+                            pipeline.settings,
+                            type="telegram-export",
+                            locator=locator,
+                            name=name,
+                            options=options,
+                        )
                 except AlreadyExists:
-                    src = add_source(s, pipeline.settings, type="telegram-export", locator=locator,
-                                     name=f"{name} (export {chat.id})", options=options)
+                    src = add_source(
+                        s,
+                        pipeline.settings,
+                        type="telegram-export",
+                        locator=locator,
+                        name=f"{name} (export {chat.id})",
+                        options=options,
+                    )
             source_id, source_name = src.id, src.name
             # The permalink needs the public username, which exports do not carry: take it from
             # the command, else from what the channel's source already knows.
             uname = username or (src.options or {}).get("username") or _username_of(src)
         if uname and chat.id is not None:
-            chat = select_chat(read_export(locator, usernames={chat.id: uname}, tz=tz), chat.id, locator)
+            chat = select_chat(
+                read_export(locator, usernames={chat.id: uname}, tz=tz), chat.id, locator
+            )
         entry = ChatImport(chat=name, source=source_name, created_source=created)
-        items = sorted(chat.items, key=lambda it: (int(it.external_id) if it.external_id.isdigit() else 0))
+        items = sorted(
+            chat.items, key=lambda it: int(it.external_id) if it.external_id.isdigit() else 0
+        )
         for start in range(0, len(items), BATCH):
-            chunk = items[start:start + BATCH]
+            chunk = items[start : start + BATCH]
             res = pipeline.ingest(source_id, Batch(items=chunk), collector="telegram-export")
             entry.read += len(chunk)
             entry.new += res.new

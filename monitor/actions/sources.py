@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable
 
-from sqlalchemy.orm import Session
-
 from monitor.durations import format_duration
 from monitor.errors import AlreadyExists, InvalidInput
 from monitor.settings import Settings
 from monitor.store import overview
 from monitor.store import sources as source_repo
+from monitor.store.db import Session
 from monitor.store.records import SourceRecord
 
 _UNSET: Any = object()
@@ -33,9 +32,11 @@ def check_interval(seconds: int | None, settings: Settings, *, force: bool = Fal
         raise InvalidInput("a pinned interval must be longer than zero")
     floor = settings.fetch.min_interval
     if seconds < floor and not force:
-        raise InvalidInput(f"interval {format_duration(seconds)} is below the floor of {format_duration(floor)} "
-                           "(fetch.min_interval): it would poll faster than the floor and the feed's own "
-                           "TTL allow; pass --force (web: tick 'force') to pin it anyway")
+        raise InvalidInput(
+            f"interval {format_duration(seconds)} is below the floor of {format_duration(floor)} "
+            "(fetch.min_interval): it would poll faster than the floor and the feed's own "
+            "TTL allow; pass --force (web: tick 'force') to pin it anyway"
+        )
     return seconds
 
 
@@ -46,15 +47,25 @@ def check_account(type_: str, account: str | None, settings: Settings) -> str | 
         raise InvalidInput(f"--account applies to telegram sources (Telethon), not to {type_}")
     if account not in settings.telegram.accounts:
         known = ", ".join(sorted(settings.telegram.accounts)) or "none configured"
-        raise InvalidInput(f"no telegram account named {account!r} in the settings "
-                           f"(telegram.accounts: {known})")
+        raise InvalidInput(
+            f"no telegram account named {account!r} in the settings (telegram.accounts: {known})"
+        )
     return account
 
 
 def add_source(
-    s: Session, settings: Settings, *, type: str, locator: str, name: str | None = None,
-    interval: int | None = None, force: bool = False, account: str | None = None,
-    language: str | None = None, options: dict[str, Any] | None = None, enabled: bool = True,
+    s: Session,
+    settings: Settings,
+    *,
+    type: str,
+    locator: str,
+    name: str | None = None,
+    interval: int | None = None,
+    force: bool = False,
+    account: str | None = None,
+    language: str | None = None,
+    options: dict[str, Any] | None = None,
+    enabled: bool = True,
     unique_locator: bool | None = None,
 ) -> SourceRecord:
     """Validate and add a source (due at once); the record as stored.
@@ -69,16 +80,31 @@ def add_source(
     if unique_locator is None:
         unique_locator = type != "telegram-export"
     row = source_repo.add_source(
-        s, type=type, locator=locator, name=name, options=dict(options or {}),
-        account=check_account(type, account, settings), language=(language or "").strip().lower() or None,
-        pinned_interval=check_interval(interval, settings, force=force), enabled=enabled,
-        unique_locator=unique_locator)
+        s,
+        type=type,
+        locator=locator,
+        name=name,
+        options=dict(options or {}),
+        account=check_account(type, account, settings),
+        language=(language or "").strip().lower() or None,
+        pinned_interval=check_interval(interval, settings, force=force),
+        enabled=enabled,
+        unique_locator=unique_locator,
+    )
     return overview.source_record(s, row.id)
 
 
 def update_source(
-    s: Session, settings: Settings, ref: str | int, *, name: str | None = None, locator: str | None = None,
-    language: Any = _UNSET, interval: Any = _UNSET, force: bool = False, options: dict[str, Any] | None = None,
+    s: Session,
+    settings: Settings,
+    ref: str | int,
+    *,
+    name: str | None = None,
+    locator: str | None = None,
+    language: Any = _UNSET,
+    interval: Any = _UNSET,
+    force: bool = False,
+    options: dict[str, Any] | None = None,
     account: Any = _UNSET,
 ) -> SourceRecord:
     """Change a source: ``interval=None`` unpins it, ``language=None`` clears it; ``options`` are
@@ -133,8 +159,14 @@ def add_feeds(s: Session, settings: Settings, feeds: Iterable[Any]) -> OpmlRepor
                 src = add_source(s, settings, type="rss", locator=url, name=name, options=options)
         except AlreadyExists:
             with s.begin_nested():
-                src = add_source(s, settings, type="rss", locator=url, options=options,
-                                 name=f"{name} ({RssSource.default_name(url)})")
+                src = add_source(
+                    s,
+                    settings,
+                    type="rss",
+                    locator=url,
+                    options=options,
+                    name=f"{name} ({RssSource.default_name(url)})",
+                )
         report.added.append(src.name)
     return report
 
@@ -162,7 +194,10 @@ def explain_interval(src: SourceRecord, settings: Settings, now: datetime) -> st
     ttl = (src.state or {}).get("min_interval")
     if ttl and src.interval >= min(float(ttl), fs.max_interval) and src.interval > fs.min_interval:
         return f"feed asks for {format_duration(int(ttl))} (TTL / Cache-Control)" + (
-            f", capped at the {format_duration(fs.max_interval)} ceiling" if ttl > fs.max_interval else "")
+            f", capped at the {format_duration(fs.max_interval)} ceiling"
+            if ttl > fs.max_interval
+            else ""
+        )
     if src.interval >= fs.max_interval:
         return f"ceiling {format_duration(fs.max_interval)} (few or no posts this week)"
     if src.interval <= fs.min_interval:

@@ -25,6 +25,8 @@ def resolve_target(target: Any) -> str:
     if target.url_env:
         value = os.environ.get(target.url_env)
         if not value:
-            raise DeliveryError(f"environment variable {target.url_env} is not set", transient=False)
+            raise DeliveryError(
+                f"environment variable {target.url_env} is not set", transient=False
+            )
         return value
     return target.url or ""

@@ -39,10 +39,17 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     ctx: typer.Context,
-    config: Optional[str] = typer.Option(None, "--config", envvar="MONITOR_CONFIG", help="TOML settings file"),
-    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: MONITOR_DATABASE_URL or the SQLite file in the data dir)"),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                 help="print the version and exit"),
+    config: Optional[str] = typer.Option(
+        None, "--config", envvar="MONITOR_CONFIG", help="TOML settings file"
+    ),
+    db: Optional[str] = typer.Option(
+        None,
+        "--db",
+        help="database URL (default: MONITOR_DATABASE_URL or the SQLite file in the data dir)",
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
+    ),
 ) -> None:
     ctx.obj = AppState(config=config, db=db)
     ctx.call_on_close(ctx.obj.close)
@@ -51,8 +58,10 @@ def _root(
 def _register() -> None:
     # Each module adds its commands to ``app`` on import; heavy imports stay inside the commands
     # so `monitor --help` and completion start fast.
-    from monitor.cli import manage  # noqa: F401  (first: the command order of --help)
-    from monitor.cli import alerts, collect, demo, desks, matching, service, telegram, web  # noqa: F401
+    # manage first: the order of the commands in --help (isort must not merge these)
+    from monitor.cli import manage  # noqa: F401, I001
+    from monitor.cli import sources  # noqa: F401, I001
+    from monitor.cli import alerts, collect, demo, desks, matching, service, telegram, web  # noqa: F401, I001
 
 
 _register()

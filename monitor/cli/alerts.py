@@ -16,10 +16,14 @@ from monitor.durations import parse_duration
 from monitor.errors import InvalidInput
 from monitor.types import utcnow
 
-mute_app = typer.Typer(help="Mute a story or a watch term for a while (hits are kept, nobody is paged).",
-                       no_args_is_help=True)
+mute_app = typer.Typer(
+    help="Mute a story or a watch term for a while (hits are kept, nobody is paged).",
+    no_args_is_help=True,
+)
 unmute_app = typer.Typer(help="End a mute early.", no_args_is_help=True)
-alerts_app = typer.Typer(help="The alert outbox: list (also plain `monitor alerts`), retry, send what is due.")
+alerts_app = typer.Typer(
+    help="The alert outbox: list (also plain `monitor alerts`), retry, send what is due."
+)
 app.add_typer(mute_app, name="mute")
 app.add_typer(unmute_app, name="unmute")
 app.add_typer(alerts_app, name="alerts")
@@ -38,13 +42,17 @@ def desk_test(ctx: typer.Context, name: str) -> None:
     with st.unit() as s:
         desk = desk_repo.get_desk(s, name)
         if not any(t.enabled for t in desk.targets):
-            raise InvalidInput(f"desk {name!r} has no enabled target: add one with `monitor desk target-add`")
+            raise InvalidInput(
+                f"desk {name!r} has no enabled target: add one with `monitor desk target-add`"
+            )
         alert_id = repo.create_test_alert(s, desk, utcnow())
     summary = asyncio.run(send_alert_now(st.store, st.settings, alert_id))
     for r in summary.results:
         typer.echo(f"{r.target}: {r.outcome}" + (f" ({r.error})" if r.error else ""))
-    typer.echo(f"test alert {alert_id}: {sum(r.outcome == 'sent' for r in summary.results)}/"
-               f"{len(summary.results)} target(s) accepted it")
+    typer.echo(
+        f"test alert {alert_id}: {sum(r.outcome == 'sent' for r in summary.results)}/"
+        f"{len(summary.results)} target(s) accepted it"
+    )
     if any(r.outcome != "sent" for r in summary.results):
         raise typer.Exit(1)
 
@@ -77,15 +85,30 @@ def mute_term(ctx: typer.Context, term_id: int, duration: str = FOR) -> None:
 
 
 @mute_app.command("list")
-def mute_list(ctx: typer.Context, fmt: Format = FORMAT,
-              expired: bool = typer.Option(False, "--all", help="also mutes that have ended")) -> None:
+def mute_list(
+    ctx: typer.Context,
+    fmt: Format = FORMAT,
+    expired: bool = typer.Option(False, "--all", help="also mutes that have ended"),
+) -> None:
     """List mutes in force, ending soonest first."""
     from monitor.store import mutes
 
     with state(ctx).unit() as s:
         rows = mutes.list_mutes(s, now=utcnow(), include_expired=expired)
-    emit(({"kind": m.kind, "id": m.ref_id, "until": m.until, "what": m.label, "created": m.created_at}
-          for m in rows), fmt, columns=["kind", "id", "until", "what", "created"])
+    emit(
+        (
+            {
+                "kind": m.kind,
+                "id": m.ref_id,
+                "until": m.until,
+                "what": m.label,
+                "created": m.created_at,
+            }
+            for m in rows
+        ),
+        fmt,
+        columns=["kind", "id", "until", "what", "created"],
+    )
 
 
 def _unmute(ctx: typer.Context, kind: str, ref_id: int) -> None:
@@ -127,16 +150,28 @@ def _list_alerts(ctx: typer.Context, desk, status, fmt: Format, limit, since) ->
 
 
 @alerts_app.callback(invoke_without_command=True)
-def alerts_default(ctx: typer.Context, desk: Optional[str] = DESK, status: Optional[str] = STATUS,
-                   fmt: Format = FORMAT, limit: Optional[int] = LIMIT, since: Optional[str] = SINCE) -> None:
+def alerts_default(
+    ctx: typer.Context,
+    desk: Optional[str] = DESK,
+    status: Optional[str] = STATUS,
+    fmt: Format = FORMAT,
+    limit: Optional[int] = LIMIT,
+    since: Optional[str] = SINCE,
+) -> None:
     """Without a subcommand: the same as `monitor alerts list`."""
     if ctx.invoked_subcommand is None:
         _list_alerts(ctx, desk, status, fmt, limit, since)
 
 
 @alerts_app.command("list")
-def alerts_list(ctx: typer.Context, desk: Optional[str] = DESK, status: Optional[str] = STATUS,
-                fmt: Format = FORMAT, limit: Optional[int] = LIMIT, since: Optional[str] = SINCE) -> None:
+def alerts_list(
+    ctx: typer.Context,
+    desk: Optional[str] = DESK,
+    status: Optional[str] = STATUS,
+    fmt: Format = FORMAT,
+    limit: Optional[int] = LIMIT,
+    since: Optional[str] = SINCE,
+) -> None:
     """List alerts, newest first, with how many targets accepted each."""
     _list_alerts(ctx, desk, status, fmt, limit, since)
 
@@ -148,8 +183,11 @@ def alerts_retry(ctx: typer.Context, alert_id: int) -> None:
 
     with state(ctx).unit() as s:
         n = repo.retry_alert(s, alert_id, utcnow())
-    typer.echo(f"alert {alert_id}: {n} delivery(ies) queued again" if n else
-               f"alert {alert_id}: no failed delivery to retry")
+    typer.echo(
+        f"alert {alert_id}: {n} delivery(ies) queued again"
+        if n
+        else f"alert {alert_id}: no failed delivery to retry"
+    )
 
 
 def _parse_now(text: str | None) -> datetime | None:
@@ -165,12 +203,16 @@ def _parse_now(text: str | None) -> datetime | None:
 @alerts_app.command("send")
 def alerts_send(
     ctx: typer.Context,
-    now: Optional[str] = typer.Option(None, "--now", hidden=True, help="pretend the clock reads this (tests)"),
+    now: Optional[str] = typer.Option(
+        None, "--now", hidden=True, help="pretend the clock reads this (tests)"
+    ),
 ) -> None:
     """Deliver what is due once (digests included) and exit: for cron, scripts and tests."""
     from monitor.alerts.worker import deliver_due
 
     st = state(ctx)
     summary = asyncio.run(deliver_due(st.store, st.settings, now=_parse_now(now)))
-    typer.echo(f"digests built: {summary.digests}; sent: {summary.sent}; retrying: {summary.retrying}; "
-               f"failed: {summary.failed}")
+    typer.echo(
+        f"digests built: {summary.digests}; sent: {summary.sent}; retrying: {summary.retrying}; "
+        f"failed: {summary.failed}"
+    )

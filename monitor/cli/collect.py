@@ -13,11 +13,24 @@ from typing import List, Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import FORMAT, LIMIT, OLDEST, SINCE, Format, emit, fail, parse_since, state, utc
+from monitor.cli.common import (
+    FORMAT,
+    LIMIT,
+    OLDEST,
+    SINCE,
+    Format,
+    emit,
+    fail,
+    parse_since,
+    state,
+    utc,
+)
 from monitor.errors import InvalidInput, NotFound
 from monitor.store import overview
 
-import_app = typer.Typer(help="Import posts from files (Telegram Desktop exports).", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import posts from files (Telegram Desktop exports).", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 
 
@@ -30,7 +43,9 @@ def _progress_printer(enabled: bool):
     console = Console(stderr=True)
 
     def show(res) -> None:
-        mark = {"ok": "[green]✓[/]", "not_modified": "[dim]=[/]", "error": "[red]✗[/]"}.get(res.status, "·")
+        mark = {"ok": "[green]✓[/]", "not_modified": "[dim]=[/]", "error": "[red]✗[/]"}.get(
+            res.status, "·"
+        )
         extra = f" +{res.new}" if res.new else ""
         extra += f" ({res.error})" if res.error else ""
         console.print(f"{mark} {res.source}{extra}", highlight=False)
@@ -41,7 +56,9 @@ def _progress_printer(enabled: bool):
 @app.command("collect")
 def collect_cmd(
     ctx: typer.Context,
-    source: Optional[List[str]] = typer.Option(None, "--source", help="collect just these sources (repeatable)"),
+    source: Optional[List[str]] = typer.Option(
+        None, "--source", help="collect just these sources (repeatable)"
+    ),
     all_: bool = typer.Option(False, "--all", help="every enabled source, due or not"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no per-source progress"),
 ) -> None:
@@ -56,73 +73,151 @@ def collect_cmd(
             for name in source:
                 src = overview.source_record(s, name)
                 if not src.enabled or src.retired:
-                    fail(f"source {name!r} is {'retired' if src.retired else 'disabled'}: "
-                         f"`monitor source enable {name}` first")
+                    fail(
+                        f"source {name!r} is {'retired' if src.retired else 'disabled'}: "
+                        f"`monitor source enable {name}` first"
+                    )
 
     async def run():
         async with pipeline_for(st.store, st.settings) as pipeline:
-            return await pipeline.collect(names=source or None, everything=all_,
-                                          progress=_progress_printer(not quiet))
+            return await pipeline.collect(
+                names=source or None, everything=all_, progress=_progress_printer(not quiet)
+            )
 
     summary = asyncio.run(run())
-    typer.echo(f"sources: {len(summary.results)}  fetched: {summary.fetched}  not modified: {summary.not_modified}  "
-               f"new items: {summary.new_items}  versions: {summary.versions}  hits: {summary.hits}  "
-               f"errors: {summary.errors}")
+    typer.echo(
+        f"sources: {len(summary.results)}  fetched: {summary.fetched}  "
+        f"not modified: {summary.not_modified}  "
+        f"new items: {summary.new_items}  versions: {summary.versions}  hits: {summary.hits}  "
+        f"errors: {summary.errors}"
+    )
     if source and summary.errors == len(summary.results) and summary.results:
         raise typer.Exit(1)
 
 
-ITEM_FIELDS = ["source", "external_id", "url", "title", "text", "author", "published_at", "published_raw",
-               "fetched_at", "content_hash", "language", "version", "deleted_at", "date_flag", "story"]
+ITEM_FIELDS = [
+    "source",
+    "external_id",
+    "url",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "published_raw",
+    "fetched_at",
+    "content_hash",
+    "language",
+    "version",
+    "deleted_at",
+    "date_flag",
+    "story",
+]
 
 
 @app.command("items")
-def items_cmd(ctx: typer.Context, source: Optional[str] = typer.Option(None, "--source"),
-              since: Optional[str] = SINCE, limit: Optional[int] = LIMIT, oldest_first: bool = OLDEST,
-              fmt: Format = FORMAT) -> None:
+def items_cmd(
+    ctx: typer.Context,
+    source: Optional[str] = typer.Option(None, "--source"),
+    since: Optional[str] = SINCE,
+    limit: Optional[int] = LIMIT,
+    oldest_first: bool = OLDEST,
+    fmt: Format = FORMAT,
+) -> None:
     """Stored items, newest first (each JSON line: source, external_id, url, title, text, author,
     published_at, fetched_at ...)."""
     from monitor.store.views import list_items
 
     with state(ctx).unit() as s:
         source_id = overview.source_record(s, source).id if source else None
-        items = list_items(s, source_id=source_id, since=parse_since(since), limit=limit, oldest_first=oldest_first)
-    rows = ({"source": it.source, "external_id": it.external_id, "url": it.url, "title": it.title,
-             "text": it.text, "author": it.author, "published_at": it.published_at,
-             "published_raw": it.published_raw, "fetched_at": it.fetched_at, "content_hash": it.content_hash,
-             "language": it.language, "version": it.version, "deleted_at": it.deleted_at,
-             "date_flag": it.date_flag, "story": it.story_id} for it in items)
-    columns = {Format.table: ["source", "external_id", "published_at", "fetched_at", "title", "url"],
-               Format.csv: ITEM_FIELDS, Format.jsonl: None}[fmt]
+        items = list_items(
+            s, source_id=source_id, since=parse_since(since), limit=limit, oldest_first=oldest_first
+        )
+    rows = (
+        {
+            "source": it.source,
+            "external_id": it.external_id,
+            "url": it.url,
+            "title": it.title,
+            "text": it.text,
+            "author": it.author,
+            "published_at": it.published_at,
+            "published_raw": it.published_raw,
+            "fetched_at": it.fetched_at,
+            "content_hash": it.content_hash,
+            "language": it.language,
+            "version": it.version,
+            "deleted_at": it.deleted_at,
+            "date_flag": it.date_flag,
+            "story": it.story_id,
+        }
+        for it in items
+    )
+    columns = {
+        Format.table: ["source", "external_id", "published_at", "fetched_at", "title", "url"],
+        Format.csv: ITEM_FIELDS,
+        Format.jsonl: None,
+    }[fmt]
     emit(rows, fmt, columns=columns)
 
 
 def _story_row(story, line) -> dict:
     return {
-        "story": story.id, "first_seen_at": story.first_seen_at, "last_seen_at": story.last_seen_at,
-        "first_source": story.first_source, "sources": story.source_count, "title": story.title,
-        "items": [{"source": e.source, "external_id": e.external_id, "url": e.url,
-                   "published_at": e.seen_at, "how": e.how} for e in line],
+        "story": story.id,
+        "first_seen_at": story.first_seen_at,
+        "last_seen_at": story.last_seen_at,
+        "first_source": story.first_source,
+        "sources": story.source_count,
+        "title": story.title,
+        "items": [
+            {
+                "source": e.source,
+                "external_id": e.external_id,
+                "url": e.url,
+                "published_at": e.seen_at,
+                "how": e.how,
+            }
+            for e in line
+        ],
     }
 
 
-STORY_COLUMNS = ["story", "first_seen_at", "first_source", "sources", "items", "last_seen_at", "title"]
+STORY_COLUMNS = [
+    "story",
+    "first_seen_at",
+    "first_source",
+    "sources",
+    "items",
+    "last_seen_at",
+    "title",
+]
 
 
 @app.command("stories")
-def stories_cmd(ctx: typer.Context, watchlist: Optional[str] = typer.Option(None, "--watchlist",
-                                                                            help="only stories with hits of it"),
-                hits_only: bool = typer.Option(False, "--with-hits", help="only stories with hits"),
-                since: Optional[str] = SINCE, limit: Optional[int] = LIMIT, oldest_first: bool = OLDEST,
-                fmt: Format = FORMAT) -> None:
+def stories_cmd(
+    ctx: typer.Context,
+    watchlist: Optional[str] = typer.Option(
+        None, "--watchlist", help="only stories with hits of it"
+    ),
+    hits_only: bool = typer.Option(False, "--with-hits", help="only stories with hits"),
+    since: Optional[str] = SINCE,
+    limit: Optional[int] = LIMIT,
+    oldest_first: bool = OLDEST,
+    fmt: Format = FORMAT,
+) -> None:
     """Stories (the same news from many sources), newest activity first."""
     from monitor.store import feed
     from monitor.store import watch as watch_repo
 
     with state(ctx).unit() as s:
         wl = watch_repo.get_watchlist(s, watchlist) if watchlist else None
-        stories = feed.list_stories(s, since=parse_since(since), watchlist_id=wl.id if wl else None,
-                                    with_hits=hits_only, limit=limit, oldest_first=oldest_first)
+        stories = feed.list_stories(
+            s,
+            since=parse_since(since),
+            watchlist_id=wl.id if wl else None,
+            with_hits=hits_only,
+            limit=limit,
+            oldest_first=oldest_first,
+        )
         lines = feed.timelines(s, [st.id for st in stories])
     rows = (_story_row(st, lines.get(st.id, [])) for st in stories)
     if fmt is not Format.jsonl:  # one cell per item list in a table or CSV: its length
@@ -142,15 +237,42 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
             raise NotFound(f"no story with id {story_id}")
         line = feed.timeline(s, story_id)
     if fmt is not Format.table:
-        emit(({"story": story.id, "source": e.source, "external_id": e.external_id, "url": e.url,
-               "title": e.title, "published_at": e.published_at, "fetched_at": e.fetched_at,
-               "how": e.how, "language": e.language} for e in line), fmt,
-             columns=None if fmt is Format.jsonl else
-             ["story", "source", "external_id", "url", "title", "published_at", "fetched_at", "how", "language"])
+        emit(
+            (
+                {
+                    "story": story.id,
+                    "source": e.source,
+                    "external_id": e.external_id,
+                    "url": e.url,
+                    "title": e.title,
+                    "published_at": e.published_at,
+                    "fetched_at": e.fetched_at,
+                    "how": e.how,
+                    "language": e.language,
+                }
+                for e in line
+            ),
+            fmt,
+            columns=None
+            if fmt is Format.jsonl
+            else [
+                "story",
+                "source",
+                "external_id",
+                "url",
+                "title",
+                "published_at",
+                "fetched_at",
+                "how",
+                "language",
+            ],
+        )
         return
     typer.echo(f"story {story.id}: {story.title or ''}")
-    typer.echo(f"first seen {utc(story.first_seen_at)} at {story.first_source}; "
-               f"{story.source_count} source(s), {story.item_count} item(s)")
+    typer.echo(
+        f"first seen {utc(story.first_seen_at)} at {story.first_source}; "
+        f"{story.source_count} source(s), {story.item_count} item(s)"
+    )
     for e in line:
         typer.echo(f"  {utc(e.seen_at)}  {e.source:<24} {e.url or e.external_id}  [{e.how}]")
 
@@ -176,13 +298,17 @@ def import_opml_cmd(ctx: typer.Context, file: Path) -> None:
 
 
 @app.command("export-opml")
-def export_opml_cmd(ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")) -> None:
+def export_opml_cmd(
+    ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")
+) -> None:
     """Write the rss sources as OPML."""
     from monitor.sources.opml import OpmlFeed, write_opml
 
     with state(ctx).unit() as s:
-        feeds = [OpmlFeed(url=src.locator, title=src.name, category=(src.options or {}).get("category"))
-                 for src in overview.source_records(s, type="rss")]
+        feeds = [
+            OpmlFeed(url=src.locator, title=src.name, category=(src.options or {}).get("category"))
+            for src in overview.source_records(s, type="rss")
+        ]
     data = write_opml(feeds)
     if output:
         output.write_bytes(data)

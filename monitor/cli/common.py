@@ -13,6 +13,7 @@ from enum import Enum
 from typing import Any, Iterable, Iterator, Sequence
 
 import typer
+
 from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
 from monitor.settings import Settings, load_settings
 from monitor.store.db import DatabaseError, Session, Store, database_message
@@ -70,7 +71,9 @@ def parse_since(text: str | None) -> datetime | None:
         try:
             return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(text) or 0)
         except InvalidInput:
-            raise InvalidInput(f"--since {text!r}: expected a duration such as 24h or an ISO date") from None
+            raise InvalidInput(
+                f"--since {text!r}: expected a duration such as 24h or an ISO date"
+            ) from None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
@@ -99,8 +102,14 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def emit(rows: Iterable[dict[str, Any]], fmt: Format, *, columns: Sequence[str] | None = None,
-         out=None, max_width: int = 60) -> int:
+def emit(
+    rows: Iterable[dict[str, Any]],
+    fmt: Format,
+    *,
+    columns: Sequence[str] | None = None,
+    out=None,
+    max_width: int = 60,
+) -> int:
     """Write rows as an aligned table, JSON Lines or CSV; returns how many were written."""
     out = out or sys.stdout
     rows = list(rows) if fmt is Format.table or columns is None else rows
@@ -171,9 +180,14 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
         if isinstance(code, int):
             return code
     except QuerySyntaxError as exc:
-        where = f" at position {exc.position}" + (f" (expected {exc.expected})" if exc.expected else "")
-        typer.echo(f"error: invalid query{where}: {exc}\n  {exc.pointer().replace(chr(10), chr(10) + '  ')}",
-                   err=True)
+        where = f" at position {exc.position}" + (
+            f" (expected {exc.expected})" if exc.expected else ""
+        )
+        typer.echo(
+            f"error: invalid query{where}: {exc}\n"
+            f"  {exc.pointer().replace(chr(10), chr(10) + '  ')}",
+            err=True,
+        )
         return exc.exit_code
     except MonitorError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -10,19 +10,27 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, parse_since, state
-from monitor.durations import format_duration, parse_duration
 from monitor.errors import InvalidInput
-from monitor.store import overview
 from monitor.store import watch as watch_repo
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-config_app = typer.Typer(help="Settings: the effective ones, and the documented example.", no_args_is_help=True)
-source_app = typer.Typer(help="Sources to collect (rss, telegram, telegram-web).", no_args_is_help=True)
+config_app = typer.Typer(
+    help="Settings: the effective ones, and the documented example.", no_args_is_help=True
+)
+source_app = typer.Typer(
+    help="Sources to collect (rss, telegram, telegram-web).", no_args_is_help=True
+)
 watchlist_app = typer.Typer(help="Watchlists (named groups of watch terms).", no_args_is_help=True)
 term_app = typer.Typer(help="Watch terms (queries) in watchlists.", no_args_is_help=True)
 alias_app = typer.Typer(help="Entity alias sets used as @name in queries.", no_args_is_help=True)
-for sub, name in ((db_app, "db"), (config_app, "config"), (source_app, "source"), (watchlist_app, "watchlist"),
-                  (term_app, "term"), (alias_app, "alias")):
+for sub, name in (
+    (db_app, "db"),
+    (config_app, "config"),
+    (source_app, "source"),  # its commands: monitor.cli.sources
+    (watchlist_app, "watchlist"),
+    (term_app, "term"),
+    (alias_app, "alias"),
+):
     app.add_typer(sub, name=name)
 
 
@@ -58,7 +66,9 @@ def db_check(ctx: typer.Context) -> None:
 
 
 @config_app.command("show")
-def config_show(ctx: typer.Context, fmt: str = typer.Option("toml", "--format", help="toml or json")) -> None:
+def config_show(
+    ctx: typer.Context, fmt: str = typer.Option("toml", "--format", help="toml or json")
+) -> None:
     """Print the effective settings (secrets redacted); the TOML output loads back with --config."""
     from monitor.settings import redacted
 
@@ -83,141 +93,22 @@ def config_example() -> None:
     """Print the example configuration: every key with its default, documented."""
     from importlib.resources import files
 
-    typer.echo(files("monitor.config").joinpath("monitor.example.toml").read_text(encoding="utf-8"), nl=False)
-
-
-# ---------------------------------------------------------------- sources
-
-
-def _option_pairs(pairs: list[str] | None) -> dict:
-    options = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise InvalidInput(f"--option {pair!r}: expected KEY=VALUE")
-        lowered = value.lower()
-        options[key] = True if lowered == "true" else False if lowered == "false" else (
-            int(value) if value.isdigit() else value)
-    return options
-
-
-INTERVAL_HELP = "pin the check interval, with a unit (15m, 2h); below fetch.min_interval needs --force"
-
-
-@source_app.command("add")
-def source_add(
-    ctx: typer.Context,
-    type_: str = typer.Argument(..., metavar="TYPE", help="rss, telegram or telegram-web"),
-    locator: str = typer.Argument(..., help="feed URL, or channel username / link / id"),
-    name: Optional[str] = typer.Option(None, "--name", help="unique name (default: derived)"),
-    interval: Optional[str] = typer.Option(None, "--interval", help=INTERVAL_HELP),
-    force: bool = typer.Option(False, "--force", help="accept a pinned interval below the floor"),
-    account: Optional[str] = typer.Option(None, "--account", help="Telegram account (telegram.accounts) that collects it"),
-    language: Optional[str] = typer.Option(None, "--language", help="declared language (ru, uk, en ...)"),
-    option: Optional[List[str]] = typer.Option(None, "--option", help="KEY=VALUE source option (repeatable)"),
-    disabled: bool = typer.Option(False, "--disabled", help="add without collecting yet"),
-) -> None:
-    """Add a source; it is due at once."""
-    from monitor.actions.sources import add_source
-
-    st = state(ctx)
-    pinned = parse_duration(interval) if interval else None
-    with st.unit() as s:
-        src = add_source(s, st.settings, type=type_, locator=locator, name=name, interval=pinned, force=force,
-                         account=account, language=language, options=_option_pairs(option),
-                         enabled=not disabled)
-    typer.echo(f"added {src.type} source {src.name!r} ({src.locator})")
-
-
-SOURCE_COLUMNS = ["name", "type", "locator", "enabled", "last_fetch", "status", "errors", "next_check",
-                  "interval", "why", "silent", "last_error"]
-
-
-@source_app.command("list")
-def source_list(ctx: typer.Context, fmt: Format = FORMAT, limit: Optional[int] = LIMIT,
-                since: Optional[str] = SINCE, type_: Optional[str] = typer.Option(None, "--type")) -> None:
-    """List sources with their health and why each interval is what it is."""
-    from monitor.actions.sources import explain_interval
-    from monitor.types import utcnow
-
-    st = state(ctx)
-    silent_after = parse_duration(st.settings.alerts.silent_after, allow_none=True)
-    now = utcnow()
-    with st.unit() as s:
-        sources = overview.source_records(s, type=type_, since=parse_since(since), limit=limit)
-        silent = overview.silent_flags(s, [src.name for src in sources], silent_after=silent_after)
-    emit(({"name": src.name, "type": src.type, "locator": src.locator,
-           "enabled": "retired" if src.retired else ("yes" if src.enabled else "no"),
-           "last_fetch": src.last_checked_at, "status": src.last_status, "errors": src.error_count,
-           "next_check": src.next_check_at,
-           "interval": format_duration(src.pinned_interval or src.interval) if (src.pinned_interval or src.interval) else "",
-           "why": explain_interval(src, st.settings, now), "silent": silent.get(src.name, False),
-           "last_error": src.last_error, "last_new_item": src.last_new_item_at} for src in sources),
-         fmt, columns=SOURCE_COLUMNS)
-
-
-@source_app.command("remove")
-def source_remove(ctx: typer.Context, name: str) -> None:
-    """Remove a source and everything collected from it."""
-    from monitor.store import sources as source_repo
-
-    with state(ctx).unit() as s:
-        source_repo.remove_source(s, name)
-    typer.echo(f"removed source {name!r}")
-
-
-@source_app.command("enable")
-def source_enable(ctx: typer.Context, name: str) -> None:
-    """Resume polling (clears the error streak; due at once)."""
-    from monitor.store import sources as source_repo
-
-    with state(ctx).unit() as s:
-        source_repo.set_enabled(s, name, True)
-    typer.echo(f"enabled source {name!r}")
-
-
-@source_app.command("disable")
-def source_disable(ctx: typer.Context, name: str) -> None:
-    """Stop polling a source (kept with its items)."""
-    from monitor.store import sources as source_repo
-
-    with state(ctx).unit() as s:
-        source_repo.set_enabled(s, name, False)
-    typer.echo(f"disabled source {name!r}")
-
-
-@source_app.command("set")
-def source_set(ctx: typer.Context, name: str,
-               interval: Optional[str] = typer.Option(None, "--interval", help=INTERVAL_HELP + "; 'none' unpins"),
-               force: bool = typer.Option(False, "--force", help="accept a pinned interval below the floor"),
-               language: Optional[str] = typer.Option(None, "--language", help="declared language; '' clears"),
-               new_name: Optional[str] = typer.Option(None, "--name", help="rename the source"),
-               account: Optional[str] = typer.Option(None, "--account", help="Telegram account; 'none' clears"),
-               option: Optional[List[str]] = typer.Option(None, "--option", help="KEY=VALUE")) -> None:
-    """Change a source's pinned interval, language, name, account or options."""
-    from monitor.actions.sources import update_source
-
-    st = state(ctx)
-    changes = {}
-    if interval is not None:
-        changes["interval"] = parse_duration(interval, allow_none=True)
-    if language is not None:
-        changes["language"] = language or None
-    if account is not None:
-        changes["account"] = None if account.lower() == "none" else account
-    with st.unit() as s:
-        src = update_source(s, st.settings, name, name=new_name, force=force, options=_option_pairs(option),
-                            **changes)
-    typer.echo(f"updated source {src.name!r}")
+    typer.echo(
+        files("monitor.config").joinpath("monitor.example.toml").read_text(encoding="utf-8"),
+        nl=False,
+    )
 
 
 # ---------------------------------------------------------------- watchlists, terms, aliases
 
 
 @watchlist_app.command("add")
-def watchlist_add(ctx: typer.Context, name: str,
-                  desk: Optional[str] = typer.Option(None, "--desk", help="owning desk (gets a realtime route)"),
-                  description: Optional[str] = typer.Option(None, "--description")) -> None:
+def watchlist_add(
+    ctx: typer.Context,
+    name: str,
+    desk: Optional[str] = typer.Option(None, "--desk", help="owning desk (gets a realtime route)"),
+    description: Optional[str] = typer.Option(None, "--description"),
+) -> None:
     """Create a watchlist."""
     with state(ctx).unit() as s:
         watch_repo.add_watchlist(s, name, desk=desk, description=description)
@@ -225,13 +116,24 @@ def watchlist_add(ctx: typer.Context, name: str,
 
 
 @watchlist_app.command("list")
-def watchlist_list(ctx: typer.Context, fmt: Format = FORMAT, limit: Optional[int] = LIMIT,
-                   since: Optional[str] = SINCE) -> None:
+def watchlist_list(
+    ctx: typer.Context,
+    fmt: Format = FORMAT,
+    limit: Optional[int] = LIMIT,
+    since: Optional[str] = SINCE,
+) -> None:
     """List watchlists."""
     with state(ctx).unit() as s:
-        rows = [{"name": wl.name, "desk": wl.desk, "terms": wl.terms, "enabled": wl.enabled,
-                 "description": wl.description}
-                for wl in watch_repo.list_watchlists(s, since=parse_since(since), limit=limit)]
+        rows = [
+            {
+                "name": wl.name,
+                "desk": wl.desk,
+                "terms": wl.terms,
+                "enabled": wl.enabled,
+                "description": wl.description,
+            }
+            for wl in watch_repo.list_watchlists(s, since=parse_since(since), limit=limit)
+        ]
     emit(rows, fmt, columns=["name", "desk", "terms", "enabled", "description"])
 
 
@@ -244,46 +146,75 @@ def watchlist_remove(ctx: typer.Context, name: str) -> None:
 
 
 @term_app.command("add")
-def term_add(ctx: typer.Context, watchlist: str, query: str,
-             label: Optional[str] = typer.Option(None, "--label")) -> None:
+def term_add(
+    ctx: typer.Context,
+    watchlist: str,
+    query: str,
+    label: Optional[str] = typer.Option(None, "--label"),
+) -> None:
     """Add a watch term (the query is validated; errors show where)."""
     from monitor.actions.terms import validator
 
     st = state(ctx)
     with st.unit() as s:
-        term = watch_repo.add_term(s, watchlist, query, validate=validator(s, st.settings), label=label)
+        term = watch_repo.add_term(
+            s, watchlist, query, validate=validator(s, st.settings), label=label
+        )
     typer.echo(f"added term {term.id} to {watchlist!r}: {term.query}")
 
 
 @term_app.command("edit")
-def term_edit(ctx: typer.Context, term_id: int, query: Optional[str] = typer.Option(None, "--query"),
-              enable: Optional[bool] = typer.Option(None, "--enable/--disable"),
-              label: Optional[str] = typer.Option(None, "--label", help="a label; '' clears it")) -> None:
+def term_edit(
+    ctx: typer.Context,
+    term_id: int,
+    query: Optional[str] = typer.Option(None, "--query"),
+    enable: Optional[bool] = typer.Option(None, "--enable/--disable"),
+    label: Optional[str] = typer.Option(None, "--label", help="a label; '' clears it"),
+) -> None:
     """Change a term's query or enable/disable it; each change is a new version."""
     from monitor.actions.terms import validator
 
     st = state(ctx)
     extra = {} if label is None else {"label": label}
     with st.unit() as s:
-        term = watch_repo.edit_term(s, term_id, query=query, enabled=enable, validate=validator(s, st.settings),
-                                    **extra)
+        term = watch_repo.edit_term(
+            s, term_id, query=query, enabled=enable, validate=validator(s, st.settings), **extra
+        )
     typer.echo(f"term {term.id} is at version {term.version}: {term.query}")
 
 
 @term_app.command("list")
-def term_list(ctx: typer.Context, watchlist: Optional[str] = typer.Option(None, "--watchlist"),
-              fmt: Format = FORMAT, limit: Optional[int] = LIMIT, since: Optional[str] = SINCE) -> None:
+def term_list(
+    ctx: typer.Context,
+    watchlist: Optional[str] = typer.Option(None, "--watchlist"),
+    fmt: Format = FORMAT,
+    limit: Optional[int] = LIMIT,
+    since: Optional[str] = SINCE,
+) -> None:
     """List watch terms."""
     with state(ctx).unit() as s:
-        rows = [{"id": t.id, "watchlist": t.watchlist, "query": t.query, "label": t.label, "enabled": t.enabled,
-                 "version": t.version}
-                for t in watch_repo.list_terms(s, watchlist=watchlist, since=parse_since(since), limit=limit)]
+        rows = [
+            {
+                "id": t.id,
+                "watchlist": t.watchlist,
+                "query": t.query,
+                "label": t.label,
+                "enabled": t.enabled,
+                "version": t.version,
+            }
+            for t in watch_repo.list_terms(
+                s, watchlist=watchlist, since=parse_since(since), limit=limit
+            )
+        ]
     emit(rows, fmt, columns=["id", "watchlist", "query", "label", "enabled", "version"])
 
 
 @term_app.command("remove")
-def term_remove(ctx: typer.Context, ref: str = typer.Argument(..., help="term id, or WATCHLIST"),
-                query: Optional[str] = typer.Argument(None, help="the query, when REF is a watchlist")) -> None:
+def term_remove(
+    ctx: typer.Context,
+    ref: str = typer.Argument(..., help="term id, or WATCHLIST"),
+    query: Optional[str] = typer.Argument(None, help="the query, when REF is a watchlist"),
+) -> None:
     """Remove a term by id, or by watchlist and query."""
     with state(ctx).unit() as s:
         if query is None:
@@ -297,7 +228,9 @@ def term_remove(ctx: typer.Context, ref: str = typer.Argument(..., help="term id
 
 @alias_app.command("set")
 def alias_set(ctx: typer.Context, name: str, members: List[str]) -> None:
-    """Create or replace an alias set: monitor alias set kim_jong_un "Ким Чен Ын" "Kim Jong Un" 김정은"""
+    """Create or replace an alias set.
+
+    monitor alias set kim_jong_un "Ким Чен Ын" "Kim Jong Un" 김정은"""
     from monitor.actions.terms import query_check
 
     st = state(ctx)
@@ -330,8 +263,10 @@ def alias_remove(ctx: typer.Context, name: str) -> None:
 
 
 @app.command("export-config")
-def export_config_cmd(ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")) -> None:
-    """Write sources, aliases, watchlists, terms, desks and routes as TOML (secrets as references)."""
+def export_config_cmd(
+    ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")
+) -> None:
+    """Write sources, aliases, watchlists, terms, desks and routes as TOML (secrets: references)."""
     from monitor.actions.configio import export_config
 
     with state(ctx).unit() as s:

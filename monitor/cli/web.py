@@ -18,8 +18,11 @@ app.add_typer(user_app, name="user")
 
 
 @app.command("web")
-def web(ctx: typer.Context, host: Optional[str] = typer.Option(None, "--host", help="default: settings.web.host"),
-        port: Optional[int] = typer.Option(None, "--port", help="default: settings.web.port")) -> None:
+def web(
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, "--host", help="default: settings.web.host"),
+    port: Optional[int] = typer.Option(None, "--port", help="default: settings.web.port"),
+) -> None:
     """Serve the web UI (hits feed, review, watchlists, sources, desks) with uvicorn."""
     import uvicorn
 
@@ -28,8 +31,14 @@ def web(ctx: typer.Context, host: Optional[str] = typer.Option(None, "--host", h
     st = state(ctx)
     settings = st.settings
     application = create_app(settings, st.store)
-    uvicorn.run(application, host=host or settings.web.host, port=port or settings.web.port,
-                proxy_headers=False, server_header=False, log_level="info")
+    uvicorn.run(
+        application,
+        host=host or settings.web.host,
+        port=port or settings.web.port,
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+    )
 
 
 def read_password(prompt: str = "Password") -> str:
@@ -43,9 +52,12 @@ def read_password(prompt: str = "Password") -> str:
 
 
 @user_app.command("add")
-def user_add(ctx: typer.Context, name: str,
-             role: str = typer.Option("viewer", "--role", help="viewer, operator or admin")) -> None:
-    """Add a user; the password comes from a prompt (or standard input when it is not a terminal)."""
+def user_add(
+    ctx: typer.Context,
+    name: str,
+    role: str = typer.Option("viewer", "--role", help="viewer, operator or admin"),
+) -> None:
+    """Add a user; the password comes from a prompt (or standard input when not a terminal)."""
     if role not in user_repo.ROLES:
         raise InvalidInput(f"role {role!r}: expected one of {', '.join(user_repo.ROLES)}")
     password = read_password()
@@ -59,9 +71,20 @@ def user_list(ctx: typer.Context, fmt: Format = FORMAT) -> None:
     """List users with their roles and desks."""
     with state(ctx).unit() as s:
         users = user_repo.list_users(s)
-    emit(({"name": u.name, "role": u.role, "desks": list(u.desks), "disabled": u.disabled,
-           "last_login": u.last_login_at} for u in users), fmt,
-         columns=["name", "role", "desks", "disabled", "last_login"])
+    emit(
+        (
+            {
+                "name": u.name,
+                "role": u.role,
+                "desks": list(u.desks),
+                "disabled": u.disabled,
+                "last_login": u.last_login_at,
+            }
+            for u in users
+        ),
+        fmt,
+        columns=["name", "role", "desks", "disabled", "last_login"],
+    )
 
 
 @user_app.command("remove")
@@ -89,7 +112,9 @@ def user_leave(ctx: typer.Context, name: str, desk: str) -> None:
 
 
 @user_app.command("role")
-def user_role(ctx: typer.Context, name: str, role: str = typer.Argument(..., help="viewer, operator or admin")) -> None:
+def user_role(
+    ctx: typer.Context, name: str, role: str = typer.Argument(..., help="viewer, operator or admin")
+) -> None:
     """Change a user's role."""
     with state(ctx).unit() as s:
         user_repo.set_role(s, name, role)

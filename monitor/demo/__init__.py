@@ -42,7 +42,9 @@ class DemoResult:
     webhook: list = field(default_factory=list)
 
 
-def build(store: Store, server_url: str, *, hook_url: str | None, settings: Settings | None = None) -> bool:
+def build(
+    store: Store, server_url: str, *, hook_url: str | None, settings: Settings | None = None
+) -> bool:
     """Sources, a desk with a local webhook, a watchlist with terms and aliases; True when they
     were created, False when the demo was there and was re-pointed at ``server_url``."""
     from monitor.actions.sources import add_source, update_source
@@ -71,7 +73,9 @@ def build(store: Store, server_url: str, *, hook_url: str | None, settings: Sett
             add_source(s, settings, type=type_, locator=locator, name=name, language=lang)
         for name, members in ALIASES.items():
             watch.set_alias_set(s, name, members)
-        desk = desks.add_desk(s, DESK, targets=[hook_url] if hook_url else [], timezone="Europe/Kyiv")
+        desk = desks.add_desk(
+            s, DESK, targets=[hook_url] if hook_url else [], timezone="Europe/Kyiv"
+        )
         wl = watch.add_watchlist(s, WATCHLIST, desk=desk.id)
         check = validator(s, settings)
         for query in TERMS:
@@ -83,9 +87,14 @@ def demo_db_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'demo.db'}"
 
 
-def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, keep: Path | None = None,
-             settings: Settings | None = None) -> DemoResult:
-    """Serve the bundled sources, collect twice (the second pass finds nothing new), show the result."""
+def run_demo(
+    db_url: str | None = None,
+    *,
+    echo: Callable[[str], None] = print,
+    keep: Path | None = None,
+    settings: Settings | None = None,
+) -> DemoResult:
+    """Serve the bundled sources, collect twice (the second pass finds nothing new), show it all."""
     from monitor.ingest.runtime import pipeline_for
     from monitor.store.migrate import upgrade
 
@@ -94,7 +103,9 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
         folder.mkdir(parents=True, exist_ok=True)
         db_url = demo_db_url(folder)
     settings = settings or load_settings(database_url=db_url)
-    settings = settings.model_copy(update={"database_url": db_url}, deep=True)  # its telegram section is changed below
+    settings = settings.model_copy(
+        update={"database_url": db_url}, deep=True
+    )  # its telegram section is changed below
     result = DemoResult(db_url=db_url)
     with DemoServer() as server:
         settings.telegram.web_base_url = server.url
@@ -102,10 +113,20 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
         store = Store(db_url)
         try:
             upgrade(store)
-            fresh = build(store, server.url, hook_url=f"json://{server.url.removeprefix('http://')}/hook",
-                          settings=settings)
-            echo(f"demo database: {db_url}" + ("" if fresh else " (kept from an earlier run: collecting again)"))
-            echo(f"serving {len(FEEDS)} feeds and {len(CHANNELS)} Telegram channels at {server.url}\n")
+            fresh = build(
+                store,
+                server.url,
+                hook_url=f"json://{server.url.removeprefix('http://')}/hook",
+                settings=settings,
+            )
+            echo(
+                f"demo database: {db_url}"
+                + ("" if fresh else " (kept from an earlier run: collecting again)")
+            )
+            echo(
+                f"serving {len(FEEDS)} feeds and {len(CHANNELS)} Telegram channels "
+                f"at {server.url}\n"
+            )
 
             async def collect_twice():
                 async with pipeline_for(store, settings, pool=False) as pipeline:
@@ -116,8 +137,10 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
             first, second = asyncio.run(collect_twice())
             result.passes = [first, second]
             for label, summary in (("first pass", first), ("second pass", second)):
-                echo(f"{label}: fetched {summary.fetched}, not modified {summary.not_modified}, "
-                     f"new items {summary.new_items}, hits {summary.hits}, errors {summary.errors}")
+                echo(
+                    f"{label}: fetched {summary.fetched}, not modified {summary.not_modified}, "
+                    f"new items {summary.new_items}, hits {summary.hits}, errors {summary.errors}"
+                )
                 for res in summary.results:
                     if res.error:
                         echo(f"  ! {res.source}: {res.error}")
@@ -142,8 +165,10 @@ def _show(store: Store, echo) -> None:
         echo(f"  [{h.source}] {h.term_query}\n      {h.snippet}")
     echo("\nstories with hits, as they spread:")
     for story in stories:
-        echo(f"  story {story.id}: first seen {story.first_seen_at:%H:%M}Z at {story.first_source}, "
-             f"{story.source_count} source(s)")
+        echo(
+            f"  story {story.id}: first seen {story.first_seen_at:%H:%M}Z at {story.first_source}, "
+            f"{story.source_count} source(s)"
+        )
         for e in lines.get(story.id, []):
             echo(f"      {e.seen_at:%H:%M}Z  {e.source:<18} {e.url}  [{e.how}]")
     echo(f"\n{total} stories in all")

@@ -47,8 +47,9 @@ def ops_app(service) -> FastAPI:
     if service.options.web:
         from monitor.web.app import create_app
 
-        app = create_app(service.settings, service.store,
-                         health=lambda: health_response(service.store, service))
+        app = create_app(
+            service.settings, service.store, health=lambda: health_response(service.store, service)
+        )
     else:
         app = FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
 

@@ -28,7 +28,9 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"unknown time zone {name!r} (expected an IANA name such as Europe/Kyiv)") from None
+        raise InvalidInput(
+            f"unknown time zone {name!r} (expected an IANA name such as Europe/Kyiv)"
+        ) from None
     return name
 
 
@@ -85,8 +87,14 @@ def _record(desk: DeskRow) -> DeskRecord:
 
 
 def add_desk(
-    s: Session, name: str, *, targets: Sequence[str] = (), timezone: str = "UTC",
-    quiet_start: str | None = None, quiet_end: str | None = None, is_operators: bool = False,
+    s: Session,
+    name: str,
+    *,
+    targets: Sequence[str] = (),
+    timezone: str = "UTC",
+    quiet_start: str | None = None,
+    quiet_end: str | None = None,
+    is_operators: bool = False,
 ) -> DeskRecord:
     if not name.strip():
         raise InvalidInput("a desk needs a name")
@@ -94,16 +102,28 @@ def add_desk(
         raise AlreadyExists(f"a desk named {name!r} already exists")
     if (quiet_start is None) != (quiet_end is None):
         raise InvalidInput("quiet hours need both a start and an end")
-    desk = DeskRow(name=name, timezone=check_timezone(timezone), is_operators=is_operators,
-                   quiet_start=check_hhmm(quiet_start, "quiet start"), quiet_end=check_hhmm(quiet_end, "quiet end"))
+    desk = DeskRow(
+        name=name,
+        timezone=check_timezone(timezone),
+        is_operators=is_operators,
+        quiet_start=check_hhmm(quiet_start, "quiet start"),
+        quiet_end=check_hhmm(quiet_end, "quiet end"),
+    )
     desk.targets = [DeskTargetRow(url=url, url_env=env) for url, env in map(parse_target, targets)]
     s.add(desk)
     s.flush()
     return _record(desk)
 
 
-def update_desk(s: Session, ref: Any, *, timezone: str | None = None, quiet: tuple[str, str] | None = None,
-                clear_quiet: bool = False, is_operators: bool | None = None) -> DeskRecord:
+def update_desk(
+    s: Session,
+    ref: Any,
+    *,
+    timezone: str | None = None,
+    quiet: tuple[str, str] | None = None,
+    clear_quiet: bool = False,
+    is_operators: bool | None = None,
+) -> DeskRecord:
     """Change a desk's time zone, quiet hours (``clear_quiet`` removes them) or operators flag."""
     desk = desk_row(s, ref)
     if timezone is not None:
@@ -123,8 +143,13 @@ def get_desk(s: Session, ref: Any) -> DeskRecord:
     return _record(desk_row(s, ref))
 
 
-def list_desks(s: Session, *, since: datetime | None = None, limit: int | None = None,
-               ids: Sequence[int] | None = None) -> list[DeskRecord]:
+def list_desks(
+    s: Session,
+    *,
+    since: datetime | None = None,
+    limit: int | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[DeskRecord]:
     q = select(DeskRow).order_by(DeskRow.name)
     if since:
         q = q.where(DeskRow.created_at >= since)
@@ -161,8 +186,10 @@ def find_target(s: Session, desk: Any, ref: str) -> TargetRecord:
     for t in row.targets:
         if (ref.isdigit() and t.id == int(ref)) or ref in (f"env:{t.url_env}", t.url):
             return freeze(TargetRecord, t)
-    raise NotFound(f"desk {row.name!r} has no target {ref!r} (give its id from `monitor desk list`, "
-                   "its env:NAME or its URL)")
+    raise NotFound(
+        f"desk {row.name!r} has no target {ref!r} (give its id from `monitor desk list`, "
+        "its env:NAME or its URL)"
+    )
 
 
 def remove_target(s: Session, desk: Any, ref: str) -> TargetRecord:
@@ -183,10 +210,18 @@ def set_target_enabled(s: Session, target_id: int, enabled: bool) -> TargetRecor
 
 
 def add_route(
-    s: Session, watchlist: Any, desk: Any, *, mode: str = "realtime",
-    throttle: tuple[int, int] | None = None, digest_every: str | None = None,
-    digest_at: str | None = None, max_age: int | None = DEFAULT_MAX_AGE,
-    sources: Sequence[str] = (), languages: Sequence[str] = (), spread_threshold: int | None = None,
+    s: Session,
+    watchlist: Any,
+    desk: Any,
+    *,
+    mode: str = "realtime",
+    throttle: tuple[int, int] | None = None,
+    digest_every: str | None = None,
+    digest_at: str | None = None,
+    max_age: int | None = DEFAULT_MAX_AGE,
+    sources: Sequence[str] = (),
+    languages: Sequence[str] = (),
+    spread_threshold: int | None = None,
 ) -> RouteRecord:
     """Send a watchlist to a desk; replaces the settings of an existing route between them.
 
@@ -199,14 +234,21 @@ def add_route(
     if spread_threshold is not None and spread_threshold < 2:
         raise InvalidInput("the spread threshold is a number of sources, at least 2")
     wl, d = watchlist_row(s, watchlist), desk_row(s, desk)
-    route = s.scalar(select(RouteRow).where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == d.id))
+    route = s.scalar(
+        select(RouteRow).where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == d.id)
+    )
     if route is None:
         route = RouteRow(watchlist_id=wl.id, desk_id=d.id)
         s.add(route)
     route.mode = mode
     route.throttle_count, route.throttle_period = throttle if throttle else (None, None)
-    route.digest_every = digest_every or ("daily" if mode == "digest" and digest_at else
-                                          "hourly" if mode == "digest" or throttle else None)
+    route.digest_every = digest_every or (
+        "daily"
+        if mode == "digest" and digest_at
+        else "hourly"
+        if mode == "digest" or throttle
+        else None
+    )
     route.digest_at = check_hhmm(digest_at, "digest time")
     route.max_age = max_age
     route.source_filter = list(sources)
@@ -222,13 +264,19 @@ def _route(route: RouteRow, watchlist: str, desk: str) -> RouteRecord:
 
 
 def _routes_select():
-    return (select(RouteRow, WatchlistRow.name, DeskRow.name).join(WatchlistRow, RouteRow.watchlist_id == WatchlistRow.id)
-            .join(DeskRow, RouteRow.desk_id == DeskRow.id).order_by(DeskRow.name, WatchlistRow.name))
+    return (
+        select(RouteRow, WatchlistRow.name, DeskRow.name)
+        .join(WatchlistRow, RouteRow.watchlist_id == WatchlistRow.id)
+        .join(DeskRow, RouteRow.desk_id == DeskRow.id)
+        .order_by(DeskRow.name, WatchlistRow.name)
+    )
 
 
 def get_route(s: Session, watchlist: Any, desk: Any) -> RouteRecord | None:
     wl, d = watchlist_row(s, watchlist), desk_row(s, desk)
-    row = s.execute(_routes_select().where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == d.id)).first()
+    row = s.execute(
+        _routes_select().where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == d.id)
+    ).first()
     return _route(*row) if row else None
 
 
@@ -244,7 +292,9 @@ def list_routes(s: Session, *, desk: Any = None, watchlist: Any = None) -> list[
 def remove_route(s: Session, watchlist: Any, desk: Any) -> None:
     """Stop sending a watchlist to a desk (alerts already made stay in the log)."""
     wl, d = watchlist_row(s, watchlist), desk_row(s, desk)
-    route = s.scalar(select(RouteRow).where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == d.id))
+    route = s.scalar(
+        select(RouteRow).where(RouteRow.watchlist_id == wl.id, RouteRow.desk_id == d.id)
+    )
     if route is None:
         raise NotFound(f"no route from watchlist {wl.name!r} to desk {d.name!r}")
     s.delete(route)

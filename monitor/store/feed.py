@@ -49,7 +49,9 @@ class StoryCard:
     def best(self) -> HitEntry:
         """The hit whose snippet shows most: most matched spans, a title hit first, then the
         earliest item."""
-        return max(self.hits, key=lambda h: (len(h.spans), h.field == "title", -h.seen_at.timestamp()))
+        return max(
+            self.hits, key=lambda h: (len(h.spans), h.field == "title", -h.seen_at.timestamp())
+        )
 
     @property
     def review(self) -> dict[str, int]:
@@ -74,10 +76,17 @@ class StoryCard:
 
 
 def _story_select():
-    return (select(StoryRow.id, StoryRow.title, StoryRow.first_seen_at, StoryRow.last_seen_at,
-                   StoryRow.first_item_id, StoryRow.first_source_id, SourceRow.name.label("first_source"),
-                   StoryRow.item_count, StoryRow.source_count)
-            .outerjoin(SourceRow, SourceRow.id == StoryRow.first_source_id))
+    return select(
+        StoryRow.id,
+        StoryRow.title,
+        StoryRow.first_seen_at,
+        StoryRow.last_seen_at,
+        StoryRow.first_item_id,
+        StoryRow.first_source_id,
+        SourceRow.name.label("first_source"),
+        StoryRow.item_count,
+        StoryRow.source_count,
+    ).outerjoin(SourceRow, SourceRow.id == StoryRow.first_source_id)
 
 
 def _visible(s: Session, f: HitFilter, *, after: int | None = None):
@@ -93,8 +102,14 @@ def _visible(s: Session, f: HitFilter, *, after: int | None = None):
     return exists(select(HitRow.id).join(ItemRow, ItemRow.id == HitRow.item_id).where(*conds))
 
 
-def story_feed(s: Session, f: HitFilter, *, before: tuple[datetime, int] | None = None,
-               after: int | None = None, limit: int = 30) -> list[StoryCard]:
+def story_feed(
+    s: Session,
+    f: HitFilter,
+    *,
+    before: tuple[datetime, int] | None = None,
+    after: int | None = None,
+    limit: int = 30,
+) -> list[StoryCard]:
     """Story cards newest activity first: a page older than ``before`` (last_seen_at, id), or the
     stories that got a visible hit with an id above ``after`` (the live feed)."""
     visible = _visible(s, f, after=after)
@@ -103,7 +118,12 @@ def story_feed(s: Session, f: HitFilter, *, before: tuple[datetime, int] | None 
     q = _story_select().where(visible)
     if before is not None:
         at, story_id = before
-        q = q.where(or_(StoryRow.last_seen_at < at, and_(StoryRow.last_seen_at == at, StoryRow.id < story_id)))
+        q = q.where(
+            or_(
+                StoryRow.last_seen_at < at,
+                and_(StoryRow.last_seen_at == at, StoryRow.id < story_id),
+            )
+        )
     q = q.order_by(StoryRow.last_seen_at.desc(), StoryRow.id.desc()).limit(limit)
     stories = [StoryRecord(**r._asdict()) for r in s.execute(q)]
     return cards(s, stories, f)
@@ -129,28 +149,49 @@ def cards(s: Session, stories: Sequence[StoryRecord], f: HitFilter) -> list[Stor
         story_hits = sorted(hits[st.id], key=lambda h: (h.seen_at, h.id))
         if not story_hits:
             continue
-        out.append(StoryCard(
-            story=st, hits=tuple(story_hits), timeline=tuple(line),
-            languages=tuple(sorted({e.language for e in line if e.language})),
-            sources=tuple(dict.fromkeys(e.source for e in line))))
+        out.append(
+            StoryCard(
+                story=st,
+                hits=tuple(story_hits),
+                timeline=tuple(line),
+                languages=tuple(sorted({e.language for e in line if e.language})),
+                sources=tuple(dict.fromkeys(e.source for e in line)),
+            )
+        )
     return out
 
 
 def _timeline_select():
-    return (select(ItemRow.id.label("item_id"), SourceRow.name.label("source"),
-                   SourceRow.type.label("source_type"), ItemRow.external_id, ItemRow.title, ItemRow.url,
-                   ItemRow.language, ItemRow.published_at, ItemRow.fetched_at, ItemRow.deleted_at,
-                   ItemRow.dedup_kind.label("how"), ItemRow.channel_username, ItemRow.fwd_from_name,
-                   ItemRow.story_id)
-            .join(SourceRow, SourceRow.id == ItemRow.source_id))
+    return select(
+        ItemRow.id.label("item_id"),
+        SourceRow.name.label("source"),
+        SourceRow.type.label("source_type"),
+        ItemRow.external_id,
+        ItemRow.title,
+        ItemRow.url,
+        ItemRow.language,
+        ItemRow.published_at,
+        ItemRow.fetched_at,
+        ItemRow.deleted_at,
+        ItemRow.dedup_kind.label("how"),
+        ItemRow.channel_username,
+        ItemRow.fwd_from_name,
+        ItemRow.story_id,
+    ).join(SourceRow, SourceRow.id == ItemRow.source_id)
 
 
-def timelines(s: Session, story_ids: Sequence[int], *, cap: int = TIMELINE_CAP) -> dict[int, list[TimelineEntry]]:
+def timelines(
+    s: Session, story_ids: Sequence[int], *, cap: int = TIMELINE_CAP
+) -> dict[int, list[TimelineEntry]]:
     """Each story's items in the order it spread (published time, else fetch time; then id)."""
     if not story_ids:
         return {}
     when = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
-    q = _timeline_select().where(ItemRow.story_id.in_(list(story_ids))).order_by(ItemRow.story_id, when, ItemRow.id)
+    q = (
+        _timeline_select()
+        .where(ItemRow.story_id.in_(list(story_ids)))
+        .order_by(ItemRow.story_id, when, ItemRow.id)
+    )
     out: dict[int, list[TimelineEntry]] = {}
     for row in s.execute(q):
         data = row._asdict()
@@ -175,14 +216,27 @@ def story_visible(s: Session, story_id: int, allowed: tuple[int, ...] | None) ->
     """Whether a reader restricted to ``allowed`` watchlists may open the story (through a hit)."""
     if allowed is None:
         return True
-    return s.scalar(select(func.count(HitRow.id)).where(
-        HitRow.story_id == story_id, HitRow.watchlist_id.in_(allowed or (-1,)))) > 0
+    return (
+        s.scalar(
+            select(func.count(HitRow.id)).where(
+                HitRow.story_id == story_id, HitRow.watchlist_id.in_(allowed or (-1,))
+            )
+        )
+        > 0
+    )
 
 
-def list_stories(s: Session, *, since: datetime | None = None, watchlist_id: int | None = None,
-                 allowed: tuple[int, ...] | None = None, with_hits: bool = False,
-                 limit: int | None = None, before: tuple[datetime, int] | None = None,
-                 oldest_first: bool = False) -> list[StoryRecord]:
+def list_stories(
+    s: Session,
+    *,
+    since: datetime | None = None,
+    watchlist_id: int | None = None,
+    allowed: tuple[int, ...] | None = None,
+    with_hits: bool = False,
+    limit: int | None = None,
+    before: tuple[datetime, int] | None = None,
+    oldest_first: bool = False,
+) -> list[StoryRecord]:
     """Stories newest activity first (``last_seen_at``; ``oldest_first`` reverses it).
 
     ``since`` keeps stories active since then; ``watchlist_id``, ``allowed`` or ``with_hits``
@@ -199,7 +253,12 @@ def list_stories(s: Session, *, since: datetime | None = None, watchlist_id: int
         q = q.where(exists(select(HitRow.id).where(*conds)))
     if before is not None:
         at, story_id = before
-        q = q.where(or_(StoryRow.last_seen_at < at, and_(StoryRow.last_seen_at == at, StoryRow.id < story_id)))
+        q = q.where(
+            or_(
+                StoryRow.last_seen_at < at,
+                and_(StoryRow.last_seen_at == at, StoryRow.id < story_id),
+            )
+        )
     if oldest_first:
         q = q.order_by(StoryRow.last_seen_at.asc(), StoryRow.id.asc())
     else:

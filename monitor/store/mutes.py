@@ -32,7 +32,9 @@ def _check(s: Session, kind: str, ref_id: int) -> None:
         raise NotFound(f"no {'story' if kind == 'story' else 'watch term'} with id {ref_id}")
 
 
-def add_mute(s: Session, kind: str, ref_id: int, until: datetime, *, user_id: int | None = None) -> MuteRecord:
+def add_mute(
+    s: Session, kind: str, ref_id: int, until: datetime, *, user_id: int | None = None
+) -> MuteRecord:
     """Mute a story or a term until ``until`` (an earlier mute of it is replaced)."""
     _check(s, kind, ref_id)
     s.execute(delete(MuteRow).where(MuteRow.kind == kind, MuteRow.ref_id == ref_id))
@@ -47,15 +49,23 @@ def list_mutes(s: Session, *, now: datetime, include_expired: bool = False) -> l
     q = select(MuteRow).order_by(MuteRow.until, MuteRow.id)
     if not include_expired:
         q = q.where(MuteRow.until > now)
-    return [MuteRecord(m.id, m.kind, m.ref_id, m.until, m.created_at, _label(s, m.kind, m.ref_id))
-            for m in s.scalars(q)]
+    return [
+        MuteRecord(m.id, m.kind, m.ref_id, m.until, m.created_at, _label(s, m.kind, m.ref_id))
+        for m in s.scalars(q)
+    ]
 
 
 def remove_mute(s: Session, kind: str, ref_id: int, *, now: datetime) -> int:
     """End the mutes in force on a story or a term; how many there were (NotFound when none)."""
     _check(s, kind, ref_id)
-    n = s.execute(delete(MuteRow).where(MuteRow.kind == kind, MuteRow.ref_id == ref_id,
-                                        MuteRow.until > now)).rowcount or 0
+    n = (
+        s.execute(
+            delete(MuteRow).where(
+                MuteRow.kind == kind, MuteRow.ref_id == ref_id, MuteRow.until > now
+            )
+        ).rowcount
+        or 0
+    )
     if not n:
         raise NotFound(f"{kind} {ref_id} is not muted")
     return n

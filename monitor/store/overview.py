@@ -38,8 +38,9 @@ def source_record(s: Session, ref: Any) -> SourceRecord:
     return freeze(SourceRecord, row)
 
 
-def source_records(s: Session, *, type: str | None = None, since: datetime | None = None,
-                   limit: int | None = None) -> list[SourceRecord]:
+def source_records(
+    s: Session, *, type: str | None = None, since: datetime | None = None, limit: int | None = None
+) -> list[SourceRecord]:
     q = select(SourceRow).order_by(SourceRow.name)
     if type:
         q = q.where(SourceRow.type == type)
@@ -66,18 +67,33 @@ def source_health(s: Session, *, silent_after: float | None, days: int = 7) -> l
     """Every source with its health and items per day over the last ``days`` days."""
     now = utcnow()
     since = now - timedelta(days=days)
-    counts = {source_id: n for source_id, n in s.execute(
-        select(ItemRow.source_id, func.count()).where(ItemRow.published_at >= since).group_by(ItemRow.source_id))}
-    return [SourceHealth(source=freeze(SourceRecord, src), per_day=round(counts.get(src.id, 0) / days, 1),
-                         silent=is_silent(src, now, silent_after))
-            for src in s.scalars(select(SourceRow).order_by(SourceRow.name))]
+    counts = {
+        source_id: n
+        for source_id, n in s.execute(
+            select(ItemRow.source_id, func.count())
+            .where(ItemRow.published_at >= since)
+            .group_by(ItemRow.source_id)
+        )
+    }
+    return [
+        SourceHealth(
+            source=freeze(SourceRecord, src),
+            per_day=round(counts.get(src.id, 0) / days, 1),
+            silent=is_silent(src, now, silent_after),
+        )
+        for src in s.scalars(select(SourceRow).order_by(SourceRow.name))
+    ]
 
 
-def silent_flags(s: Session, names: Sequence[str], *, silent_after: float | None) -> dict[str, bool]:
+def silent_flags(
+    s: Session, names: Sequence[str], *, silent_after: float | None
+) -> dict[str, bool]:
     """Whether each named source is silent for longer than expected."""
     now = utcnow()
-    return {src.name: is_silent(src, now, silent_after)
-            for src in s.scalars(select(SourceRow).where(SourceRow.name.in_(list(names))))}
+    return {
+        src.name: is_silent(src, now, silent_after)
+        for src in s.scalars(select(SourceRow).where(SourceRow.name.in_(list(names))))
+    }
 
 
 # ---------------------------------------------------------------- the alert log
@@ -116,8 +132,9 @@ class AlertEntry:
     deliveries: tuple[DeliveryEntry, ...]
 
 
-def alert_log(s: Session, *, desk_ids: Sequence[int] | None = None, before: int | None = None,
-              limit: int = 50) -> list[AlertEntry]:
+def alert_log(
+    s: Session, *, desk_ids: Sequence[int] | None = None, before: int | None = None, limit: int = 50
+) -> list[AlertEntry]:
     """Alerts newest first with their deliveries and each delivery's attempts."""
     q = select(AlertRow, DeskRow.name).join(DeskRow, DeskRow.id == AlertRow.desk_id)
     if desk_ids is not None:
@@ -129,22 +146,50 @@ def alert_log(s: Session, *, desk_ids: Sequence[int] | None = None, before: int 
     deliveries: dict[int, list] = {i: [] for i in ids}
     attempts: dict[int, list[AttemptEntry]] = {}
     if ids:
-        drows = s.execute(select(DeliveryRow, DeskTargetRow).join(DeskTargetRow, DeskTargetRow.id == DeliveryRow.target_id)
-                          .where(DeliveryRow.alert_id.in_(ids)).order_by(DeliveryRow.id)).all()
+        drows = s.execute(
+            select(DeliveryRow, DeskTargetRow)
+            .join(DeskTargetRow, DeskTargetRow.id == DeliveryRow.target_id)
+            .where(DeliveryRow.alert_id.in_(ids))
+            .order_by(DeliveryRow.id)
+        ).all()
         dids = [d.id for d, _ in drows]
         if dids:
-            for att in s.scalars(select(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id.in_(dids))
-                                 .order_by(DeliveryAttemptRow.id)):
-                attempts.setdefault(att.delivery_id, []).append(AttemptEntry(att.at, att.outcome, att.error))
+            for att in s.scalars(
+                select(DeliveryAttemptRow)
+                .where(DeliveryAttemptRow.delivery_id.in_(dids))
+                .order_by(DeliveryAttemptRow.id)
+            ):
+                attempts.setdefault(att.delivery_id, []).append(
+                    AttemptEntry(att.at, att.outcome, att.error)
+                )
         for d, t in drows:
-            deliveries[d.alert_id].append(DeliveryEntry(
-                id=d.id, target=freeze(TargetRecord, t), status=d.status, attempts=d.attempts,
-                next_attempt_at=d.next_attempt_at, last_error=d.last_error, sent_at=d.sent_at,
-                tries=tuple(attempts.get(d.id, ()))))
-    return [AlertEntry(id=a.id, desk=name, kind=a.kind, status=a.status, story_id=a.story_id, hit_id=a.hit_id,
-                       created_at=a.created_at, due_at=a.due_at, sent_at=a.sent_at,
-                       deliveries=tuple(deliveries[a.id]))
-            for a, name in alerts]
+            deliveries[d.alert_id].append(
+                DeliveryEntry(
+                    id=d.id,
+                    target=freeze(TargetRecord, t),
+                    status=d.status,
+                    attempts=d.attempts,
+                    next_attempt_at=d.next_attempt_at,
+                    last_error=d.last_error,
+                    sent_at=d.sent_at,
+                    tries=tuple(attempts.get(d.id, ())),
+                )
+            )
+    return [
+        AlertEntry(
+            id=a.id,
+            desk=name,
+            kind=a.kind,
+            status=a.status,
+            story_id=a.story_id,
+            hit_id=a.hit_id,
+            created_at=a.created_at,
+            due_at=a.due_at,
+            sent_at=a.sent_at,
+            deliveries=tuple(deliveries[a.id]),
+        )
+        for a, name in alerts
+    ]
 
 
 def channel_source(s: Session, *, channel_id: int | None, name: str | None) -> SourceRecord | None:

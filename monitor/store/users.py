@@ -12,7 +12,7 @@ changes made through the web are recorded as ``audit_events``.
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, InvalidInput, NotFound
 from monitor.store.desks import desk_row
-from monitor.store.models import AuditEventRow, DeskRow, DeskMemberRow, HitRow, ReviewRow, UserRow
+from monitor.store.models import AuditEventRow, DeskMemberRow, DeskRow, HitRow, ReviewRow, UserRow
 from monitor.store.records import UserRecord, freeze
 from monitor.types import utcnow
 
@@ -174,16 +174,23 @@ def desk_ids_of(s: Session, user_id: int) -> list[int]:
 
 
 def desk_names_of(s: Session, user_id: int) -> list[str]:
-    q = (select(DeskRow.name).join(DeskMemberRow, DeskMemberRow.desk_id == DeskRow.id)
-         .where(DeskMemberRow.user_id == user_id).order_by(DeskRow.name))
+    q = (
+        select(DeskRow.name)
+        .join(DeskMemberRow, DeskMemberRow.desk_id == DeskRow.id)
+        .where(DeskMemberRow.user_id == user_id)
+        .order_by(DeskRow.name)
+    )
     return list(s.scalars(q))
 
 
 def desk_members(s: Session) -> dict[int, list[str]]:
     """Each desk's members' names, by desk id."""
     out: dict[int, list[str]] = {}
-    for desk_id, name in s.execute(select(DeskMemberRow.desk_id, UserRow.name).join(
-            UserRow, UserRow.id == DeskMemberRow.user_id).order_by(UserRow.name)):
+    for desk_id, name in s.execute(
+        select(DeskMemberRow.desk_id, UserRow.name)
+        .join(UserRow, UserRow.id == DeskMemberRow.user_id)
+        .order_by(UserRow.name)
+    ):
         out.setdefault(desk_id, []).append(name)
     return out
 
@@ -192,8 +199,14 @@ def desk_members(s: Session) -> dict[int, list[str]]:
 
 
 def review_hit(
-    s: Session, hit: Any, *, reviewer_id: int | None, verdict: str | None = None,
-    note: str | None = None, assignee_id: int | None = None, unassign: bool = False,
+    s: Session,
+    hit: Any,
+    *,
+    reviewer_id: int | None,
+    verdict: str | None = None,
+    note: str | None = None,
+    assignee_id: int | None = None,
+    unassign: bool = False,
 ) -> str:
     """Record one review change on a hit (by id) and apply it (verdict, note, assignment);
     returns the hit's review state after it."""
@@ -207,8 +220,9 @@ def review_hit(
     hit = s.get(HitRow, hit if isinstance(hit, int) else hit.id)
     if hit is None:
         raise NotFound("no such hit")
-    review = ReviewRow(hit_id=hit.id, reviewer_id=reviewer_id, verdict=verdict, note=note,
-                    assignee_id=assignee_id)
+    review = ReviewRow(
+        hit_id=hit.id, reviewer_id=reviewer_id, verdict=verdict, note=note, assignee_id=assignee_id
+    )
     s.add(review)
     if verdict is not None:
         hit.review_state = verdict

@@ -16,7 +16,6 @@ from typing import Any, Iterator, Sequence
 from sqlalchemy import and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from monitor.store.items import contains_any_clause
 from monitor.store.models import (
     HitRow,
     ItemRow,
@@ -64,7 +63,9 @@ def filter_watchlists(s: Session, f: HitFilter) -> tuple[int, ...] | None:
     if f.watchlist_id is not None:
         sets.append({f.watchlist_id})
     if f.desk_id is not None:
-        sets.append(set(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id == f.desk_id))))
+        sets.append(
+            set(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id == f.desk_id)))
+        )
     return tuple(sorted(set.intersection(*sets))) if sets else None
 
 
@@ -92,29 +93,59 @@ _ITEM_VERSION = aliased(ItemVersionRow)
 def _hit_select():
     return (
         select(
-            HitRow.id, HitRow.created_at, HitRow.review_state, HitRow.field, HitRow.snippet,
-            HitRow.snippet_html, HitRow.spans, HitRow.item_id, HitRow.item_version, HitRow.story_id,
-            HitRow.term_id, HitRow.term_version, HitRow.matched_hash,
+            HitRow.id,
+            HitRow.created_at,
+            HitRow.review_state,
+            HitRow.field,
+            HitRow.snippet,
+            HitRow.snippet_html,
+            HitRow.spans,
+            HitRow.item_id,
+            HitRow.item_version,
+            HitRow.story_id,
+            HitRow.term_id,
+            HitRow.term_version,
+            HitRow.matched_hash,
             # the query as it was when it matched (the term may have been edited since)
             func.coalesce(WatchTermVersionRow.query, WatchTermRow.query).label("term_query"),
-            WatchTermRow.label.label("term_label"), WatchlistRow.id.label("watchlist_id"),
-            WatchlistRow.name.label("watchlist"), UserRow.name.label("assignee"),
-            SourceRow.id.label("source_id"), SourceRow.name.label("source"), ItemRow.external_id,
-            ItemRow.title, func.coalesce(_ITEM_VERSION.url, ItemRow.url).label("url"),
-            ItemRow.language, ItemRow.author, ItemRow.collector, ItemRow.published_at,
+            WatchTermRow.label.label("term_label"),
+            WatchlistRow.id.label("watchlist_id"),
+            WatchlistRow.name.label("watchlist"),
+            UserRow.name.label("assignee"),
+            SourceRow.id.label("source_id"),
+            SourceRow.name.label("source"),
+            ItemRow.external_id,
+            ItemRow.title,
+            func.coalesce(_ITEM_VERSION.url, ItemRow.url).label("url"),
+            ItemRow.language,
+            ItemRow.author,
+            ItemRow.collector,
+            ItemRow.published_at,
             func.coalesce(_ITEM_VERSION.fetched_at, ItemRow.fetched_at).label("fetched_at"),
             # the item version's edit time when it is stored (every version is), else the item's
-            case((_ITEM_VERSION.id.is_not(None), _ITEM_VERSION.edited_at),
-                 else_=ItemRow.edited_at).label("edited_at"),
-            ItemRow.deleted_at, StoryRow.source_count,
+            case(
+                (_ITEM_VERSION.id.is_not(None), _ITEM_VERSION.edited_at), else_=ItemRow.edited_at
+            ).label("edited_at"),
+            ItemRow.deleted_at,
+            StoryRow.source_count,
         )
         .join(ItemRow, ItemRow.id == HitRow.item_id)
         .join(SourceRow, SourceRow.id == ItemRow.source_id)
         .join(WatchTermRow, WatchTermRow.id == HitRow.term_id)
-        .outerjoin(WatchTermVersionRow, and_(WatchTermVersionRow.term_id == HitRow.term_id,
-                                             WatchTermVersionRow.version == HitRow.term_version))
-        .outerjoin(_ITEM_VERSION, and_(_ITEM_VERSION.item_id == HitRow.item_id,
-                                       _ITEM_VERSION.version == HitRow.item_version))
+        .outerjoin(
+            WatchTermVersionRow,
+            and_(
+                WatchTermVersionRow.term_id == HitRow.term_id,
+                WatchTermVersionRow.version == HitRow.term_version,
+            ),
+        )
+        .outerjoin(
+            _ITEM_VERSION,
+            and_(
+                _ITEM_VERSION.item_id == HitRow.item_id,
+                _ITEM_VERSION.version == HitRow.item_version,
+            ),
+        )
         .join(WatchlistRow, WatchlistRow.id == HitRow.watchlist_id)
         .outerjoin(StoryRow, StoryRow.id == HitRow.story_id)
         .outerjoin(UserRow, UserRow.id == HitRow.assignee_id)
@@ -123,17 +154,25 @@ def _hit_select():
 
 def _entry(row) -> HitEntry:
     data = row._asdict()
-    data["spans"] = tuple(tuple(sp) for sp in (data["spans"] or ()) if isinstance(sp, (list, tuple)))
+    data["spans"] = tuple(
+        tuple(sp) for sp in (data["spans"] or ()) if isinstance(sp, (list, tuple))
+    )
     return HitEntry(**data)
 
 
-def feed(s: Session, f: HitFilter, *, before: int | None = None, after: int | None = None,
-         limit: int = 50) -> list[HitEntry]:
+def feed(
+    s: Session,
+    f: HitFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> list[HitEntry]:
     """Hits newest first: a page older than ``before``, or the newest ones above ``after``.
 
     With several watchlists (a desk, a viewer's desks) ``watchlist_id IN (...)`` would make the
-    database collect and sort every hit of those watchlists; instead each watchlist's newest ids come
-    from the (watchlist_id, id) index with their own LIMIT, and the union is cut to the page.
+    database collect and sort every hit of those watchlists; instead each watchlist's newest ids
+    come from the (watchlist_id, id) index with their own LIMIT, and the union is cut to the page.
     """
     wls = filter_watchlists(s, f)
     if wls is not None and not wls:
@@ -160,7 +199,9 @@ def feed(s: Session, f: HitFilter, *, before: int | None = None, after: int | No
     return [_entry(r) for r in s.execute(q.order_by(HitRow.id.desc()).limit(limit))]
 
 
-def iter_feed(s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000) -> Iterator[HitEntry]:
+def iter_feed(
+    s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000
+) -> Iterator[HitEntry]:
     """Every hit of a filter, newest first, fetched in keyset batches (for exports)."""
     before, n = None, 0
     while n < cap:
@@ -176,8 +217,14 @@ def latest_hit_id(s: Session) -> int:
     return s.scalar(select(func.max(HitRow.id))) or 0
 
 
-def list_hits(s: Session, *, watchlist_id: int | None = None, since: datetime | None = None,
-              limit: int | None = None, oldest_first: bool = False) -> list[HitEntry]:
+def list_hits(
+    s: Session,
+    *,
+    watchlist_id: int | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> list[HitEntry]:
     """Hits for ``monitor hits``: newest first by the item's published time, else its fetch time
     (``oldest_first`` reverses it); every hit when ``limit`` is None."""
     when = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
@@ -197,16 +244,23 @@ def list_hits(s: Session, *, watchlist_id: int | None = None, since: datetime | 
 
 
 def _item_select():
-    return (select(ItemRow, SourceRow.name, SourceRow.type)
-            .join(SourceRow, SourceRow.id == ItemRow.source_id))
+    return select(ItemRow, SourceRow.name, SourceRow.type).join(
+        SourceRow, SourceRow.id == ItemRow.source_id
+    )
 
 
 def _item(row: ItemRow, source: str, source_type: str) -> ItemRecord:
     return freeze(ItemRecord, row, source=source, source_type=source_type)
 
 
-def list_items(s: Session, *, source_id: int | None = None, since: datetime | None = None,
-               limit: int | None = None, oldest_first: bool = False) -> list[ItemRecord]:
+def list_items(
+    s: Session,
+    *,
+    source_id: int | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> list[ItemRecord]:
     """Items for ``monitor items``: newest first by published time, else fetch time; ``since``
     on fetch time; every item when ``limit`` is None."""
     when = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
@@ -215,7 +269,9 @@ def list_items(s: Session, *, source_id: int | None = None, since: datetime | No
         q = q.where(ItemRow.source_id == source_id)
     if since is not None:
         q = q.where(ItemRow.fetched_at >= since)
-    q = q.order_by(*((when.asc(), ItemRow.id.asc()) if oldest_first else (when.desc(), ItemRow.id.desc())))
+    q = q.order_by(
+        *((when.asc(), ItemRow.id.asc()) if oldest_first else (when.desc(), ItemRow.id.desc()))
+    )
     if limit:
         q = q.limit(limit)
     return [_item(*r) for r in s.execute(q.execution_options(yield_per=500))]
@@ -228,7 +284,9 @@ class ItemPage:
     hits: tuple[HitEntry, ...]
 
 
-def item_page(s: Session, item_id: int, *, allowed: tuple[int, ...] | None = None) -> ItemPage | None:
+def item_page(
+    s: Session, item_id: int, *, allowed: tuple[int, ...] | None = None
+) -> ItemPage | None:
     """An item with its versions (oldest first) and the hits ``allowed`` may see; None when the
     item does not exist or a restricted reader sees none of its hits."""
     row = s.execute(_item_select().where(ItemRow.id == item_id)).first()
@@ -240,8 +298,14 @@ def item_page(s: Session, item_id: int, *, allowed: tuple[int, ...] | None = Non
     hits = tuple(_entry(r) for r in s.execute(q.order_by(HitRow.id)))
     if allowed is not None and not hits:  # viewers reach items only through their desks' hits
         return None
-    versions = tuple(freeze(ItemVersionRecord, v) for v in s.scalars(
-        select(ItemVersionRow).where(ItemVersionRow.item_id == item_id).order_by(ItemVersionRow.version)))
+    versions = tuple(
+        freeze(ItemVersionRecord, v)
+        for v in s.scalars(
+            select(ItemVersionRow)
+            .where(ItemVersionRow.item_id == item_id)
+            .order_by(ItemVersionRow.version)
+        )
+    )
     return ItemPage(item=_item(*row), versions=versions, hits=hits)
 
 
@@ -267,10 +331,20 @@ def reviews_of(s: Session, hit_ids: Sequence[int]) -> list[ReviewEntry]:
         return []
     assigned = aliased(UserRow)
     assignee = select(assigned.name).where(assigned.id == ReviewRow.assignee_id).scalar_subquery()
-    q = (select(ReviewRow.id, ReviewRow.hit_id, ReviewRow.verdict, ReviewRow.note, ReviewRow.created_at,
-                UserRow.name.label("reviewer"), assignee.label("assignee"))
-         .outerjoin(UserRow, UserRow.id == ReviewRow.reviewer_id).where(ReviewRow.hit_id.in_(hit_ids))
-         .order_by(ReviewRow.id))
+    q = (
+        select(
+            ReviewRow.id,
+            ReviewRow.hit_id,
+            ReviewRow.verdict,
+            ReviewRow.note,
+            ReviewRow.created_at,
+            UserRow.name.label("reviewer"),
+            assignee.label("assignee"),
+        )
+        .outerjoin(UserRow, UserRow.id == ReviewRow.reviewer_id)
+        .where(ReviewRow.hit_id.in_(hit_ids))
+        .order_by(ReviewRow.id)
+    )
     return [ReviewEntry(**r._asdict()) for r in s.execute(q)]
 
 
@@ -281,10 +355,16 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
     """Per term: hits, reviewed (relevant + not relevant) and relevant counts."""
     if not term_ids:
         return {}
-    q = (select(HitRow.term_id, func.count(),
-                func.sum(case((HitRow.review_state == "relevant", 1), else_=0)),
-                func.sum(case((HitRow.review_state == "not_relevant", 1), else_=0)))
-         .where(HitRow.term_id.in_(term_ids)).group_by(HitRow.term_id))
+    q = (
+        select(
+            HitRow.term_id,
+            func.count(),
+            func.sum(case((HitRow.review_state == "relevant", 1), else_=0)),
+            func.sum(case((HitRow.review_state == "not_relevant", 1), else_=0)),
+        )
+        .where(HitRow.term_id.in_(term_ids))
+        .group_by(HitRow.term_id)
+    )
     out = {}
     for term_id, total, rel, notrel in s.execute(q):
         rel, notrel = int(rel or 0), int(notrel or 0)
@@ -292,68 +372,15 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
     return out
 
 
-# ---------------------------------------------------------------- backtest
-
-
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """What the matcher needs of a stored item, and what a backtest example shows."""
-
-    id: int
-    title: str | None
-    text: str
-    language: str | None
-    channel_username: str | None
-    published_at: datetime | None
-    external_id: str
-    url: str | None
-    source: str
-
-
-def _window(q, *, since: datetime | None, source: str | None):
-    if since is not None:
-        q = q.where(ItemRow.fetched_at >= since)
-    if source is not None:
-        q = q.where(SourceRow.name == source)
-    return q
-
-
-def count_items(s: Session, *, since: datetime | None = None, source: str | None = None) -> int:
-    q = select(func.count(ItemRow.id)).join(SourceRow, SourceRow.id == ItemRow.source_id)
-    return s.scalar(_window(q, since=since, source=source)) or 0
-
-
-def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: datetime | None = None,
-                        source: str | None = None, limit: int | None = None) -> Iterator[Candidate]:
-    """Items that may match, newest first: ``norm_text`` contains any of ``substrings``.
-
-    The substrings come from the matcher's prefilter (already in matching form). A trigram index
-    serves the search on both backends (PostgreSQL: pg_trgm GIN; SQLite: FTS5, migration 0004).
-    ``None`` means the query cannot be prefiltered and every item in the window is a candidate.
-    One streamed query (not keyset batches): the index search runs once however many candidates
-    there are.
-    """
-    q = (select(ItemRow.id, ItemRow.title, ItemRow.text, ItemRow.language, ItemRow.channel_username,
-                ItemRow.published_at, ItemRow.external_id, ItemRow.url, SourceRow.name.label("source"))
-         .join(SourceRow, SourceRow.id == ItemRow.source_id))
-    if substrings is not None:
-        subs = [x for x in substrings if x]
-        if not subs:
-            return iter(())
-        q = q.where(contains_any_clause(s, subs))
-    q = _window(q, since=since, source=source).order_by(ItemRow.id.desc())
-    if limit is not None:
-        q = q.limit(limit)
-    rows = s.execute(q.execution_options(stream_results=True, yield_per=1000))
-    return (Candidate(*r) for r in rows)
-
-
 def watchlist_by_token(s: Session, token: str) -> tuple[int, str] | None:
     """The (id, name) of the watchlist whose Atom token this is."""
     if not token:
         return None
-    row = s.execute(select(WatchlistRow.id, WatchlistRow.name).where(
-        and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None)))).first()
+    row = s.execute(
+        select(WatchlistRow.id, WatchlistRow.name).where(
+            and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None))
+        )
+    ).first()
     return (row[0], row[1]) if row else None
 
 
@@ -362,7 +389,12 @@ def names(s: Session, what: str, ids: Sequence[int] | None = None) -> list[tuple
     (enabled users only), by name; ``ids`` narrows them."""
     from monitor.store.models import DeskRow
 
-    model: Any = {"sources": SourceRow, "watchlists": WatchlistRow, "desks": DeskRow, "users": UserRow}[what]
+    model: Any = {
+        "sources": SourceRow,
+        "watchlists": WatchlistRow,
+        "desks": DeskRow,
+        "users": UserRow,
+    }[what]
     q = select(model.id, model.name).order_by(model.name)
     if what == "users":
         q = q.where(UserRow.disabled.is_(False))

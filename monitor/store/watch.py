@@ -15,7 +15,14 @@ from sqlalchemy.orm import Session
 
 from monitor.errors import AlreadyExists, InvalidInput, NotFound, QuerySyntaxError
 from monitor.store.desks import DEFAULT_MAX_AGE, desk_row, watchlist_row
-from monitor.store.models import AliasSetRow, DeskRow, RouteRow, WatchlistRow, WatchTermRow, WatchTermVersionRow
+from monitor.store.models import (
+    AliasSetRow,
+    DeskRow,
+    RouteRow,
+    WatchlistRow,
+    WatchTermRow,
+    WatchTermVersionRow,
+)
 from monitor.store.records import TermRecord, TermVersionRecord, WatchlistRecord, freeze
 
 _UNSET: Any = object()
@@ -23,11 +30,15 @@ _UNSET: Any = object()
 
 def _watchlist(s: Session, wl: WatchlistRow) -> WatchlistRecord:
     desk = s.get(DeskRow, wl.desk_id) if wl.desk_id else None
-    terms = s.scalar(select(func.count(WatchTermRow.id)).where(WatchTermRow.watchlist_id == wl.id)) or 0
+    terms = (
+        s.scalar(select(func.count(WatchTermRow.id)).where(WatchTermRow.watchlist_id == wl.id)) or 0
+    )
     return freeze(WatchlistRecord, wl, desk=desk.name if desk else None, terms=terms)
 
 
-def add_watchlist(s: Session, name: str, *, desk: Any = None, description: str | None = None) -> WatchlistRecord:
+def add_watchlist(
+    s: Session, name: str, *, desk: Any = None, description: str | None = None
+) -> WatchlistRecord:
     """Create a watchlist; with a desk it belongs to that desk and gets a default realtime route."""
     if not name.strip():
         raise InvalidInput("a watchlist needs a name")
@@ -43,8 +54,15 @@ def add_watchlist(s: Session, name: str, *, desk: Any = None, description: str |
     return _watchlist(s, wl)
 
 
-def update_watchlist(s: Session, ref: Any, *, desk: Any = _UNSET, description: Any = _UNSET,
-                     enabled: bool | None = None, rotate_token: bool = False) -> WatchlistRecord:
+def update_watchlist(
+    s: Session,
+    ref: Any,
+    *,
+    desk: Any = _UNSET,
+    description: Any = _UNSET,
+    enabled: bool | None = None,
+    rotate_token: bool = False,
+) -> WatchlistRecord:
     """Change a watchlist's desk (None: no desk), description, enabled flag, or Atom token."""
     wl = watchlist_row(s, ref)
     if desk is not _UNSET:
@@ -63,8 +81,13 @@ def get_watchlist(s: Session, ref: Any) -> WatchlistRecord:
     return _watchlist(s, watchlist_row(s, ref))
 
 
-def list_watchlists(s: Session, *, since: datetime | None = None, limit: int | None = None,
-                    ids: Sequence[int] | None = None) -> list[WatchlistRecord]:
+def list_watchlists(
+    s: Session,
+    *,
+    since: datetime | None = None,
+    limit: int | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[WatchlistRecord]:
     q = select(WatchlistRow).order_by(WatchlistRow.name)
     if since:
         q = q.where(WatchlistRow.created_at >= since)
@@ -95,8 +118,13 @@ def _term_row(s: Session, term: Any) -> WatchTermRow:
 
 
 def add_term(
-    s: Session, watchlist: Any, query: str, *, validate: Validator | None = None,
-    label: str | None = None, user_id: int | None = None,
+    s: Session,
+    watchlist: Any,
+    query: str,
+    *,
+    validate: Validator | None = None,
+    label: str | None = None,
+    user_id: int | None = None,
 ) -> TermRecord:
     """Add a watch term (validated first when a validator is given); version 1 is recorded."""
     wl = watchlist_row(s, watchlist)
@@ -105,20 +133,34 @@ def add_term(
         raise InvalidInput("a watch term needs a query")
     if validate:
         validate(query)
-    exists = s.scalar(select(WatchTermRow.id).where(WatchTermRow.watchlist_id == wl.id, WatchTermRow.query == query))
+    exists = s.scalar(
+        select(WatchTermRow.id).where(
+            WatchTermRow.watchlist_id == wl.id, WatchTermRow.query == query
+        )
+    )
     if exists is not None:
         raise AlreadyExists(f"watchlist {wl.name!r} already has the term {query!r}")
     term = WatchTermRow(watchlist_id=wl.id, query=query, label=label, version=1)
     s.add(term)
     s.flush()
-    s.add(WatchTermVersionRow(term_id=term.id, version=1, query=query, enabled=True, changed_by=user_id))
+    s.add(
+        WatchTermVersionRow(
+            term_id=term.id, version=1, query=query, enabled=True, changed_by=user_id
+        )
+    )
     s.flush()
     return _term(s, term)
 
 
 def edit_term(
-    s: Session, term: Any, *, query: str | None = None, enabled: bool | None = None,
-    validate: Validator | None = None, user_id: int | None = None, label: Any = _UNSET,
+    s: Session,
+    term: Any,
+    *,
+    query: str | None = None,
+    enabled: bool | None = None,
+    validate: Validator | None = None,
+    user_id: int | None = None,
+    label: Any = _UNSET,
 ) -> TermRecord:
     """Change a term's query or enabled flag; every change is a new version (history is kept).
     A label change is not a version (it changes no match)."""
@@ -135,8 +177,15 @@ def edit_term(
     if validate and new_query != row.query:
         validate(new_query)
     row.query, row.enabled, row.version = new_query, new_enabled, row.version + 1
-    s.add(WatchTermVersionRow(term_id=row.id, version=row.version, query=new_query,
-                              enabled=new_enabled, changed_by=user_id))
+    s.add(
+        WatchTermVersionRow(
+            term_id=row.id,
+            version=row.version,
+            query=new_query,
+            enabled=new_enabled,
+            changed_by=user_id,
+        )
+    )
     s.flush()
     return _term(s, row)
 
@@ -147,17 +196,27 @@ def get_term(s: Session, term_id: int) -> TermRecord:
 
 def find_term(s: Session, watchlist: Any, query: str) -> TermRecord:
     wl = watchlist_row(s, watchlist)
-    term = s.scalar(select(WatchTermRow).where(WatchTermRow.watchlist_id == wl.id, WatchTermRow.query == query.strip()))
+    term = s.scalar(
+        select(WatchTermRow).where(
+            WatchTermRow.watchlist_id == wl.id, WatchTermRow.query == query.strip()
+        )
+    )
     if term is None:
         raise NotFound(f"watchlist {wl.name!r} has no term {query!r}")
     return _term(s, term)
 
 
 def list_terms(
-    s: Session, *, watchlist: Any = None, enabled_only: bool = False,
-    since: datetime | None = None, limit: int | None = None,
+    s: Session,
+    *,
+    watchlist: Any = None,
+    enabled_only: bool = False,
+    since: datetime | None = None,
+    limit: int | None = None,
 ) -> list[TermRecord]:
-    q = select(WatchTermRow, WatchlistRow.name).join(WatchlistRow, WatchTermRow.watchlist_id == WatchlistRow.id)
+    q = select(WatchTermRow, WatchlistRow.name).join(
+        WatchlistRow, WatchTermRow.watchlist_id == WatchlistRow.id
+    )
     if watchlist is not None:
         q = q.where(WatchTermRow.watchlist_id == watchlist_row(s, watchlist).id)
     if enabled_only:
@@ -172,8 +231,14 @@ def list_terms(
 
 def term_versions(s: Session, term: Any) -> list[TermVersionRecord]:
     row = _term_row(s, term)
-    return [freeze(TermVersionRecord, v) for v in s.scalars(
-        select(WatchTermVersionRow).where(WatchTermVersionRow.term_id == row.id).order_by(WatchTermVersionRow.version))]
+    return [
+        freeze(TermVersionRecord, v)
+        for v in s.scalars(
+            select(WatchTermVersionRow)
+            .where(WatchTermVersionRow.term_id == row.id)
+            .order_by(WatchTermVersionRow.version)
+        )
+    ]
 
 
 def remove_term(s: Session, term: Any) -> TermRecord:
@@ -188,10 +253,13 @@ def remove_term(s: Session, term: Any) -> TermRecord:
 QueryCheck = Callable[[str, Mapping[str, Sequence[str]]], None]
 
 
-def set_alias_set(s: Session, name: str, members: Sequence[str], *, check: QueryCheck | None = None) -> str:
+def set_alias_set(
+    s: Session, name: str, members: Sequence[str], *, check: QueryCheck | None = None
+) -> str:
     """Create or replace a named alias set (``@name`` in queries); returns the set's name.
 
-    With ``check``, the set must compile as a query and no saved term using it may stop compiling."""
+    With ``check``, the set must compile as a query and no saved term using it may stop
+    compiling."""
     name = name.lstrip("@").strip()
     if not name or not name.replace("_", "").replace("-", "").isalnum():
         raise InvalidInput(f"alias set name {name!r}: use letters, digits, '_' or '-'")
@@ -203,7 +271,9 @@ def set_alias_set(s: Session, name: str, members: Sequence[str], *, check: Query
         try:
             check(f"@{name}", after)
         except QuerySyntaxError as exc:
-            raise InvalidInput(f"alias set @{name}: its members do not make a query ({exc})") from None
+            raise InvalidInput(
+                f"alias set @{name}: its members do not make a query ({exc})"
+            ) from None
         _check_terms_using(s, name, after, check)
     alias = s.scalar(select(AliasSetRow).where(AliasSetRow.name == name))
     if alias is None:
@@ -215,22 +285,33 @@ def set_alias_set(s: Session, name: str, members: Sequence[str], *, check: Query
     return name
 
 
-def _check_terms_using(s: Session, name: str, after: Mapping[str, Sequence[str]], check: QueryCheck) -> None:
+def _check_terms_using(
+    s: Session, name: str, after: Mapping[str, Sequence[str]], check: QueryCheck
+) -> None:
     """Refuse an alias change that would leave saved terms unable to compile (they would silently
     stop matching)."""
     broken = []
-    for term in s.scalars(select(WatchTermRow).where(WatchTermRow.query.contains(f"@{name}")).order_by(WatchTermRow.id)):
+    for term in s.scalars(
+        select(WatchTermRow)
+        .where(WatchTermRow.query.contains(f"@{name}"))
+        .order_by(WatchTermRow.id)
+    ):
         try:
             check(term.query, after)
         except QuerySyntaxError as exc:
             broken.append(f"term {term.id} ({term.query!r}): {exc}")
     if broken:
-        raise InvalidInput(f"alias set @{name} is used by terms that would no longer compile: "
-                           + "; ".join(broken[:5]) + (f" (and {len(broken) - 5} more)" if len(broken) > 5 else ""))
+        raise InvalidInput(
+            f"alias set @{name} is used by terms that would no longer compile: "
+            + "; ".join(broken[:5])
+            + (f" (and {len(broken) - 5} more)" if len(broken) > 5 else "")
+        )
 
 
 def alias_map(s: Session) -> dict[str, list[str]]:
-    return {a.name: list(a.members) for a in s.scalars(select(AliasSetRow).order_by(AliasSetRow.name))}
+    return {
+        a.name: list(a.members) for a in s.scalars(select(AliasSetRow).order_by(AliasSetRow.name))
+    }
 
 
 def remove_alias_set(s: Session, name: str, *, check: QueryCheck | None = None) -> None:

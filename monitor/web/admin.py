@@ -44,7 +44,9 @@ def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         rows = overview.source_health(s, silent_after=silent)
     why = {r.source.id: source_actions.explain_interval(r.source, web.settings, now) for r in rows}
-    return web.render("sources.html", ctx, rows=rows, types=sorted(SOURCE_TYPES), fmt=format_duration, why=why)
+    return web.render(
+        "sources.html", ctx, rows=rows, types=sorted(SOURCE_TYPES), fmt=format_duration, why=why
+    )
 
 
 @router.post("/sources")
@@ -52,9 +54,15 @@ def source_add(ctx: Ctx = Depends(act("operator"))):
     settings = ctx.request.app.state.web.settings
     with ctx.unit() as s:
         src = source_actions.add_source(
-            s, settings, type=ctx.field("type"), locator=ctx.field("locator"), name=ctx.field("name") or None,
-            language=ctx.field("language") or None, interval=_interval(ctx.field("interval")),
-            force=ctx.field("force") == "on")
+            s,
+            settings,
+            type=ctx.field("type"),
+            locator=ctx.field("locator"),
+            name=ctx.field("name") or None,
+            language=ctx.field("language") or None,
+            interval=_interval(ctx.field("interval")),
+            force=ctx.field("force") == "on",
+        )
         user_repo.audit(s, ctx.user_id, "source.add", f"source:{src.id}", name=src.name)
     ctx.flash(f"Source {src.name!r} added; it is due now.")
     return RedirectResponse("/sources", status_code=303)
@@ -65,8 +73,13 @@ def source_page(source_id: int, request: Request, ctx: Ctx = Depends(need("viewe
     web = request.app.state.web
     with ctx.unit() as s:
         src = overview.source_record(s, source_id)
-    return web.render("source.html", ctx, src=src, fmt=format_duration,
-                      why=source_actions.explain_interval(src, web.settings, utcnow()))
+    return web.render(
+        "source.html",
+        ctx,
+        src=src,
+        fmt=format_duration,
+        why=source_actions.explain_interval(src, web.settings, utcnow()),
+    )
 
 
 @router.post("/sources/{source_id}")
@@ -82,14 +95,26 @@ def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
             source_repo.set_enabled(s, src.name, True)
         elif action == "save":
             source_actions.update_source(
-                s, settings, src.id, name=ctx.field("name") or None, locator=ctx.field("locator") or None,
-                language=ctx.field("language") or None, interval=_interval(ctx.field("interval")),
-                force=ctx.field("force") == "on")
+                s,
+                settings,
+                src.id,
+                name=ctx.field("name") or None,
+                locator=ctx.field("locator") or None,
+                language=ctx.field("language") or None,
+                interval=_interval(ctx.field("interval")),
+                force=ctx.field("force") == "on",
+            )
         else:
             raise InvalidInput(f"unknown action {action!r}")
         user_repo.audit(s, ctx.user_id, f"source.{action}", f"source:{src.id}")
-    ctx.flash({"pause": "Source paused.", "resume": "Source resumed; due now."}.get(action, "Source saved."))
-    return RedirectResponse(f"/sources/{source_id}" if action == "save" else "/sources", status_code=303)
+    ctx.flash(
+        {"pause": "Source paused.", "resume": "Source resumed; due now."}.get(
+            action, "Source saved."
+        )
+    )
+    return RedirectResponse(
+        f"/sources/{source_id}" if action == "save" else "/sources", status_code=303
+    )
 
 
 # ---------------------------------------------------------------- desks, routes, alerts
@@ -99,20 +124,35 @@ def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
 def desks_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         desks = desk_repo.list_desks(s, ids=ctx.desk_ids)
-        routes = [r for r in desk_repo.list_routes(s) if ctx.desk_ids is None or r.desk_id in ctx.desk_ids]
+        routes = [
+            r for r in desk_repo.list_routes(s) if ctx.desk_ids is None or r.desk_id in ctx.desk_ids
+        ]
         members = user_repo.desk_members(s)
         wls = watch_repo.list_watchlists(s)
     targets = {d.id: [(t.id, describe_target(t), t.enabled) for t in d.targets] for d in desks}
-    return request.app.state.web.render("desks.html", ctx, desks=desks, targets=targets, routes=routes,
-                                        members=members, watchlists=wls, fmt=format_duration)
+    return request.app.state.web.render(
+        "desks.html",
+        ctx,
+        desks=desks,
+        targets=targets,
+        routes=routes,
+        members=members,
+        watchlists=wls,
+        fmt=format_duration,
+    )
 
 
 @router.post("/desks")
 def desk_add(ctx: Ctx = Depends(act("operator"))):
     targets = [t for t in (ctx.form.get("targets") or "").splitlines() if t.strip()]
     with ctx.unit() as s:
-        desk = desk_actions.add_desk(s, ctx.field("name"), targets=targets, timezone=ctx.field("timezone") or "UTC",
-                                     quiet=ctx.field("quiet") or None)
+        desk = desk_actions.add_desk(
+            s,
+            ctx.field("name"),
+            targets=targets,
+            timezone=ctx.field("timezone") or "UTC",
+            quiet=ctx.field("quiet") or None,
+        )
         user_repo.audit(s, ctx.user_id, "desk.add", f"desk:{desk.id}", name=desk.name)
     ctx.flash(f"Desk {desk.name!r} added.")
     return RedirectResponse("/desks", status_code=303)
@@ -162,24 +202,47 @@ def route_set(ctx: Ctx = Depends(act("operator"))):
             value = given(name)
             if value is None:
                 return list(current)
-            return [] if value.lower() in ("all", "none") else [x.strip() for x in value.split(",") if x.strip()]
+            return (
+                []
+                if value.lower() in ("all", "none")
+                else [x.strip() for x in value.split(",") if x.strip()]
+            )
 
         throttle_text = given("throttle")
         if throttle_text is None:
-            throttle = (old.throttle_count, old.throttle_period) if old and old.throttle_count else None
+            throttle = (
+                (old.throttle_count, old.throttle_period) if old and old.throttle_count else None
+            )
         else:
             throttle = None if throttle_text.lower() == "none" else parse_throttle(throttle_text)
         max_age_text = given("max_age")
         route = desk_repo.add_route(
-            s, wl_id, desk_id, mode=ctx.field("mode") or (old.mode if old else "realtime"),
+            s,
+            wl_id,
+            desk_id,
+            mode=ctx.field("mode") or (old.mode if old else "realtime"),
             throttle=throttle,
             digest_at=given("digest_at") or (old.digest_at if old else None),
-            max_age=(_interval(max_age_text) if max_age_text else old.max_age if old else desk_repo.DEFAULT_MAX_AGE),
+            max_age=(
+                _interval(max_age_text)
+                if max_age_text
+                else old.max_age
+                if old
+                else desk_repo.DEFAULT_MAX_AGE
+            ),
             sources=listed("sources", old.source_filter if old else ()),
             languages=listed("languages", old.language_filter if old else ()),
-            spread_threshold=old.spread_threshold if old else None)
-        user_repo.audit(s, ctx.user_id, "route.set", f"route:{route.id}", mode=route.mode,
-                        throttle=route.throttle_count, max_age=route.max_age)
+            spread_threshold=old.spread_threshold if old else None,
+        )
+        user_repo.audit(
+            s,
+            ctx.user_id,
+            "route.set",
+            f"route:{route.id}",
+            mode=route.mode,
+            throttle=route.throttle_count,
+            max_age=route.max_age,
+        )
     ctx.flash("Route saved.")
     return RedirectResponse("/desks", status_code=303)
 
@@ -188,9 +251,16 @@ def route_set(ctx: Ctx = Depends(act("operator"))):
 def alerts_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     before = request.query_params.get("before")
     with ctx.unit() as s:
-        log = overview.alert_log(s, desk_ids=ctx.desk_ids, before=int(before) if before and before.isdigit() else None)
-    return request.app.state.web.render("alerts.html", ctx, log=log, describe=describe_target,
-                                        older=log[-1].id if len(log) == 50 else None)
+        log = overview.alert_log(
+            s, desk_ids=ctx.desk_ids, before=int(before) if before and before.isdigit() else None
+        )
+    return request.app.state.web.render(
+        "alerts.html",
+        ctx,
+        log=log,
+        describe=describe_target,
+        older=log[-1].id if len(log) == 50 else None,
+    )
 
 
 @router.post("/deliveries/{delivery_id}/retry")
@@ -209,14 +279,17 @@ def users_page(request: Request, ctx: Ctx = Depends(need("admin"))):
     with ctx.unit() as s:
         users = user_repo.list_users(s)
         desks = desk_repo.list_desks(s)
-    return request.app.state.web.render("users.html", ctx, users=users, desks=desks, roles=user_repo.ROLES)
+    return request.app.state.web.render(
+        "users.html", ctx, users=users, desks=desks, roles=user_repo.ROLES
+    )
 
 
 @router.post("/users")
 def user_add(ctx: Ctx = Depends(act("admin"))):
     with ctx.unit() as s:
-        user = user_repo.add_user(s, ctx.field("name"), role=ctx.field("role"),
-                                  password=ctx.form.get("password") or "")
+        user = user_repo.add_user(
+            s, ctx.field("name"), role=ctx.field("role"), password=ctx.form.get("password") or ""
+        )
         user_repo.audit(s, ctx.user_id, "user.add", f"user:{user.id}", role=user.role)
     ctx.flash("User added.")
     return RedirectResponse("/users", status_code=303)

@@ -75,7 +75,8 @@ def format_time(value: datetime | None, zone: str | None = None) -> Markup:
         if local.tzname() and local.tzname()[0] in "+-":  # a zone without an abbreviation
             label = f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]}"
         return Markup('<time datetime="{}" data-tz="{}" title="{}">{}</time>').format(
-            utc.isoformat(), zone, utc_text, label)
+            utc.isoformat(), zone, utc_text, label
+        )
     return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc_text)
 
 
@@ -86,8 +87,12 @@ def _fmt_time(context, value: datetime | None) -> Markup:
 
 
 def make_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["marks"] = sanitize_marks
     env.filters["safe_url"] = safe_url
     env.filters["t"] = _fmt_time
@@ -95,14 +100,21 @@ def make_env() -> Environment:
     return env
 
 
-def create_app(settings: Settings, store: Store, *, health: Callable[[], Response] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, store: Store, *, health: Callable[[], Response] | None = None
+) -> FastAPI:
     """The FastAPI app serving every page and the JSON API over ``store``.
 
     ``health`` answers ``/healthz`` (``monitor run --web`` passes the service's check, which
     includes its scheduler); by default it is the same check without a scheduler."""
     key = settings.web.secret_key.get_secret_value() if settings.web.secret_key else None
-    web = WebState(settings=settings, store=store, signer=SessionSigner(key), limiter=LoginLimiter(),
-                   env=make_env())
+    web = WebState(
+        settings=settings,
+        store=store,
+        signer=SessionSigner(key),
+        limiter=LoginLimiter(),
+        env=make_env(),
+    )
     app = FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -115,9 +127,15 @@ def create_app(settings: Settings, store: Store, *, health: Callable[[], Respons
         request.state.session_dirty = fresh
         response = await call_next(request)
         if request.state.session_dirty:
-            response.set_cookie(SESSION_COOKIE, web.signer.dumps(request.state.session),
-                                max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
-                                secure=settings.web.secure_cookies, path="/")
+            response.set_cookie(
+                SESSION_COOKIE,
+                web.signer.dumps(request.state.session),
+                max_age=SESSION_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=settings.web.secure_cookies,
+                path="/",
+            )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
@@ -125,8 +143,11 @@ def create_app(settings: Settings, store: Store, *, health: Callable[[], Respons
         return response
 
     def wants_json(request: Request) -> bool:
-        return request.url.path.startswith("/api/") or request.method != "GET" and \
-            request.headers.get("x-requested-with") == "fetch"
+        return (
+            request.url.path.startswith("/api/")
+            or request.method != "GET"
+            and request.headers.get("x-requested-with") == "fetch"
+        )
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
@@ -145,7 +166,9 @@ def create_app(settings: Settings, store: Store, *, health: Callable[[], Respons
         status = 404 if isinstance(exc, NotFound) else 400
         message = str(exc)
         if isinstance(exc, QuerySyntaxError):
-            message += f" (at character {exc.position}" + (f", expected {exc.expected})" if exc.expected else ")")
+            message += f" (at character {exc.position}" + (
+                f", expected {exc.expected})" if exc.expected else ")"
+            )
         if wants_json(request):
             return JSONResponse({"error": message}, status_code=status)
         if request.method != "GET" and status != 404:
@@ -169,7 +192,9 @@ def create_app(settings: Settings, store: Store, *, health: Callable[[], Respons
         name, password = ctx.field("name"), ctx.form.get("password") or ""
         ip = ctx.request.client.host if ctx.request.client else "?"
         if web.limiter.blocked(name, ip):
-            return login_form(ctx, status=429, error="Too many failed attempts; wait a few minutes.")
+            return login_form(
+                ctx, status=429, error="Too many failed attempts; wait a few minutes."
+            )
         with ctx.unit() as s:
             user = user_repo.authenticate(s, name, password)
             uid = user.id if user else None

@@ -49,15 +49,25 @@ def hit_filter(request: Request, ctx: Ctx) -> views.HitFilter:
             since = None
     state = q.get("state") if q.get("state") in user_repo.VERDICTS else None
     return views.HitFilter(
-        watchlist_id=_int(q.get("watchlist")), desk_id=_int(q.get("desk")), source_id=_int(q.get("source")),
-        term_id=_int(q.get("term")), language=(q.get("lang") or "").strip().lower() or None,
-        review_state=state, since=since, allowed=ctx.allowed,
+        watchlist_id=_int(q.get("watchlist")),
+        desk_id=_int(q.get("desk")),
+        source_id=_int(q.get("source")),
+        term_id=_int(q.get("term")),
+        language=(q.get("lang") or "").strip().lower() or None,
+        review_state=state,
+        since=since,
+        allowed=ctx.allowed,
     )
 
 
 def filter_query(request: Request, *, drop: tuple[str, ...] = ()) -> str:
-    return urlencode({k: request.query_params[k] for k in FILTER_KEYS
-                      if request.query_params.get(k) and k not in drop})
+    return urlencode(
+        {
+            k: request.query_params[k]
+            for k in FILTER_KEYS
+            if request.query_params.get(k) and k not in drop
+        }
+    )
 
 
 def page_zone(s, f: views.HitFilter) -> str | None:
@@ -74,8 +84,11 @@ def page_zone(s, f: views.HitFilter) -> str | None:
 
 
 def choices(s, ctx: Ctx) -> dict[str, list[tuple[int, str]]]:
-    return {"watchlists": views.names(s, "watchlists", ctx.allowed),
-            "desks": views.names(s, "desks", ctx.desk_ids), "sources": views.names(s, "sources")}
+    return {
+        "watchlists": views.names(s, "watchlists", ctx.allowed),
+        "desks": views.names(s, "desks", ctx.desk_ids),
+        "sources": views.names(s, "sources"),
+    }
 
 
 @router.get("/")
@@ -102,9 +115,22 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
                 terms[term.id] = term.query
             older = f"before={rows[-1].id}" if len(rows) == PAGE else None
             last_id = rows[0].id if rows and before is None else (latest if before is None else 0)
-            return web.render("feed.html", ctx, single=True, rows=rows, cards=[], users=users,
-                              q=request.query_params, choices=menus, filter_qs=filter_query(request),
-                              last_id=last_id, live=before is None, older=older, tz=zone, terms=terms)
+            return web.render(
+                "feed.html",
+                ctx,
+                single=True,
+                rows=rows,
+                cards=[],
+                users=users,
+                q=request.query_params,
+                choices=menus,
+                filter_qs=filter_query(request),
+                last_id=last_id,
+                live=before is None,
+                older=older,
+                tz=zone,
+                terms=terms,
+            )
         at, sid = request.query_params.get("at"), _int(request.query_params.get("story"))
         before = None
         if at and sid is not None:
@@ -117,9 +143,22 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     if len(cards) == CARDS:
         last = cards[-1].story
         older = urlencode({"at": last.last_seen_at.isoformat(), "story": last.id})
-    return web.render("feed.html", ctx, single=False, rows=[], cards=cards, users=users, q=request.query_params,
-                      choices=menus, filter_qs=filter_query(request), last_id=latest, live=before is None,
-                      older=older, tz=zone, terms={})
+    return web.render(
+        "feed.html",
+        ctx,
+        single=False,
+        rows=[],
+        cards=cards,
+        users=users,
+        q=request.query_params,
+        choices=menus,
+        filter_qs=filter_query(request),
+        last_id=latest,
+        live=before is None,
+        older=older,
+        tz=zone,
+        terms={},
+    )
 
 
 @router.get("/api/hits")
@@ -136,12 +175,20 @@ def feed_updates(request: Request, ctx: Ctx = Depends(need("viewer"))):
         if single:
             rows = views.feed(s, f, after=after, limit=200)
             html = web.fragment("_hit_rows.html", rows=rows, users=users, me=ctx, tz=zone)
-            return JSONResponse({"last_id": rows[0].id if rows else after, "count": len(rows), "html": html})
+            return JSONResponse(
+                {"last_id": rows[0].id if rows else after, "count": len(rows), "html": html}
+            )
         cards = story_repo.story_feed(s, f, after=after, limit=50)
     html = web.fragment("_story_cards.html", cards=cards, users=users, me=ctx, tz=zone)
     last = max((c.last_hit_id for c in cards), default=after)
-    return JSONResponse({"last_id": max(last, after), "count": len(cards), "html": html,
-                         "stories": [c.story.id for c in cards]})
+    return JSONResponse(
+        {
+            "last_id": max(last, after),
+            "count": len(cards),
+            "html": html,
+            "stories": [c.story.id for c in cards],
+        }
+    )
 
 
 def _word_diff(old: str, new: str) -> list[tuple[str, str]]:
@@ -177,12 +224,30 @@ def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
     diffs = []
     versions = page.versions
     for prev, cur in zip(versions, versions[1:]):
-        diffs.append({"version": cur.version, "edited_at": cur.edited_at, "fetched_at": cur.fetched_at,
-                      "title": _word_diff(prev.title or "", cur.title or "") if prev.title != cur.title else None,
-                      "text": _word_diff(prev.text or "", cur.text or "")})
+        diffs.append(
+            {
+                "version": cur.version,
+                "edited_at": cur.edited_at,
+                "fetched_at": cur.fetched_at,
+                "title": _word_diff(prev.title or "", cur.title or "")
+                if prev.title != cur.title
+                else None,
+                "text": _word_diff(prev.text or "", cur.text or ""),
+            }
+        )
     return request.app.state.web.render(
-        "item.html", ctx, item=item, versions=versions, diffs=diffs, hits=page.hits, story=story,
-        timeline=line, reviews=reviews, users=users, spans=spans, fwd_url=safe_url(item.fwd_url),
+        "item.html",
+        ctx,
+        item=item,
+        versions=versions,
+        diffs=diffs,
+        hits=page.hits,
+        story=story,
+        timeline=line,
+        reviews=reviews,
+        users=users,
+        spans=spans,
+        fwd_url=safe_url(item.fwd_url),
     )
 
 
@@ -195,31 +260,62 @@ def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
         if watchlist is None or (ctx.allowed is not None and watchlist not in ctx.allowed):
             raise NotFound(f"no hit {hit_id}")
         state = user_repo.review_hit(
-            s, hit_id, reviewer_id=ctx.user_id, verdict=verdict, note=ctx.field("note") or None,
-            assignee_id=int(assignee) if assignee.isdigit() else None, unassign=assignee == "none",
+            s,
+            hit_id,
+            reviewer_id=ctx.user_id,
+            verdict=verdict,
+            note=ctx.field("note") or None,
+            assignee_id=int(assignee) if assignee.isdigit() else None,
+            unassign=assignee == "none",
         )
     if ctx.request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"ok": True, "review_state": state})
     ctx.flash("Review saved.")
     back = ctx.field("back")
-    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/",
-                            status_code=303)
+    return RedirectResponse(
+        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
+    )
 
 
 # ---------------------------------------------------------------- exports
 
-EXPORT_COLUMNS = ("hit_id", "created_at", "watchlist", "term", "review_state", "source", "language",
-                  "published_at", "title", "url", "snippet", "story_id", "story_sources", "item_id")
+EXPORT_COLUMNS = (
+    "hit_id",
+    "created_at",
+    "watchlist",
+    "term",
+    "review_state",
+    "source",
+    "language",
+    "published_at",
+    "title",
+    "url",
+    "snippet",
+    "story_id",
+    "story_sources",
+    "item_id",
+)
 
 
 def _export_rows(ctx: Ctx, f: views.HitFilter) -> Iterator[dict[str, Any]]:
     with ctx.unit() as s:
         for r in views.iter_feed(s, f):
-            yield {"hit_id": r.id, "created_at": r.created_at.isoformat(), "watchlist": r.watchlist,
-                   "term": r.term_query, "review_state": r.review_state, "source": r.source,
-                   "language": r.language, "published_at": r.published_at.isoformat() if r.published_at else None,
-                   "title": r.title, "url": r.url, "snippet": r.snippet, "story_id": r.story_id,
-                   "story_sources": r.source_count, "item_id": r.item_id}
+            yield {
+                "hit_id": r.id,
+                "created_at": r.created_at.isoformat(),
+                "watchlist": r.watchlist,
+                "term": r.term_query,
+                "review_state": r.review_state,
+                "source": r.source,
+                "language": r.language,
+                "published_at": r.published_at.isoformat() if r.published_at else None,
+                "title": r.title,
+                "url": r.url,
+                "snippet": r.snippet,
+                "story_id": r.story_id,
+                "story_sources": r.source_count,
+                "item_id": r.item_id,
+            }
 
 
 def _csv_cell(value: Any) -> Any:
@@ -245,16 +341,22 @@ def export_csv(request: Request, ctx: Ctx = Depends(need("viewer"))):
                 buf.truncate()
         yield buf.getvalue()
 
-    return StreamingResponse(gen(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="hits.csv"'})
+    return StreamingResponse(
+        gen(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="hits.csv"'},
+    )
 
 
 @router.get("/export.jsonl")
 def export_jsonl(request: Request, ctx: Ctx = Depends(need("viewer"))):
     f = hit_filter(request, ctx)
     gen = (json.dumps(row, ensure_ascii=False) + "\n" for row in _export_rows(ctx, f))
-    return StreamingResponse(gen, media_type="application/x-ndjson; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="hits.jsonl"'})
+    return StreamingResponse(
+        gen,
+        media_type="application/x-ndjson; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="hits.jsonl"'},
+    )
 
 
 ATOM = "http://www.w3.org/2005/Atom"

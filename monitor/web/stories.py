@@ -39,8 +39,16 @@ def stories_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     if len(cards) == PAGE:
         last = cards[-1].story
         older = urlencode({"at": last.last_seen_at.isoformat(), "story": last.id})
-    return request.app.state.web.render("stories.html", ctx, cards=cards, choices=menus, q=request.query_params,
-                                        filter_qs=filter_query(request, drop=("view", "term")), older=older, tz=zone)
+    return request.app.state.web.render(
+        "stories.html",
+        ctx,
+        cards=cards,
+        choices=menus,
+        q=request.query_params,
+        filter_qs=filter_query(request, drop=("view", "term")),
+        older=older,
+        tz=zone,
+    )
 
 
 @router.get("/stories/{story_id}")
@@ -55,8 +63,9 @@ def story_page(story_id: int, request: Request, ctx: Ctx = Depends(need("viewer"
         line = story_repo.timeline(s, story_id)
         zone = page_zone(s, f)
         users = views.names(s, "users")
-    return request.app.state.web.render("story.html", ctx, story=story, card=card, timeline=line, tz=zone,
-                                        users=users)
+    return request.app.state.web.render(
+        "story.html", ctx, story=story, card=card, timeline=line, tz=zone, users=users
+    )
 
 
 @router.post("/stories/{story_id}/review")
@@ -70,11 +79,14 @@ def story_review(story_id: int, ctx: Ctx = Depends(act("viewer"))):
         if not ids:
             raise NotFound(f"no story {story_id}")
         for hit_id in ids:
-            user_repo.review_hit(s, hit_id, reviewer_id=ctx.user_id, verdict=verdict,
-                                 note=ctx.field("note") or None)
+            user_repo.review_hit(
+                s, hit_id, reviewer_id=ctx.user_id, verdict=verdict, note=ctx.field("note") or None
+            )
     if ctx.request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"ok": True, "review_state": verdict, "hits": len(ids)})
     ctx.flash(f"Story {story_id}: {len(ids)} hit(s) marked {verdict.replace('_', ' ')}.")
     back = ctx.field("back")
-    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else f"/stories/{story_id}",
-                            status_code=303)
+    return RedirectResponse(
+        back if back.startswith("/") and not back.startswith("//") else f"/stories/{story_id}",
+        status_code=303,
+    )

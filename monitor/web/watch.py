@@ -48,8 +48,12 @@ def watchlists_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 @router.post("/watchlists")
 def watchlist_add(ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
-        wl = watch_repo.add_watchlist(s, ctx.field("name"), desk=_desk(ctx.field("desk")),
-                                      description=ctx.field("description") or None)
+        wl = watch_repo.add_watchlist(
+            s,
+            ctx.field("name"),
+            desk=_desk(ctx.field("desk")),
+            description=ctx.field("description") or None,
+        )
         user_repo.audit(s, ctx.user_id, "watchlist.add", f"watchlist:{wl.id}", name=wl.name)
     return RedirectResponse(f"/watchlists/{wl.id}", status_code=303)
 
@@ -63,8 +67,9 @@ def watchlist_page(wl_id: int, request: Request, ctx: Ctx = Depends(need("viewer
         desks = desk_repo.list_desks(s)
     base = str(request.base_url).rstrip("/")
     atom_url = f"{base}/atom/{wl.atom_token}" if wl.atom_token and ctx.can("operator") else None
-    return request.app.state.web.render("watchlist.html", ctx, wl=wl, terms=terms, stats=stats, desks=desks,
-                                        atom_url=atom_url)
+    return request.app.state.web.render(
+        "watchlist.html", ctx, wl=wl, terms=terms, stats=stats, desks=desks, atom_url=atom_url
+    )
 
 
 @router.post("/watchlists/{wl_id}")
@@ -78,8 +83,12 @@ def watchlist_edit(wl_id: int, ctx: Ctx = Depends(act("operator"))):
         elif what in ("enable", "disable"):
             watch_repo.update_watchlist(s, wl.id, enabled=what == "enable")
         else:
-            watch_repo.update_watchlist(s, wl.id, description=ctx.field("description") or None,
-                                        desk=_desk(ctx.field("desk")))
+            watch_repo.update_watchlist(
+                s,
+                wl.id,
+                description=ctx.field("description") or None,
+                desk=_desk(ctx.field("desk")),
+            )
         user_repo.audit(s, ctx.user_id, f"watchlist.{what or 'edit'}", f"watchlist:{wl.id}")
     ctx.flash("Watchlist updated.")
     return RedirectResponse(f"/watchlists/{wl_id}", status_code=303)
@@ -89,8 +98,14 @@ def watchlist_edit(wl_id: int, ctx: Ctx = Depends(act("operator"))):
 def term_add(wl_id: int, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
         wl = _see(ctx, s, wl_id)
-        term = watch_repo.add_term(s, wl.id, ctx.field("query"), validate=term_actions.validator(s, _settings(ctx)),
-                                   label=ctx.field("label") or None, user_id=ctx.user_id)
+        term = watch_repo.add_term(
+            s,
+            wl.id,
+            ctx.field("query"),
+            validate=term_actions.validator(s, _settings(ctx)),
+            label=ctx.field("label") or None,
+            user_id=ctx.user_id,
+        )
         user_repo.audit(s, ctx.user_id, "term.add", f"term:{term.id}", query=term.query)
     ctx.flash(f"Term {term.id} added.")
     return RedirectResponse(f"/terms/{term.id}", status_code=303)
@@ -102,10 +117,13 @@ def term_page(term_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
         term = watch_repo.get_term(s, term_id)
         wl = _see(ctx, s, term.watchlist_id)
         history = watch_repo.term_versions(s, term.id)
-        stats = views.term_stats(s, [term.id]).get(term.id, {"hits": 0, "relevant": 0, "reviewed": 0})
+        stats = views.term_stats(s, [term.id]).get(
+            term.id, {"hits": 0, "relevant": 0, "reviewed": 0}
+        )
         names = user_repo.user_names(s)
-    return request.app.state.web.render("term.html", ctx, term=term, wl=wl, history=history, stats=stats,
-                                        names=names)
+    return request.app.state.web.render(
+        "term.html", ctx, term=term, wl=wl, history=history, stats=stats, names=names
+    )
 
 
 @router.post("/terms/{term_id}")
@@ -119,10 +137,23 @@ def term_edit(term_id: int, ctx: Ctx = Depends(act("operator"))):
         query = ctx.field("query") if action == "save" else None
         if action == "save" and not query:
             raise InvalidInput("a watch term needs a query")
-        extra = {"label": ctx.field("label") or None} if action == "save" and ctx.form.get("label") is not None else {}
-        term = watch_repo.edit_term(s, term.id, query=query, enabled=enabled,
-                                    validate=term_actions.validator(s, _settings(ctx)), user_id=ctx.user_id, **extra)
-        user_repo.audit(s, ctx.user_id, f"term.{action or 'edit'}", f"term:{term.id}", version=term.version)
+        extra = (
+            {"label": ctx.field("label") or None}
+            if action == "save" and ctx.form.get("label") is not None
+            else {}
+        )
+        term = watch_repo.edit_term(
+            s,
+            term.id,
+            query=query,
+            enabled=enabled,
+            validate=term_actions.validator(s, _settings(ctx)),
+            user_id=ctx.user_id,
+            **extra,
+        )
+        user_repo.audit(
+            s, ctx.user_id, f"term.{action or 'edit'}", f"term:{term.id}", version=term.version
+        )
     ctx.flash(f"Term saved (version {term.version}).")
     return RedirectResponse(f"/terms/{term_id}", status_code=303)
 
@@ -134,7 +165,9 @@ def term_edit(term_id: int, ctx: Ctx = Depends(act("operator"))):
 def api_validate(ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
         aliases = watch_repo.alias_map(s)
-    return JSONResponse(term_actions.check_result(ctx.field("query"), aliases, _settings(ctx).match))
+    return JSONResponse(
+        term_actions.check_result(ctx.field("query"), aliases, _settings(ctx).match)
+    )
 
 
 @router.post("/api/test")
@@ -146,9 +179,16 @@ def api_test(ctx: Ctx = Depends(act("operator"))):
     check = term_actions.check_result(query, aliases, web.settings.match)
     if not check["ok"]:
         return JSONResponse(check)
-    hits = term_actions.test_text(query, aliases, title=ctx.field("title"), text=ctx.form.get("text") or "",
-                                  min_prefix=web.settings.match.min_prefix)
-    return JSONResponse({"ok": True, "count": len(hits), "html": web.fragment("_test_result.html", hits=hits)})
+    hits = term_actions.test_text(
+        query,
+        aliases,
+        title=ctx.field("title"),
+        text=ctx.form.get("text") or "",
+        min_prefix=web.settings.match.min_prefix,
+    )
+    return JSONResponse(
+        {"ok": True, "count": len(hits), "html": web.fragment("_test_result.html", hits=hits)}
+    )
 
 
 @router.post("/api/backtest")
@@ -176,14 +216,31 @@ def api_backtest(ctx: Ctx = Depends(act("operator"))):
                 _see(ctx, s, term.watchlist_id)
                 saved = term.query
         try:
-            result = backtest(s, query, aliases=aliases, saved=saved,
-                              since=utcnow() - timedelta(days=days) if days else None,
-                              min_prefix=web.settings.match.min_prefix)
+            result = backtest(
+                s,
+                query,
+                aliases=aliases,
+                saved=saved,
+                since=utcnow() - timedelta(days=days) if days else None,
+                min_prefix=web.settings.match.min_prefix,
+            )
         except QuerySyntaxError as exc:  # the saved query no longer parses (aliases changed)
-            return JSONResponse({"ok": False, "message": str(exc), "position": exc.position,
-                                 "expected": exc.expected})
-    return JSONResponse({"ok": True, "new": result.new_total, "saved": result.saved_total,
-                         "html": web.fragment("_backtest.html", r=result, saved=saved, days=days)})
+            return JSONResponse(
+                {
+                    "ok": False,
+                    "message": str(exc),
+                    "position": exc.position,
+                    "expected": exc.expected,
+                }
+            )
+    return JSONResponse(
+        {
+            "ok": True,
+            "new": result.new_total,
+            "saved": result.saved_total,
+            "html": web.fragment("_backtest.html", r=result, saved=saved, days=days),
+        }
+    )
 
 
 # ---------------------------------------------------------------- alias sets
@@ -200,8 +257,9 @@ def aliases_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 def alias_set(ctx: Ctx = Depends(act("operator"))):
     members = [m for m in (ctx.form.get("members") or "").splitlines() if m.strip()]
     with ctx.unit() as s:
-        alias = watch_repo.set_alias_set(s, ctx.field("name"), members,
-                                         check=term_actions.query_check(_settings(ctx)))
+        alias = watch_repo.set_alias_set(
+            s, ctx.field("name"), members, check=term_actions.query_check(_settings(ctx))
+        )
         user_repo.audit(s, ctx.user_id, "alias.set", f"alias:{alias}", members=len(members))
     ctx.flash(f"Alias set @{alias} saved.")
     return RedirectResponse("/aliases", status_code=303)

@@ -36,8 +36,8 @@ EXPORT = ROOT / "tests" / "sources" / "tg_fixtures" / "export" / "result.json"
 def readme_commands() -> list[list[str]]:
     """The commands of the "Using it" section, in order, as argument lists (without `monitor`)."""
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text[text.index("## Using it"):]
-    section = section[:section.index("\n## ", 3)]
+    section = text[text.index("## Using it") :]
+    section = section[: section.index("\n## ", 3)]
     commands = []
     for block in re.findall(r"```sh\n(.*?)```", section, re.S):
         for line in block.splitlines():
@@ -80,7 +80,9 @@ def world(tmp_path, monkeypatch):
             '<?xml version="1.0"?><opml version="2.0"><head><title>feeds</title></head><body>'
             f'<outline type="rss" text="Ukr-Novyny" xmlUrl="{server.url}/feeds/ukr-news.atom"/>'
             f'<outline type="rss" text="Hanbando" xmlUrl="{server.url}/feeds/hanbando.json"/>'
-            "</body></opml>", encoding="utf-8")
+            "</body></opml>",
+            encoding="utf-8",
+        )
         yield {"server": server, "export": export, "tmp": tmp_path}
 
 
@@ -154,7 +156,10 @@ def test_the_readme_using_it_section_top_to_bottom(fresh_db_url, world, capsys, 
             assert code == 0
             desk = jsonl("desk", "list")[0]
             assert (desk["name"], desk["timezone"]) == ("kyiv", "Europe/Kyiv")
-            assert [t.split(" ", 1)[1] for t in desk["targets"]] == ["env:KYIV_TELEGRAM_URL", "env:KYIV_SLACK_URL"]
+            assert [t.split(" ", 1)[1] for t in desk["targets"]] == [
+                "env:KYIV_TELEGRAM_URL",
+                "env:KYIV_SLACK_URL",
+            ]
         elif key == "watchlist add":
             assert code == 0 and jsonl("route", "list")[0]["desk"] == "kyiv"
         elif key == "alias set":
@@ -171,7 +176,10 @@ def test_the_readme_using_it_section_top_to_bottom(fresh_db_url, world, capsys, 
         elif args == ["collect"]:
             assert code == 0 and "hits:" in out
             assert jsonl("hits"), "the README's term matched nothing in the collected posts"
-            assert sources()["@frontline_ru"]["errors"] == 0 and sources()["@some_channel"]["errors"] == 1
+            assert (
+                sources()["@frontline_ru"]["errors"] == 0
+                and sources()["@some_channel"]["errors"] == 1
+            )
         elif args[:1] == ["run"]:
             assert code == 0, err
         elif args[:1] in (["items"], ["hits"]):
@@ -215,9 +223,9 @@ def test_the_readme_using_it_section_top_to_bottom(fresh_db_url, world, capsys, 
         if args[:1] == ["run"]:
             code, out, err = serve(args, fresh_db_url, server)
         elif args[:1] == ["export-config"] and ">" in args:
-            code, out, err = run(args[:args.index(">")])
+            code, out, err = run(args[: args.index(">")])
             Path(args[args.index(">") + 1]).write_text(out, encoding="utf-8")
-            args = args[:args.index(">")]
+            args = args[: args.index(">")]
         elif args[:2] in (["user", "add"], ["user", "password"]):
             code, out, err = run(args, stdin="a long password\n")
         else:
@@ -231,8 +239,14 @@ def serve(args: list[str], db_url: str, server: DemoServer) -> tuple[int, str, s
     port = free_port()
     args = [str(port) if a == "9108" else a for a in args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "--db", db_url, *args, "--tick", "0.5"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--db", db_url, *args, "--tick", "0.5"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         health = None
@@ -244,7 +258,9 @@ def serve(args: list[str], db_url: str, server: DemoServer) -> tuple[int, str, s
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        assert health is not None and health.status_code == 200, proc.stderr.read() if proc.poll() else health
+        assert health is not None and health.status_code == 200, (
+            proc.stderr.read() if proc.poll() else health
+        )
         assert health.json()["status"] == "ok" and health.json()["last_scan"]
         assert httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200
         assert "monitor_fetches_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text

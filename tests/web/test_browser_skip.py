@@ -14,9 +14,24 @@ ROOT = Path(__file__).resolve().parents[2]
 def _pytest(env_extra: dict[str, str]) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "CI"}
     env.update(env_extra, MONITOR_TEST_CHROMIUM="/nonexistent/chromium")
-    return subprocess.run([sys.executable, "-m", "pytest", "tests/web/test_browser.py", "--backend", "sqlite",
-                           "-q", "-p", "no:cacheprovider"], capture_output=True, text=True, cwd=ROOT, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/web/test_browser.py",
+            "--backend",
+            "sqlite",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_without_chromium_the_browser_tests_skip_with_one_line():
@@ -25,8 +40,10 @@ def test_without_chromium_the_browser_tests_skip_with_one_line():
     # passes with the rest
     assert result.returncode == 5, result.stdout + result.stderr
     skipped = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
-    assert skipped == ["SKIPPED 3 browser test(s) skipped: Chromium not found at /nonexistent/chromium "
-                       "(apt-get install chromium)"], result.stdout
+    assert skipped == [
+        "SKIPPED 3 browser test(s) skipped: Chromium not found at /nonexistent/chromium "
+        "(apt-get install chromium)"
+    ], result.stdout
     assert "3 deselected" in result.stdout and "error" not in result.stdout.lower()
 
 

@@ -26,41 +26,69 @@ from tests.web.test_browser import login, pwned, shot
 pytestmark = pytest.mark.browser
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 DESK_ZONE = "Europe/Kyiv"
-POST = ("A powerful blast hit the grain terminal in the port of Izmail overnight, the regional "
-        "administration said; firefighters worked until morning and the damage is being assessed.")
-REPOST = POST.replace("firefighters worked until morning", "firefighters were working until the morning")
+POST = (
+    "A powerful blast hit the grain terminal in the port of Izmail overnight, the regional "
+    "administration said; firefighters worked until morning and the damage is being assessed."
+)
+REPOST = POST.replace(
+    "firefighters worked until morning", "firefighters were working until the morning"
+)
 
 
 @pytest.fixture
 def story(store, ids):
     """Three items through the pipeline: the post, its forward, a near-duplicate repost."""
     with store.unit() as s:
-        chan_a = source_repo.add_source(s, type="telegram-web", locator="izmail_news", name="t.me/izmail_news").id
-        chan_b = source_repo.add_source(s, type="telegram-web", locator="odesa_live", name="t.me/odesa_live").id
+        chan_a = source_repo.add_source(
+            s, type="telegram-web", locator="izmail_news", name="t.me/izmail_news"
+        ).id
+        chan_b = source_repo.add_source(
+            s, type="telegram-web", locator="odesa_live", name="t.me/odesa_live"
+        ).id
         desk_repo.update_desk(s, "news", timezone=DESK_ZONE)
     pipeline = Pipeline(store, Settings(database_url=store.url), alerts_hook=False)
 
     def post(source_id: int, channel: str, eid: str, text: str, minutes: int, **kw) -> None:
-        value = Item(external_id=eid, fetched_at=NOW, published_at=NOW - timedelta(minutes=minutes), text=text,
-                     url=f"https://t.me/{channel}/{eid}", channel_username=channel, **kw)
+        value = Item(
+            external_id=eid,
+            fetched_at=NOW,
+            published_at=NOW - timedelta(minutes=minutes),
+            text=text,
+            url=f"https://t.me/{channel}/{eid}",
+            channel_username=channel,
+            **kw,
+        )
         assert pipeline.ingest(source_id, Batch(items=[value])).hits == 1
 
     post(chan_a, "izmail_news", "77", POST, 90, channel_id=111)
-    post(chan_b, "odesa_live", "5", POST, 80, channel_id=222,
-         forward=Forward(origin_channel_id=111, origin_post_id=77))
+    post(
+        chan_b,
+        "odesa_live",
+        "5",
+        POST,
+        80,
+        channel_id=222,
+        forward=Forward(origin_channel_id=111, origin_post_id=77),
+    )
     post(chan_b, "odesa_live", "6", REPOST, 70, channel_id=222)
     with store.unit() as s:
-        rows = s.execute(select(ItemRow.external_id, ItemRow.story_id, ItemRow.dedup_kind)
-                         .where(ItemRow.source_id.in_((chan_a, chan_b)))).all()
+        rows = s.execute(
+            select(ItemRow.external_id, ItemRow.story_id, ItemRow.dedup_kind).where(
+                ItemRow.source_id.in_((chan_a, chan_b))
+            )
+        ).all()
     kinds = {eid: kind for eid, _, kind in rows}
     assert len({sid for _, sid, _ in rows}) == 1, rows  # the pipeline folded them into one story
     assert kinds == {"77": "new", "5": "forward", "6": "near"}
     return rows[0][1]
 
 
-def test_a_forward_and_a_near_duplicate_are_one_card_and_one_timeline(browser, live_server, ids, story, backend):
-    context = browser.new_context(base_url=live_server, timezone_id="Asia/Seoul",
-                                  viewport={"width": 1280, "height": 900})
+def test_a_forward_and_a_near_duplicate_are_one_card_and_one_timeline(
+    browser, live_server, ids, story, backend
+):
+    context = browser.new_context(
+        base_url=live_server, timezone_id="Asia/Seoul", viewport={"width": 1280, "height": 900}
+    )
     try:
         page = context.new_page()
         errors: list[str] = []
@@ -74,13 +102,18 @@ def test_a_forward_and_a_near_duplicate_are_one_card_and_one_timeline(browser, l
         assert page.locator("article.hit").count() == 0
         assert card.locator(".spread").inner_text() == "2 sources"
         assert "t.me/izmail_news" in card.locator(".first").inner_text()
-        assert card.locator(".meta code.term").count() == 1  # the term once, though it hit three items
+        assert (
+            card.locator(".meta code.term").count() == 1
+        )  # the term once, though it hit three items
         assert card.locator("mark").count() >= 1
         card.locator("summary").click()
         items = card.locator("li.story-item")
         assert items.count() == 3
         assert [items.nth(i).locator(".how").inner_text() for i in range(3)] == [
-            "first seen", "forward", "near-duplicate"]
+            "first seen",
+            "forward",
+            "near-duplicate",
+        ]
         assert items.nth(2).locator(".item-snippet mark").count() >= 1  # each item has its snippet
         shot(page, "feed-stories", backend)
 
@@ -89,14 +122,21 @@ def test_a_forward_and_a_near_duplicate_are_one_card_and_one_timeline(browser, l
         line = page.locator("#timeline li")
         assert line.count() == 3
         assert [line.nth(i).locator(".src").inner_text() for i in range(3)] == [
-            "t.me/izmail_news", "t.me/odesa_live", "t.me/odesa_live"]
+            "t.me/izmail_news",
+            "t.me/odesa_live",
+            "t.me/odesa_live",
+        ]
         assert "first seen" in line.nth(0).inner_text()
-        assert "forward" in line.nth(1).inner_text() and "near-duplicate" in line.nth(2).inner_text()
+        assert (
+            "forward" in line.nth(1).inner_text() and "near-duplicate" in line.nth(2).inner_text()
+        )
         stamp = line.nth(0).locator("time")
         utc = datetime.fromisoformat(stamp.get_attribute("datetime"))
         assert utc == NOW - timedelta(minutes=90)
         local = utc.astimezone(ZoneInfo(DESK_ZONE))
-        assert stamp.inner_text() == f"{local:%Y-%m-%d %H:%M} {local.tzname()}"  # the desk's, not Seoul's
+        assert (
+            stamp.inner_text() == f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+        )  # the desk's, not Seoul's
         assert stamp.get_attribute("title") == utc.strftime("%Y-%m-%d %H:%M UTC")
         assert "Europe/Kyiv" in page.locator("#page-zone").inner_text()
         shot(page, "story-timeline", backend)
@@ -104,7 +144,9 @@ def test_a_forward_and_a_near_duplicate_are_one_card_and_one_timeline(browser, l
         # The desk's feed shows its times in the desk's zone too; unfiltered, in the browser's.
         page.goto(f"/?desk={ids['news']}")
         first = page.locator(f"#story-{story} .first time")
-        assert first.get_attribute("data-tz") == DESK_ZONE and first.inner_text().endswith(local.tzname())
+        assert first.get_attribute("data-tz") == DESK_ZONE and first.inner_text().endswith(
+            local.tzname()
+        )
         page.goto("/")
         first = page.locator(f"#story-{story} .first time")
         first.wait_for()
