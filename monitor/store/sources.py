@@ -55,19 +55,6 @@ def find_source(s: Session, *, type: str, locator: str) -> SourceRow | None:
     return s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator))
 
 
-def list_sources(
-    s: Session, *, type: str | None = None, since: datetime | None = None, limit: int | None = None
-) -> Sequence[SourceRow]:
-    q = select(SourceRow).order_by(SourceRow.name)
-    if type:
-        q = q.where(SourceRow.type == type)
-    if since:
-        q = q.where(SourceRow.created_at >= since)
-    if limit:
-        q = q.limit(limit)
-    return s.scalars(q).all()
-
-
 def remove_source(s: Session, name: str) -> None:
     s.delete(get_source(s, name))
     s.flush()
