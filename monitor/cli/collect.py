@@ -21,12 +21,14 @@ from monitor.cli.common import (
     Format,
     emit,
     fail,
+    lazy_module,
     parse_since,
     state,
     utc,
 )
 from monitor.errors import InvalidInput, NotFound
-from monitor.store import overview
+
+overview = lazy_module("monitor.store.overview")
 
 import_app = typer.Typer(
     help="Import posts from files (Telegram Desktop exports).", no_args_is_help=True

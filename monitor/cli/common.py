@@ -4,19 +4,47 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import io
 import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Iterable, Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import typer
 
 from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
-from monitor.settings import Settings, load_settings
-from monitor.store.db import DatabaseError, Session, Store, database_message
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.settings import Settings
+    from monitor.store.db import Session, Store
+
+
+def lazy_module(name: str) -> ModuleType:
+    """``name``, imported when one of its attributes is first used (importlib's LazyLoader).
+
+    Why: every command module imports the store and the settings at the top, but `monitor
+    --help` and shell completion need neither; loading SQLAlchemy and pydantic eagerly cost them
+    a third of their start-up time."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as an ordinary import would: `from monitor.store import views` finds it
+        setattr(sys.modules[parent], child, module)
+    return module
+
+
+_db = lazy_module("monitor.store.db")
+_settings = lazy_module("monitor.settings")
 
 
 class Format(str, Enum):
@@ -36,13 +64,13 @@ class AppState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.config, database_url=self.db)
+            self._settings = _settings.load_settings(self.config, database_url=self.db)
         return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.settings.db_url)
+            self._store = _db.Store(self.settings.db_url)
         return self._store
 
     @contextlib.contextmanager
@@ -200,7 +228,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except _click_errors() as exc:  # usage errors: unknown option, bad value, missing argument
         exc.show()
         return exc.exit_code
-    except DatabaseError as exc:
-        typer.echo(f"error: {database_message(exc)}", err=True)
+    except _db.DatabaseError as exc:
+        typer.echo(f"error: {_db.database_message(exc)}", err=True)
         return 1
     return 0

@@ -8,10 +8,11 @@ from typing import List, Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, parse_since, state
+from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, lazy_module, parse_since, state
 from monitor.durations import format_duration, parse_duration, parse_throttle
-from monitor.store import desks as desk_repo
-from monitor.store import overview
+
+desk_repo = lazy_module("monitor.store.desks")
+overview = lazy_module("monitor.store.overview")
 
 desk_app = typer.Typer(help="Desks and their delivery targets.", no_args_is_help=True)
 route_app = typer.Typer(

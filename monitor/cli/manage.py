@@ -9,9 +9,10 @@ from typing import List, Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, parse_since, state
+from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, lazy_module, parse_since, state
 from monitor.errors import InvalidInput
-from monitor.store import watch as watch_repo
+
+watch_repo = lazy_module("monitor.store.watch")
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(

@@ -9,10 +9,21 @@ from typing import Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import FORMAT, LIMIT, OLDEST, SINCE, Format, emit, parse_since, state
+from monitor.cli.common import (
+    FORMAT,
+    LIMIT,
+    OLDEST,
+    SINCE,
+    Format,
+    emit,
+    lazy_module,
+    parse_since,
+    state,
+)
 from monitor.cli.manage import term_app
 from monitor.errors import InvalidInput, QuerySyntaxError
-from monitor.store import overview
+
+overview = lazy_module("monitor.store.overview")
 
 
 def _aliases(ctx: typer.Context) -> dict:

@@ -7,11 +7,12 @@ from typing import List, Optional
 
 import typer
 
-from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, parse_since, state
+from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, lazy_module, parse_since, state
 from monitor.cli.manage import source_app
 from monitor.durations import format_duration, parse_duration
 from monitor.errors import InvalidInput
-from monitor.store import overview
+
+overview = lazy_module("monitor.store.overview")
 
 
 def _option_pairs(pairs: list[str] | None) -> dict:

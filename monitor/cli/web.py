@@ -9,9 +9,10 @@ from typing import Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import FORMAT, Format, emit, state
+from monitor.cli.common import FORMAT, Format, emit, lazy_module, state
 from monitor.errors import InvalidInput
-from monitor.store import users as user_repo
+
+user_repo = lazy_module("monitor.store.users")
 
 user_app = typer.Typer(help="Web users: viewer, operator or admin.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
