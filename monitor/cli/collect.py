@@ -177,6 +177,7 @@ def _story_row(story, line) -> dict:
                 "url": e.url,
                 "published_at": e.seen_at,
                 "how": e.how,
+                "joined": e.joined,
             }
             for e in line
         ],
@@ -250,6 +251,7 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
                     "published_at": e.published_at,
                     "fetched_at": e.fetched_at,
                     "how": e.how,
+                    "joined": e.joined,
                     "language": e.language,
                 }
                 for e in line
@@ -266,6 +268,7 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
                 "published_at",
                 "fetched_at",
                 "how",
+                "joined",
                 "language",
             ],
         )
@@ -276,7 +279,7 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
         f"{story.source_count} source(s), {story.item_count} item(s)"
     )
     for e in line:
-        typer.echo(f"  {utc(e.seen_at)}  {e.source:<24} {e.url or e.external_id}  [{e.how}]")
+        typer.echo(f"  {utc(e.seen_at)}  {e.source:<24} {e.url or e.external_id}  [{e.joined}]")
 
 
 @app.command("import-opml")

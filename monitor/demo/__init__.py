@@ -170,7 +170,7 @@ def _show(store: Store, echo) -> None:
             f"{story.source_count} source(s)"
         )
         for e in lines.get(story.id, []):
-            echo(f"      {e.seen_at:%H:%M}Z  {e.source:<18} {e.url}  [{e.how}]")
+            echo(f"      {e.seen_at:%H:%M}Z  {e.source:<18} {e.url}  [{e.joined}]")
     echo(f"\n{total} stories in all")
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from monitor.store.models import HitRow, ItemRow, SourceRow, StoryRow, WatchlistRow
-from monitor.store.records import HitEntry, StoryRecord, TimelineEntry
+from monitor.store.records import HitEntry, StoryRecord, TimelineEntry, joined_words
 from monitor.store.views import HitFilter, _entry, _hit_select, filter_watchlists, hit_conditions
 
 TIMELINE_CAP = 200  # items listed per story (a story of thousands of copies lists its first ones)
@@ -176,6 +176,11 @@ def _timeline_select():
         ItemRow.dedup_kind.label("how"),
         ItemRow.channel_username,
         ItemRow.fwd_from_name,
+        or_(
+            ItemRow.fwd_channel_id.is_not(None),
+            ItemRow.fwd_from_name.is_not(None),
+            ItemRow.fwd_url.is_not(None),
+        ).label("forwarded"),
         ItemRow.story_id,
     ).join(SourceRow, SourceRow.id == ItemRow.source_id)
 
@@ -197,6 +202,8 @@ def timelines(
         data = row._asdict()
         line = out.setdefault(data.pop("story_id"), [])
         if len(line) < cap:
+            data["forwarded"] = bool(data["forwarded"])
+            data["joined"] = joined_words(data["how"], first=not line, forwarded=data["forwarded"])
             line.append(TimelineEntry(**data))
     return out
 

@@ -224,8 +224,14 @@ class StoryRecord:
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
-    """One item of a story, in the order the story spread; ``how`` is how it joined (the item's
-    ``dedup_kind``: ``new`` for the first, ``forward``, ``url``, ``text``, ``near`` ...)."""
+    """One item of a story, in the order the story spread.
+
+    ``how`` is the item's ``dedup_kind`` as stored: how it joined the story *when it was
+    collected* (``new`` for the first one collected, ``forward``, ``tg``, ``url``, ``text``,
+    ``near``). ``joined`` says it in words relative to the timeline's order: the first entry is
+    "first seen", and a copy collected before an earlier original (sources are collected
+    concurrently, archives imported late) is named for what it is (a forward) rather than "new".
+    """
 
     item_id: int
     source: str
@@ -240,10 +246,30 @@ class TimelineEntry:
     how: str | None
     channel_username: str | None
     fwd_from_name: str | None
+    forwarded: bool = False  # the item carries a forward header
+    joined: str = ""
 
     @property
     def seen_at(self) -> datetime:
         return self.published_at or self.fetched_at
+
+
+JOINED = {
+    "forward": "forward",
+    "tg": "same post",
+    "url": "same URL",
+    "text": "same text",
+    "near": "near-duplicate",
+}
+
+
+def joined_words(how: str | None, *, first: bool, forwarded: bool) -> str:
+    """How an item joined its story, in the words the timeline shows."""
+    if first:
+        return "first seen"
+    if forwarded and how in (None, "new", "tg", "forward"):
+        return "forward"
+    return JOINED.get(how or "", "first collected" if how == "new" else (how or "joined"))
 
 
 @dataclass(frozen=True, slots=True)
