@@ -76,9 +76,16 @@ def add_source(
 
     cls = source_class(type)
     locator = cls.check_locator(locator)
-    name = (name or "").strip() or cls.default_name(locator)
+    given = (name or "").strip()
+    name = given or cls.default_name(locator)
+    if not given and overview.source_exists(s, name):
+        # the same channel as another type (telegram-web and Telethon): a default of its own
+        name = f"{name} ({type})"
     if unique_locator is None:
         unique_locator = type != "telegram-export"
+    if unique_locator and (clash := overview.source_by_locator(s, type, locator)) is not None:
+        # the same feed or channel again: say so, whatever name it was given
+        raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
     row = source_repo.add_source(
         s,
         type=type,

@@ -51,6 +51,10 @@ def source_records(
     return [freeze(SourceRecord, row) for row in s.scalars(q)]
 
 
+def source_exists(s: Session, name: str) -> bool:
+    return s.scalar(select(SourceRow.id).where(SourceRow.name == name)) is not None
+
+
 def source_by_locator(s: Session, type: str, locator: str) -> SourceRecord | None:
     row = s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator))
     return freeze(SourceRecord, row) if row else None

@@ -347,3 +347,12 @@ def test_alerts_list_is_a_command(cli):
     cli("desk", "add", "kyiv")
     assert cli("alerts", "list")[0] == 0 and cli("alerts")[0] == 0
     assert cli("alerts", "list", "--desk", "nosuch")[0] == 1
+
+
+def test_the_same_channel_as_two_types_and_the_same_feed_twice(cli):
+    assert cli("source", "add", "telegram-web", "@some_channel")[0] == 0
+    code, out, _ = cli("source", "add", "telegram", "https://t.me/some_channel")
+    assert code == 0 and "'@some_channel (telegram)'" in out  # a default name of its own
+    cli("source", "add", "rss", "https://a.example/f.xml")
+    code, _, err = cli("source", "add", "rss", "https://a.example/f.xml", "--name", "again")
+    assert code == 1 and "already exists as 'a.example/f.xml'" in err
