@@ -194,12 +194,13 @@ def main() -> None:
             if who == "viewer" and page.startswith(("/items", "/watchlists", "/terms")):
                 continue
             print(f"    {label:<28} {timed(client, page, args.repeat):8.1f}")
-    from monitor.web import backtest as bt
+    from monitor.actions.backtest import backtest
 
     for query, days in (("детонация OR танкер", None), ('"взрыв порт" AND министр', 30)):
         with store.unit() as s:
             t = time.perf_counter()
-            r = bt.backtest(s, query, {}, saved=None, days=days, max_scan=200_000)
+            since = datetime.now(timezone.utc) - timedelta(days=days) if days else None
+            r = backtest(s, query, aliases={}, since=since, max_scan=200_000)
             elapsed = time.perf_counter() - t
         window = f"last {days} days" if days else "all history"
         print(f"\nbacktest {query!r} over {window}: {elapsed * 1000:.0f} ms — {r.scanned:,} candidates from the "

@@ -1,4 +1,10 @@
-"""Human durations for the CLI and config: ``90s``, ``15m``, ``48h``, ``7d``, ``2w``, ``none``."""
+"""Human durations for the CLI, the web and config files: ``90s``, ``15m``, ``48h``, ``7d``, ``2w``,
+``1h30m``, ``none``.
+
+On the command line and in the web a duration needs its unit: ``--interval 15`` is refused with a
+message naming the units (it could mean seconds or minutes). In TOML files a bare number is
+seconds, as the example config documents (:func:`duration_value`).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +16,22 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+)\s*([smhdw])")
 
 
-def parse_duration(text: str, *, allow_none: bool = False) -> int | None:
-    """Seconds in ``text`` (``1h30m`` works); ``none``/``off`` gives None when allowed."""
+UNITS_HELP = "s, m, h, d or w (e.g. 90s, 15m, 48h, 7d)"
+
+
+def parse_duration(
+    text: str, *, allow_none: bool = False, bare_seconds: bool = False
+) -> int | None:
+    """Seconds in ``text`` (``1h30m`` works); ``none``/``off`` gives None when allowed.
+
+    A bare number is refused unless ``bare_seconds`` (config files), where it is seconds."""
     value = text.strip().lower()
     if allow_none and value in ("none", "off", "never"):
         return None
     if value.isdigit():
-        return int(value)
+        if bare_seconds:
+            return int(value)
+        raise InvalidInput(f"duration {text!r} needs a unit: {UNITS_HELP}")
     pos, total = 0, 0
     for m in _PART.finditer(value):
         if m.start() != pos:
@@ -25,8 +40,24 @@ def parse_duration(text: str, *, allow_none: bool = False) -> int | None:
         pos = m.end()
     if pos != len(value) or not value:
         extra = " or 'none'" if allow_none else ""
-        raise InvalidInput(f"duration {text!r}: expected a number with s/m/h/d/w such as 48h{extra}")
+        raise InvalidInput(f"duration {text!r}: expected a number with a unit, {UNITS_HELP}{extra}")
     return total
+
+
+def duration_value(
+    value: object, *, allow_none: bool = False, where: str = "duration"
+) -> int | None:
+    """A duration from a config file: an integer is seconds, a string is parsed (a bare number
+    in a string is seconds too)."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"{where}: expected a duration such as 15m or a number of seconds")
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidInput(f"{where}: a duration cannot be negative")
+        return value
+    if isinstance(value, str):
+        return parse_duration(value, allow_none=allow_none, bare_seconds=True)
+    raise InvalidInput(f"{where}: expected a duration such as 15m or a number of seconds")
 
 
 def format_duration(seconds: int | None) -> str:

@@ -55,8 +55,11 @@ class FetchSettings(_Section):
     user_agent: str = "monitor/0.1 (+https://github.com/monitor-osint/monitor)"
     concurrency: int = Field(20, ge=1)
     per_host_concurrency: int = Field(2, ge=1)
-    min_interval: int = Field(300, ge=1, description="adaptive interval floor, seconds")
-    max_interval: int = Field(86400, ge=1, description="adaptive interval ceiling, seconds")
+    min_interval: int = Field(300, ge=1, description="adaptive interval floor, seconds; a pinned "
+                              "interval below it needs --force")
+    # A desk needs news within hours: a quiet feed is still looked at every 2 h (a reader's 24 h
+    # would leave every quiet source a day behind).
+    max_interval: int = Field(7200, ge=1, description="adaptive interval ceiling, seconds")
     default_interval: int = Field(3600, ge=1)
     error_limit: int = Field(10, ge=1, description="consecutive errors after which polling stops")
     max_clock_skew: int = Field(600, ge=0, description="future dates beyond this are implausible")
@@ -153,6 +156,21 @@ class DedupSettings(_Section):
     similarity: float = Field(0.75, gt=0, le=1, description="Jaccard needed to confirm a near-duplicate")
 
 
+def _duration_setting(value: Any, *, allow_none: bool) -> Any:
+    """A duration setting: a number is seconds (``172800``), a string has a unit (``48h``);
+    stored as text with its unit so every reader parses it the same way."""
+    from monitor.durations import duration_value, format_duration
+    from monitor.errors import InvalidInput
+
+    try:
+        seconds = duration_value(value, allow_none=allow_none, where="duration")
+    except InvalidInput as exc:
+        raise ValueError(str(exc)) from None
+    if isinstance(value, str) and not value.strip().isdigit():
+        return value.strip()  # as written (48h stays 48h, so `config show` round-trips)
+    return format_duration(seconds) if seconds is not None else "none"
+
+
 class AlertSettings(_Section):
     operators_desk: str | None = None
     default_max_age: str = "48h"
@@ -165,6 +183,16 @@ class AlertSettings(_Section):
     spike_baseline_days: int = Field(14, ge=1)
     silent_after: str = Field("48h", description="longest silence before a source is flagged "
                               "(sooner for sources that post often)")
+
+    @field_validator("default_max_age", mode="before")
+    @classmethod
+    def _max_age(cls, value: Any) -> Any:
+        return _duration_setting(value, allow_none=True)
+
+    @field_validator("silent_after", mode="before")
+    @classmethod
+    def _silent_after(cls, value: Any) -> Any:
+        return _duration_setting(value, allow_none=True)
 
 
 class WebSettings(_Section):
@@ -201,13 +229,13 @@ def _periodic(seconds: float) -> float:
 class ClusterSettings(_Section):
     """``monitor worker`` nodes sharing one PostgreSQL (see docs/deployment-nodes.md)."""
 
-    tick: float = Field(5, description="seconds between scans for due sources (cluster-wide)")
+    tick: float = Field(5.0, description="seconds between scans for due sources (cluster-wide)")
     concurrency: int = Field(10, ge=1, description="source runs at once per node (--concurrency)")
     heartbeat: float = Field(10.0, gt=0, description="seconds between a node's heartbeats")
     stalled_after: float = Field(30.0, gt=0, description="a node silent this long is dead: its "
                                  "jobs are retried elsewhere")
-    recover_every: float = Field(10, description="seconds between sweeps for jobs of dead nodes")
-    deliver_every: float = Field(2, description="seconds between alert delivery passes")
+    recover_every: float = Field(10.0, description="seconds between sweeps for jobs of dead nodes")
+    deliver_every: float = Field(2.0, description="seconds between alert delivery passes")
     grace: float = Field(20.0, ge=0, le=25, description="seconds running jobs get to finish on "
                          "SIGTERM before they are released (the node is gone 3 s later at most)")
     lease_ttl: float = Field(45.0, gt=0, description="seconds a Telegram account lease lasts "
@@ -349,7 +377,9 @@ def redacted(settings: Settings) -> dict[str, Any]:
         if isinstance(value, SecretStr):
             return "**********" if value.get_secret_value() else ""
         if isinstance(value, BaseModel):
-            return {k: walk(getattr(value, k)) for k in type(value).model_fields}
+            # by the key a file uses (``log.json``, not the attribute ``json_format``), so the
+            # output loads back
+            return {(f.alias or k): walk(getattr(value, k)) for k, f in type(value).model_fields.items()}
         if isinstance(value, dict):
             return {k: walk(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):

@@ -34,12 +34,39 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def pytest_addoption(parser):
-    parser.addoption("--backend", action="append", choices=BACKENDS,
-                     help="database backend(s) to run store tests on (default: both)")
+CHROMIUM = os.environ.get("MONITOR_TEST_CHROMIUM", "/usr/bin/chromium")
+
+
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    if not os.path.exists(CHROMIUM):
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -e '.[test]')"
+    return None
 
 
 def pytest_collection_modifyitems(config, items):
+    _deselect_pg_only(config, items)
+    _deselect_browser(config, items)
+
+
+def _deselect_browser(config, items):
+    """Without Chromium a newcomer's `python -m pytest` leaves the browser tests out and says so
+    in one line; under CI=true they stay and fail (CI must run them)."""
+    missing = browser_missing()
+    if not missing or os.environ.get("CI") == "true":
+        return
+    left_out = [item for item in items if item.get_closest_marker("browser")]
+    if left_out:
+        items[:] = [item for item in items if not item.get_closest_marker("browser")]
+        config.hook.pytest_deselected(items=left_out)
+        config._browser_skipped = f"{len(left_out)} browser test(s) skipped: {missing}"
+
+
+def _deselect_pg_only(config, items):
     """Tests of PostgreSQL-only features (``pg_url``: several nodes share one PostgreSQL) are
     deselected, not skipped, when ``--backend`` leaves PostgreSQL out."""
     if "postgresql" in (config.getoption("backend") or BACKENDS):
@@ -48,6 +75,17 @@ def pytest_collection_modifyitems(config, items):
     if pg_only:
         config.hook.pytest_deselected(items=pg_only)
         items[:] = [item for item in items if item not in pg_only]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    note = getattr(config, "_browser_skipped", None)
+    if note:
+        terminalreporter.write_line(f"SKIPPED {note}", yellow=True)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--backend", action="append", choices=BACKENDS,
+                     help="database backend(s) to run store tests on (default: both)")
 
 
 def pytest_generate_tests(metafunc):

@@ -29,6 +29,12 @@ def test_demo_collects_matches_and_folds_stories(fresh_db_url):
             assert {forward.dedup_kind, claim.dedup_kind} in ({"forward", "new"}, {"tg", "new"})
             story = s.get(StoryRow, claim.story_id)
             assert s.get(SourceRow, story.first_source_id).name == "t.me/frontline_ru"
+            # whichever was collected first, the timeline tells the origin from its forward
+            from monitor.store.feed import timeline
+
+            line = timeline(s, claim.story_id)
+            assert [(e.source, e.joined) for e in line] == [("t.me/frontline_ru", "first seen"),
+                                                            ("t.me/svodka_ua", "forward")]
             unrelated = s.scalar(select(ItemRow).where(ItemRow.external_id.like("%weather")))
             assert unrelated is not None and unrelated.story_id != claim.story_id
     finally:

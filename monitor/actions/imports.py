@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from monitor.actions.sources import add_source
 from monitor.errors import AlreadyExists, InvalidInput
 from monitor.ingest.pipeline import Pipeline
 from monitor.sources.base import Batch
@@ -31,6 +32,7 @@ from monitor.sources.telegram_export import (
 )
 from monitor.sources.telegram_web import TelegramWebSource
 from monitor.store import sources as source_repo
+from monitor.store.records import SourceRecord
 from monitor.types import SourceConfig
 
 log = logging.getLogger(__name__)
@@ -113,13 +115,13 @@ def _source_for(pipeline: Pipeline, chat, name: str, locator: str,
         if created:
             options = {"chat_id": chat.id} | ({"username": username} if username else {})
             try:
-                row = source_repo.add_source(s, type=TelegramExportSource.type, locator=locator,
-                                             name=name, options=options, unique_locator=False)
+                with s.begin_nested():
+                    src = add_source(s, pipeline.settings, type=TelegramExportSource.type,
+                                     locator=locator, name=name, options=options)
             except AlreadyExists:
-                row = source_repo.add_source(s, type=TelegramExportSource.type, locator=locator,
-                                             name=f"{name} (export {chat.id})", options=options,
-                                             unique_locator=False)
-            src = source_repo.to_config(row)
+                src = add_source(s, pipeline.settings, type=TelegramExportSource.type,
+                                 locator=locator, name=f"{name} (export {chat.id})",
+                                 options=options)
         # The permalink needs the public username, which exports do not carry: take it from
         # the command, else from what the channel's source already knows.
         uname = username or (src.options or {}).get("username") or _username_of(src)
@@ -127,7 +129,7 @@ def _source_for(pipeline: Pipeline, chat, name: str, locator: str,
         return src.id, entry, uname
 
 
-def _username_of(src: SourceConfig) -> str | None:
+def _username_of(src: SourceConfig | SourceRecord) -> str | None:
     """A Telegram source's public username (its locator or resolved state), if it has one."""
     if src.type in (TelegramSource.type, TelegramWebSource.type):
         name = (src.state or {}).get("username") or src.locator

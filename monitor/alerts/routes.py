@@ -35,6 +35,8 @@ def route_settings(
         raise InvalidInput(f"route mode {mode!r}: expected realtime or digest")
     if digest_every not in (None, *PERIODS):
         raise InvalidInput(f"digest period {digest_every!r}: expected hourly or daily")
+    if spread_threshold is not None and spread_threshold < 2:
+        raise InvalidInput("the spread threshold is a number of sources, at least 2")
     count, period = throttle if throttle else (None, None)
     every = digest_every or ("daily" if mode == "digest" and digest_at else
                              "hourly" if mode == "digest" or throttle else None)

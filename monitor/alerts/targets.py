@@ -1,39 +1,32 @@
-"""Delivery targets: resolve a stored target to its Apprise URL, and describe it without secrets."""
+"""Delivery targets: resolve a stored target to its Apprise URL, and describe it without secrets.
+
+A target is anything with ``url`` and ``url_env`` (a store record or row). There is one redactor,
+:func:`monitor.alerts.sinks.base.redact_target`; every surface shows targets through it.
+"""
 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlsplit
+from typing import Any
 
+from monitor.alerts.sinks.base import redact_target
 from monitor.errors import DeliveryError
-from monitor.store.values import Target
 
 
-def redact(url: str) -> str:
-    """Scheme and host only; everything that may hold a token is masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "****"
-    host = parts.hostname or ""
-    if parts.scheme in ("json", "jsons", "http", "https", "mailto", "mailtos", "ntfy", "ntfys", "matrix", "matrixs"):
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{host}{port}/****" if host else f"{parts.scheme}://****"
-    return f"{parts.scheme}://****"
-
-
-def describe_target(target: Target) -> str:
-    """How a target is shown (anything with ``url`` and ``url_env``): env:NAME or redacted."""
+def describe_target(target: Any) -> str:
+    """``env:NAME`` for a reference, else the URL redacted (``tgram://****``)."""
     if target.url_env:
         return f"env:{target.url_env}"
-    return redact(target.url or "")
+    return redact_target(target.url or "")
 
 
-def resolve_target(target: Target) -> str:
+def resolve_target(target: Any) -> str:
     """The Apprise URL of a target; a missing environment variable is a permanent failure."""
     if target.url_env:
         value = os.environ.get(target.url_env)
         if not value:
-            raise DeliveryError(f"environment variable {target.url_env} is not set", transient=False)
+            raise DeliveryError(
+                f"environment variable {target.url_env} is not set", transient=False
+            )
         return value
     return target.url or ""

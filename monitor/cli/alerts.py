@@ -1,4 +1,5 @@
-"""Alert commands: ``desk test``, ``mute``, ``alerts`` (list), ``alerts retry``, ``alerts send``."""
+"""Alert commands: ``desk test``, ``mute`` (story, term, list) and ``unmute``, ``alerts list``
+(also plain ``alerts``), ``alerts retry``, ``alerts send``."""
 
 from __future__ import annotations
 
@@ -9,16 +10,22 @@ from typing import Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import Format, emit, parse_since, state
+from monitor.cli.common import FORMAT, LIMIT, SINCE, Format, emit, parse_since, state, utc
 from monitor.cli.desks import desk_app
 from monitor.durations import parse_duration
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import InvalidInput
 from monitor.types import utcnow
 
-mute_app = typer.Typer(help="Mute a story or a watch term for a while (hits are kept, nobody is paged).",
-                       no_args_is_help=True)
-alerts_app = typer.Typer(help="The alert outbox: list, retry, send what is due.")
+mute_app = typer.Typer(
+    help="Mute a story or a watch term for a while (hits are kept, nobody is paged).",
+    no_args_is_help=True,
+)
+unmute_app = typer.Typer(help="End a mute early.", no_args_is_help=True)
+alerts_app = typer.Typer(
+    help="The alert outbox: list (also plain `monitor alerts`), retry, send what is due."
+)
 app.add_typer(mute_app, name="mute")
+app.add_typer(unmute_app, name="unmute")
 app.add_typer(alerts_app, name="alerts")
 
 COLUMNS = ["id", "desk", "kind", "status", "created", "due", "sent", "targets", "attempts", "key"]
@@ -35,33 +42,34 @@ def desk_test(ctx: typer.Context, name: str) -> None:
     with st.unit() as s:
         desk = desk_repo.get_desk(s, name)
         if not any(t.enabled for t in desk.targets):
-            raise InvalidInput(f"desk {name!r} has no enabled target: add one with `monitor desk target-add`")
+            raise InvalidInput(
+                f"desk {name!r} has no enabled target: add one with `monitor desk target-add`"
+            )
         alert_id = create_test_alert(s, desk.id, desk.name, utcnow())
     summary = asyncio.run(send_alert_now(st.store, st.settings, alert_id))
     for r in summary.results:
         typer.echo(f"{r.target}: {r.outcome}" + (f" ({r.error})" if r.error else ""))
-    typer.echo(f"test alert {alert_id}: {sum(r.outcome == 'sent' for r in summary.results)}/"
-               f"{len(summary.results)} target(s) accepted it")
+    typer.echo(
+        f"test alert {alert_id}: {sum(r.outcome == 'sent' for r in summary.results)}/"
+        f"{len(summary.results)} target(s) accepted it"
+    )
     if any(r.outcome != "sent" for r in summary.results):
         raise typer.Exit(1)
 
 
 def _mute(ctx: typer.Context, kind: str, ref_id: int, duration: str) -> None:
-    from monitor.store import alerts as repo
-    from monitor.store.models import StoryRow, WatchTermRow
+    from monitor.store import mutes
 
     seconds = parse_duration(duration)
     if not seconds:
         raise InvalidInput("--for must be longer than zero")
     until = utcnow() + timedelta(seconds=seconds)
     with state(ctx).unit() as s:
-        if not repo.exists(s, StoryRow if kind == "story" else WatchTermRow, ref_id):
-            raise NotFound(f"no {'story' if kind == 'story' else 'watch term'} with id {ref_id}")
-        repo.add_mute(s, kind, ref_id, until)
-    typer.echo(f"muted {kind} {ref_id} until {until:%Y-%m-%d %H:%M}Z")
+        mutes.add_mute(s, kind, ref_id, until)
+    typer.echo(f"muted {kind} {ref_id} until {utc(until)}")
 
 
-FOR = typer.Option(..., "--for", help="how long, e.g. 6h or 2d")
+FOR = typer.Option(..., "--for", help="how long, with a unit: 6h, 2d")
 
 
 @mute_app.command("story")
@@ -76,26 +84,96 @@ def mute_term(ctx: typer.Context, term_id: int, duration: str = FOR) -> None:
     _mute(ctx, "term", term_id, duration)
 
 
-@alerts_app.callback(invoke_without_command=True)
-def alerts_list(
+@mute_app.command("list")
+def mute_list(
     ctx: typer.Context,
-    desk: Optional[str] = typer.Option(None, "--desk", help="only this desk"),
-    status: Optional[str] = typer.Option(None, "--status", help="pending, held, sent, failed, muted, skipped"),
-    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, jsonl or csv"),
-    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="at most this many rows"),
-    since: Optional[str] = typer.Option(None, "--since", help="only newer than a duration (24h) or an ISO date"),
+    fmt: Format = FORMAT,
+    expired: bool = typer.Option(False, "--all", help="also mutes that have ended"),
 ) -> None:
-    """List alerts, newest first, with how many targets accepted each."""
-    if ctx.invoked_subcommand is not None:
-        return
+    """List mutes in force, ending soonest first."""
+    from monitor.store import mutes
+
+    with state(ctx).unit() as s:
+        rows = mutes.list_mutes(s, now=utcnow(), include_expired=expired)
+    emit(
+        (
+            {
+                "kind": m.kind,
+                "id": m.ref_id,
+                "until": m.until,
+                "what": m.label,
+                "created": m.created_at,
+            }
+            for m in rows
+        ),
+        fmt,
+        columns=["kind", "id", "until", "what", "created"],
+    )
+
+
+def _unmute(ctx: typer.Context, kind: str, ref_id: int) -> None:
+    from monitor.store import mutes
+
+    with state(ctx).unit() as s:
+        mutes.remove_mute(s, kind, ref_id, now=utcnow())
+    typer.echo(f"unmuted {kind} {ref_id}")
+
+
+@unmute_app.command("story")
+def unmute_story(ctx: typer.Context, story_id: int) -> None:
+    """End a story's mute now (later hits page the desks again)."""
+    _unmute(ctx, "story", story_id)
+
+
+@unmute_app.command("term")
+def unmute_term(ctx: typer.Context, term_id: int) -> None:
+    """End a term's mute now."""
+    _unmute(ctx, "term", term_id)
+
+
+STATUSES = ("pending", "held", "sent", "failed", "muted", "skipped")
+DESK = typer.Option(None, "--desk", help="only this desk")
+STATUS = typer.Option(None, "--status", help=", ".join(STATUSES))
+
+
+def _list_alerts(ctx: typer.Context, desk, status, fmt: Format, limit, since) -> None:
     from monitor.store import alerts as repo
     from monitor.store import desks as desk_repo
 
+    if status is not None and status not in STATUSES:
+        raise InvalidInput(f"--status {status!r}: expected one of {', '.join(STATUSES)}")
     with state(ctx).unit() as s:
         if desk:
             desk_repo.get_desk(s, desk)
-        emit(repo.list_alerts(s, desk=desk, status=status, since=parse_since(since), limit=limit), fmt,
-             columns=COLUMNS)
+        rows = repo.list_alerts(s, desk=desk, status=status, since=parse_since(since), limit=limit)
+    emit(rows, fmt, columns=COLUMNS)
+
+
+@alerts_app.callback(invoke_without_command=True)
+def alerts_default(
+    ctx: typer.Context,
+    desk: Optional[str] = DESK,
+    status: Optional[str] = STATUS,
+    fmt: Format = FORMAT,
+    limit: Optional[int] = LIMIT,
+    since: Optional[str] = SINCE,
+) -> None:
+    """Without a subcommand: the same as `monitor alerts list`."""
+    if ctx.invoked_subcommand is None:
+        _list_alerts(ctx, desk, status, fmt, limit, since)
+
+
+@alerts_app.command("list")
+def alerts_list(
+    ctx: typer.Context,
+    desk: Optional[str] = DESK,
+    status: Optional[str] = STATUS,
+    fmt: Format = FORMAT,
+    limit: Optional[int] = LIMIT,
+    since: Optional[str] = SINCE,
+) -> None:
+    """List alerts, newest first, with how many targets accepted each."""
+    _list_alerts(ctx, desk, status, fmt, limit, since)
 
 
 @alerts_app.command("retry")
@@ -105,8 +183,11 @@ def alerts_retry(ctx: typer.Context, alert_id: int) -> None:
 
     with state(ctx).unit() as s:
         n = repo.retry_alert(s, alert_id, utcnow())
-    typer.echo(f"alert {alert_id}: {n} delivery(ies) queued again" if n else
-               f"alert {alert_id}: no failed delivery to retry")
+    typer.echo(
+        f"alert {alert_id}: {n} delivery(ies) queued again"
+        if n
+        else f"alert {alert_id}: no failed delivery to retry"
+    )
 
 
 def _parse_now(text: str | None) -> datetime | None:
@@ -122,12 +203,16 @@ def _parse_now(text: str | None) -> datetime | None:
 @alerts_app.command("send")
 def alerts_send(
     ctx: typer.Context,
-    now: Optional[str] = typer.Option(None, "--now", hidden=True, help="pretend the clock reads this (tests)"),
+    now: Optional[str] = typer.Option(
+        None, "--now", hidden=True, help="pretend the clock reads this (tests)"
+    ),
 ) -> None:
     """Deliver what is due once (digests included) and exit: for cron, scripts and tests."""
     from monitor.alerts.worker import deliver_due
 
     st = state(ctx)
     summary = asyncio.run(deliver_due(st.store, st.settings, now=_parse_now(now)))
-    typer.echo(f"digests built: {summary.digests}; sent: {summary.sent}; retrying: {summary.retrying}; "
-               f"failed: {summary.failed}")
+    typer.echo(
+        f"digests built: {summary.digests}; sent: {summary.sent}; retrying: {summary.retrying}; "
+        f"failed: {summary.failed}"
+    )

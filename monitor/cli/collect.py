@@ -1,4 +1,8 @@
-"""Collection commands: collect, items, stories, story, OPML and Telegram export import."""
+"""Collection and reading commands: collect, items, stories, story, OPML import and export.
+
+Lists are newest first (the item's published time, else its fetch time; a story's latest
+activity), ``--oldest-first`` reverses them, and without ``--limit`` every row is listed.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,26 @@ from typing import List, Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import Format, emit, parse_since, state
-from monitor.errors import InvalidInput
+from monitor.cli.common import (
+    FORMAT,
+    LIMIT,
+    OLDEST,
+    SINCE,
+    Format,
+    emit,
+    fail,
+    lazy_module,
+    parse_since,
+    state,
+    utc,
+)
+from monitor.errors import InvalidInput, NotFound
 
-import_app = typer.Typer(help="Import posts from files (Telegram Desktop exports).", no_args_is_help=True)
+overview = lazy_module("monitor.store.overview")
+
+import_app = typer.Typer(
+    help="Import posts from files (Telegram Desktop exports).", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 
 
@@ -25,7 +45,9 @@ def _progress_printer(enabled: bool):
     console = Console(stderr=True)
 
     def show(res) -> None:
-        mark = {"ok": "[green]✓[/]", "not_modified": "[dim]=[/]", "error": "[red]✗[/]"}.get(res.status, "·")
+        mark = {"ok": "[green]✓[/]", "not_modified": "[dim]=[/]", "error": "[red]✗[/]"}.get(
+            res.status, "·"
+        )
         extra = f" +{res.new}" if res.new else ""
         extra += f" ({res.error})" if res.error else ""
         console.print(f"{mark} {res.source}{extra}", highlight=False)
@@ -36,149 +58,262 @@ def _progress_printer(enabled: bool):
 @app.command("collect")
 def collect_cmd(
     ctx: typer.Context,
-    source: Optional[List[str]] = typer.Option(None, "--source", help="collect just these sources (repeatable)"),
+    source: Optional[List[str]] = typer.Option(
+        None, "--source", help="collect just these sources (repeatable)"
+    ),
     all_: bool = typer.Option(False, "--all", help="every enabled source, due or not"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no per-source progress"),
 ) -> None:
-    """One pass over the due sources (or --all / --source), then exit with a summary."""
+    """One pass over the due sources (or --all / --source), then exit with a summary.
+
+    Exit 1 when a named source does not exist or when every named source failed."""
     from monitor.ingest.runtime import pipeline_for
 
     st = state(ctx)
+    if source:
+        with st.unit() as s:
+            for name in source:
+                src = overview.source_record(s, name)
+                if not src.enabled or src.retired:
+                    fail(
+                        f"source {name!r} is {'retired' if src.retired else 'disabled'}: "
+                        f"`monitor source enable {name}` first"
+                    )
 
     async def run():
         async with pipeline_for(st.store, st.settings) as pipeline:
-            return await pipeline.collect(names=source or None, everything=all_,
-                                          progress=_progress_printer(not quiet))
+            return await pipeline.collect(
+                names=source or None, everything=all_, progress=_progress_printer(not quiet)
+            )
 
     summary = asyncio.run(run())
-    typer.echo(f"sources: {len(summary.results)}  fetched: {summary.fetched}  not modified: {summary.not_modified}  "
-               f"new items: {summary.new_items}  versions: {summary.versions}  hits: {summary.hits}  "
-               f"errors: {summary.errors}")
+    typer.echo(
+        f"sources: {len(summary.results)}  fetched: {summary.fetched}  "
+        f"not modified: {summary.not_modified}  "
+        f"new items: {summary.new_items}  versions: {summary.versions}  hits: {summary.hits}  "
+        f"errors: {summary.errors}"
+    )
     if source and summary.errors == len(summary.results) and summary.results:
         raise typer.Exit(1)
 
 
+ITEM_FIELDS = [
+    "source",
+    "external_id",
+    "url",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "published_raw",
+    "fetched_at",
+    "content_hash",
+    "language",
+    "version",
+    "deleted_at",
+    "date_flag",
+    "story",
+]
+
+
 @app.command("items")
-def items_cmd(ctx: typer.Context, source: Optional[str] = typer.Option(None, "--source"),
-              since: Optional[str] = typer.Option(None, "--since"), limit: Optional[int] = typer.Option(None, "--limit"),
-              fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """Stored items (each JSON line: source, external_id, url, title, text, author, published_at ...)."""
-    from monitor.store.items import list_items
+def items_cmd(
+    ctx: typer.Context,
+    source: Optional[str] = typer.Option(None, "--source"),
+    since: Optional[str] = SINCE,
+    limit: Optional[int] = LIMIT,
+    oldest_first: bool = OLDEST,
+    fmt: Format = FORMAT,
+) -> None:
+    """Stored items, newest first (each JSON line: source, external_id, url, title, text, author,
+    published_at, fetched_at ...)."""
+    from monitor.store.views import list_items
 
     with state(ctx).unit() as s:
-        if source:
-            from monitor.store.sources import get_source
-            get_source(s, source)
-        rows = ({"source": name, "external_id": it.external_id, "url": it.url, "title": it.title, "text": it.text,
-                 "author": it.author, "published_at": it.published_at, "published_raw": it.published_raw,
-                 "fetched_at": it.fetched_at, "content_hash": it.content_hash, "language": it.language,
-                 "version": it.version, "deleted_at": it.deleted_at, "date_flag": it.date_flag}
-                for it, name in list_items(s, source=source, since=parse_since(since), limit=limit))
-        columns = None if fmt is Format.jsonl else ["source", "external_id", "published_at", "title", "url"]
-        if fmt is Format.csv:
-            columns = ["source", "external_id", "url", "title", "text", "author", "published_at", "published_raw",
-                       "fetched_at", "content_hash", "language", "version", "deleted_at"]
-        emit(rows, fmt, columns=columns)
-
-
-def _story_rows(s, stories):
-    from monitor.store.models import SourceRow
-    from monitor.store.stories import story_timeline
-
-    for story in stories:
-        timeline = story_timeline(s, story.id)
-        first = s.get(SourceRow, story.first_source_id) if story.first_source_id else None
-        yield {
-            "story": story.id, "first_seen_at": story.first_seen_at, "first_source": first.name if first else None,
-            "sources": story.source_count, "items": [
-                {"source": src.name, "external_id": it.external_id, "url": it.url,
-                 "published_at": it.published_at or it.fetched_at, "how": it.dedup_kind}
-                for it, src in timeline],
-            "title": story.title,
+        source_id = overview.source_record(s, source).id if source else None
+        items = list_items(
+            s, source_id=source_id, since=parse_since(since), limit=limit, oldest_first=oldest_first
+        )
+    rows = (
+        {
+            "source": it.source,
+            "external_id": it.external_id,
+            "url": it.url,
+            "title": it.title,
+            "text": it.text,
+            "author": it.author,
+            "published_at": it.published_at,
+            "published_raw": it.published_raw,
+            "fetched_at": it.fetched_at,
+            "content_hash": it.content_hash,
+            "language": it.language,
+            "version": it.version,
+            "deleted_at": it.deleted_at,
+            "date_flag": it.date_flag,
+            "story": it.story_id,
         }
+        for it in items
+    )
+    columns = {
+        Format.table: ["source", "external_id", "published_at", "fetched_at", "title", "url"],
+        Format.csv: ITEM_FIELDS,
+        Format.jsonl: None,
+    }[fmt]
+    emit(rows, fmt, columns=columns)
+
+
+def _story_row(story, line) -> dict:
+    return {
+        "story": story.id,
+        "first_seen_at": story.first_seen_at,
+        "last_seen_at": story.last_seen_at,
+        "first_source": story.first_source,
+        "sources": story.source_count,
+        "title": story.title,
+        "items": [
+            {
+                "source": e.source,
+                "external_id": e.external_id,
+                "url": e.url,
+                "published_at": e.seen_at,
+                "how": e.how,
+                "joined": e.joined,
+            }
+            for e in line
+        ],
+    }
+
+
+STORY_COLUMNS = [
+    "story",
+    "first_seen_at",
+    "first_source",
+    "sources",
+    "items",
+    "last_seen_at",
+    "title",
+]
 
 
 @app.command("stories")
-def stories_cmd(ctx: typer.Context, watchlist: Optional[str] = typer.Option(None, "--watchlist"),
-                since: Optional[str] = typer.Option(None, "--since"), limit: Optional[int] = typer.Option(None, "--limit"),
-                fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
-    """Stories (clusters of the same news), newest first; --watchlist keeps stories with hits."""
-    from monitor.store.stories import list_stories
-    from monitor.store.watch import get_watchlist
+def stories_cmd(
+    ctx: typer.Context,
+    watchlist: Optional[str] = typer.Option(
+        None, "--watchlist", help="only stories with hits of it"
+    ),
+    hits_only: bool = typer.Option(False, "--with-hits", help="only stories with hits"),
+    since: Optional[str] = SINCE,
+    limit: Optional[int] = LIMIT,
+    oldest_first: bool = OLDEST,
+    fmt: Format = FORMAT,
+) -> None:
+    """Stories (the same news from many sources), newest activity first."""
+    from monitor.store import feed
+    from monitor.store import watch as watch_repo
 
     with state(ctx).unit() as s:
-        wl = get_watchlist(s, watchlist) if watchlist else None
-        rows = _story_rows(s, list_stories(s, since=parse_since(since), watchlist_id=wl.id if wl else None,
-                                           limit=limit))
-        if fmt is Format.table:
-            rows = ({**r, "items": len(r["items"])} for r in rows)
-        emit(rows, fmt, columns=None if fmt is Format.jsonl else
-             ["story", "first_seen_at", "first_source", "sources", "items", "title"])
+        wl = watch_repo.get_watchlist(s, watchlist) if watchlist else None
+        stories = feed.list_stories(
+            s,
+            since=parse_since(since),
+            watchlist_id=wl.id if wl else None,
+            with_hits=hits_only,
+            limit=limit,
+            oldest_first=oldest_first,
+        )
+        lines = feed.timelines(s, [st.id for st in stories])
+    rows = (_story_row(st, lines.get(st.id, [])) for st in stories)
+    if fmt is not Format.jsonl:  # one cell per item list in a table or CSV: its length
+        rows = ({**r, "items": len(r["items"])} for r in rows)
+    emit(rows, fmt, columns=None if fmt is Format.jsonl else STORY_COLUMNS)
 
 
 @app.command("story")
-def story_cmd(ctx: typer.Context, story_id: int) -> None:
-    """A story's timeline: first seen where and when, then each source that carried it."""
-    from monitor.store.models import StoryRow
+def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
+    """A story's timeline: first seen where and when, then each source that carried it and how
+    it joined (forward, same URL, same text, near-duplicate)."""
+    from monitor.store import feed
 
     with state(ctx).unit() as s:
-        story = s.get(StoryRow, story_id)
+        story = feed.get_story(s, story_id)
         if story is None:
-            raise InvalidInput(f"no story with id {story_id}")
-        row = next(_story_rows(s, [story]))
-    typer.echo(f"story {row['story']}: {row['title'] or ''}")
-    typer.echo(f"first seen {row['first_seen_at']:%Y-%m-%d %H:%M:%SZ} at {row['first_source']}; "
-               f"{row['sources']} source(s), {len(row['items'])} item(s)")
-    for entry in row["items"]:
-        typer.echo(f"  {entry['published_at']:%Y-%m-%d %H:%M:%SZ}  {entry['source']:<24} "
-                   f"{entry['url'] or entry['external_id']}  [{entry['how']}]")
+            raise NotFound(f"no story with id {story_id}")
+        line = feed.timeline(s, story_id)
+    if fmt is not Format.table:
+        emit(
+            (
+                {
+                    "story": story.id,
+                    "source": e.source,
+                    "external_id": e.external_id,
+                    "url": e.url,
+                    "title": e.title,
+                    "published_at": e.published_at,
+                    "fetched_at": e.fetched_at,
+                    "how": e.how,
+                    "joined": e.joined,
+                    "language": e.language,
+                }
+                for e in line
+            ),
+            fmt,
+            columns=None
+            if fmt is Format.jsonl
+            else [
+                "story",
+                "source",
+                "external_id",
+                "url",
+                "title",
+                "published_at",
+                "fetched_at",
+                "how",
+                "joined",
+                "language",
+            ],
+        )
+        return
+    typer.echo(f"story {story.id}: {story.title or ''}")
+    typer.echo(
+        f"first seen {utc(story.first_seen_at)} at {story.first_source}; "
+        f"{story.source_count} source(s), {story.item_count} item(s)"
+    )
+    for e in line:
+        typer.echo(f"  {utc(e.seen_at)}  {e.source:<24} {e.url or e.external_id}  [{e.joined}]")
 
 
 @app.command("import-opml")
 def import_opml_cmd(ctx: typer.Context, file: Path) -> None:
     """Add the feeds of an OPML file as rss sources (existing ones are left as they are)."""
-    from monitor.errors import AlreadyExists
+    from monitor.actions.sources import add_feeds
     from monitor.sources.opml import parse_opml
-    from monitor.sources.rss import RssSource
-    from monitor.store.sources import add_source, find_source
 
     try:
         feeds = parse_opml(file.read_bytes())
     except FileNotFoundError:
         raise InvalidInput(f"{file}: no such file") from None
-    added = skipped = 0
-    with state(ctx).unit() as s:
-        for feed in feeds:
-            try:
-                url = RssSource.check_locator(feed.url)
-            except InvalidInput as exc:
-                typer.echo(f"skipped: {exc}", err=True)
-                skipped += 1
-                continue
-            if find_source(s, type="rss", locator=url):
-                skipped += 1
-                continue
-            name = (feed.title or RssSource.default_name(url)).strip()
-            try:
-                with s.begin_nested():
-                    add_source(s, type="rss", locator=url, name=name, options={"category": feed.category}
-                               if getattr(feed, "category", None) else {})
-            except AlreadyExists:
-                with s.begin_nested():
-                    add_source(s, type="rss", locator=url, name=f"{name} ({RssSource.default_name(url)})")
-            added += 1
-    typer.echo(f"added {added} feed(s), skipped {skipped}")
+    except IsADirectoryError:
+        raise InvalidInput(f"{file}: is a directory, expected an OPML file") from None
+    st = state(ctx)
+    with st.unit() as s:
+        report = add_feeds(s, st.settings, feeds)
+    for line in report.skipped:
+        typer.echo(f"skipped: {line}", err=True)
+    typer.echo(f"added {len(report.added)} feed(s), skipped {len(report.skipped)}")
 
 
 @app.command("export-opml")
-def export_opml_cmd(ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")) -> None:
+def export_opml_cmd(
+    ctx: typer.Context, output: Optional[Path] = typer.Option(None, "--output", "-o")
+) -> None:
     """Write the rss sources as OPML."""
     from monitor.sources.opml import OpmlFeed, write_opml
-    from monitor.store.sources import list_sources
 
     with state(ctx).unit() as s:
-        feeds = [OpmlFeed(url=src.locator, title=src.name, category=(src.options or {}).get("category"))
-                 for src in list_sources(s, type="rss")]
+        feeds = [
+            OpmlFeed(url=src.locator, title=src.name, category=(src.options or {}).get("category"))
+            for src in overview.source_records(s, type="rss")
+        ]
     data = write_opml(feeds)
     if output:
         output.write_bytes(data)

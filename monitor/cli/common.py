@@ -4,21 +4,47 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import io
 import json
 import sys
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import Enum
-from typing import Any, Iterable, Iterator, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 import typer
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
-from monitor.settings import Settings, load_settings
-from monitor.store.db import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from monitor.settings import Settings
+    from monitor.store.db import Session, Store
+
+
+def lazy_module(name: str) -> ModuleType:
+    """``name``, imported when one of its attributes is first used (importlib's LazyLoader).
+
+    Why: every command module imports the store and the settings at the top, but `monitor
+    --help` and shell completion need neither; loading SQLAlchemy and pydantic eagerly cost them
+    a third of their start-up time."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    parent, _, child = name.rpartition(".")
+    if parent:  # as an ordinary import would: `from monitor.store import views` finds it
+        setattr(sys.modules[parent], child, module)
+    return module
+
+
+_db = lazy_module("monitor.store.db")
+_settings = lazy_module("monitor.settings")
 
 
 class Format(str, Enum):
@@ -38,13 +64,13 @@ class AppState:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.config, database_url=self.db)
+            self._settings = _settings.load_settings(self.config, database_url=self.db)
         return self._settings
 
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.settings.db_url)
+            self._store = _db.Store(self.settings.db_url)
         return self._store
 
     @contextlib.contextmanager
@@ -73,28 +99,45 @@ def parse_since(text: str | None) -> datetime | None:
         try:
             return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(text) or 0)
         except InvalidInput:
-            raise InvalidInput(f"--since {text!r}: expected a duration such as 24h or an ISO date") from None
+            raise InvalidInput(
+                f"--since {text!r}: expected a duration such as 24h or an ISO date"
+            ) from None
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def utc(value: datetime | None) -> str:
+    """A time as the CLI prints it: UTC with its offset, ``2026-12-04 14:05:00+00:00``."""
+    if value is None:
+        return ""
+    return value.astimezone(timezone.utc).isoformat(sep=" ", timespec="seconds")
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, ensure_ascii=False)
+        return utc(value)
+    if isinstance(value, (list, dict, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=_json_default)
     return str(value)
 
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
+    if isinstance(value, tuple):
+        return list(value)
     return str(value)
 
 
-def emit(rows: Iterable[dict[str, Any]], fmt: Format, *, columns: Sequence[str] | None = None,
-         out=None, max_width: int = 60) -> int:
+def emit(
+    rows: Iterable[dict[str, Any]],
+    fmt: Format,
+    *,
+    columns: Sequence[str] | None = None,
+    out=None,
+    max_width: int = 60,
+) -> int:
     """Write rows as an aligned table, JSON Lines or CSV; returns how many were written."""
     out = out or sys.stdout
     rows = list(rows) if fmt is Format.table or columns is None else rows
@@ -132,6 +175,12 @@ def emit(rows: Iterable[dict[str, Any]], fmt: Format, *, columns: Sequence[str] 
     return len(rows)
 
 
+FORMAT = typer.Option(Format.table, "--format", "-f", help="table, jsonl or csv")
+LIMIT = typer.Option(None, "--limit", min=1, help="at most this many rows (default: all)")
+SINCE = typer.Option(None, "--since", help="only newer than a duration (24h, 7d) or an ISO date")
+OLDEST = typer.Option(False, "--oldest-first", help="oldest first (default: newest first)")
+
+
 def fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -151,18 +200,6 @@ def _click_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
-def _database_message(exc: DBAPIError) -> str:
-    """What an operator can do about a database error (the driver's own words follow)."""
-    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
-    low = detail.lower()
-    if "no such table" in low or ("relation" in low and "does not exist" in low) or "no such column" in low \
-            or ("column" in low and "does not exist" in low):
-        return f"the database schema is missing or out of date: run `monitor db upgrade` ({detail})"
-    if exc.connection_invalidated or "connect" in low or "unable to open" in low:
-        return f"cannot open the database: {detail}"
-    return f"database error: {detail}"
-
-
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run the CLI, translating domain errors into messages and exit codes (never a traceback)."""
     try:
@@ -171,9 +208,14 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
         if isinstance(code, int):
             return code
     except QuerySyntaxError as exc:
-        where = f" at position {exc.position}" + (f" (expected {exc.expected})" if exc.expected else "")
-        typer.echo(f"error: invalid query{where}: {exc}\n  {exc.pointer().replace(chr(10), chr(10) + '  ')}",
-                   err=True)
+        where = f" at position {exc.position}" + (
+            f" (expected {exc.expected})" if exc.expected else ""
+        )
+        typer.echo(
+            f"error: invalid query{where}: {exc}\n"
+            f"  {exc.pointer().replace(chr(10), chr(10) + '  ')}",
+            err=True,
+        )
         return exc.exit_code
     except MonitorError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -186,7 +228,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except _click_errors() as exc:  # usage errors: unknown option, bad value, missing argument
         exc.show()
         return exc.exit_code
-    except DBAPIError as exc:
-        typer.echo(f"error: {_database_message(exc)}", err=True)
+    except _db.DatabaseError as exc:
+        typer.echo(f"error: {_db.database_message(exc)}", err=True)
         return 1
     return 0

@@ -51,7 +51,9 @@ def login_cmd(
     settings = state(ctx).settings
     creds = settings.telegram.accounts.get(account) if account else settings.telegram
     if account and creds is None:
-        raise ConfigError(f"no telegram account named {account!r} in the settings (telegram.accounts)")
+        raise ConfigError(
+            f"no telegram account named {account!r} in the settings (telegram.accounts)"
+        )
     if not creds.api_id or not creds.api_hash:
         raise ConfigError("telegram.api_id and telegram.api_hash must be set (from my.telegram.org)")
     ask_phone = _asker("Phone number (international format)")
@@ -65,8 +67,10 @@ def login_cmd(
 
 
 @telegram_app.command("session-string")
-def session_string_cmd(ctx: typer.Context, account: Optional[str] = typer.Option(
-        None, "--account", help="a named account from settings")) -> None:
+def session_string_cmd(
+    ctx: typer.Context,
+    account: Optional[str] = typer.Option(None, "--account", help="a named account from settings"),
+) -> None:
     """Print the signed-in session as a string for telegram.session_string (keep it secret)."""
     from monitor.sources.telegram_accounts import session_string
 

@@ -1,4 +1,5 @@
-"""``monitor web`` (serve the UI) and ``monitor user add|list|remove|join``."""
+"""``monitor web`` (serve the UI) and the web users' lifecycle: ``monitor user add|list|join|leave|
+role|disable|enable|password|remove``."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ from typing import Optional
 import typer
 
 from monitor.cli import app
-from monitor.cli.common import Format, emit, state
+from monitor.cli.common import FORMAT, Format, emit, lazy_module, state
 from monitor.errors import InvalidInput
-from monitor.store import desks as desk_repo
-from monitor.store import users as user_repo
+
+user_repo = lazy_module("monitor.store.users")
 
 user_app = typer.Typer(help="Web users: viewer, operator or admin.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
 
 @app.command("web")
-def web(ctx: typer.Context, host: Optional[str] = typer.Option(None, "--host", help="default: settings.web.host"),
-        port: Optional[int] = typer.Option(None, "--port", help="default: settings.web.port")) -> None:
+def web(
+    ctx: typer.Context,
+    host: Optional[str] = typer.Option(None, "--host", help="default: settings.web.host"),
+    port: Optional[int] = typer.Option(None, "--port", help="default: settings.web.port"),
+) -> None:
     """Serve the web UI (hits feed, review, watchlists, sources, desks) with uvicorn."""
     import uvicorn
 
@@ -28,8 +32,14 @@ def web(ctx: typer.Context, host: Optional[str] = typer.Option(None, "--host", h
     st = state(ctx)
     settings = st.settings
     application = create_app(settings, st.store)
-    uvicorn.run(application, host=host or settings.web.host, port=port or settings.web.port,
-                proxy_headers=False, server_header=False, log_level="info")
+    uvicorn.run(
+        application,
+        host=host or settings.web.host,
+        port=port or settings.web.port,
+        proxy_headers=False,
+        server_header=False,
+        log_level="info",
+    )
 
 
 def read_password(prompt: str = "Password") -> str:
@@ -43,9 +53,12 @@ def read_password(prompt: str = "Password") -> str:
 
 
 @user_app.command("add")
-def user_add(ctx: typer.Context, name: str,
-             role: str = typer.Option("viewer", "--role", help="viewer, operator or admin")) -> None:
-    """Add a user; the password comes from a prompt (or standard input when it is not a terminal)."""
+def user_add(
+    ctx: typer.Context,
+    name: str,
+    role: str = typer.Option("viewer", "--role", help="viewer, operator or admin"),
+) -> None:
+    """Add a user; the password comes from a prompt (or standard input when not a terminal)."""
     if role not in user_repo.ROLES:
         raise InvalidInput(f"role {role!r}: expected one of {', '.join(user_repo.ROLES)}")
     password = read_password()
@@ -55,12 +68,24 @@ def user_add(ctx: typer.Context, name: str,
 
 
 @user_app.command("list")
-def user_list(ctx: typer.Context, fmt: Format = typer.Option(Format.table, "--format", "-f")) -> None:
+def user_list(ctx: typer.Context, fmt: Format = FORMAT) -> None:
     """List users with their roles and desks."""
     with state(ctx).unit() as s:
-        rows = [{"name": u.name, "role": u.role, "desks": user_repo.desk_names_of(s, u.id),
-                 "disabled": u.disabled, "last_login": u.last_login_at} for u in user_repo.list_users(s)]
-        emit(rows, fmt, columns=["name", "role", "desks", "disabled", "last_login"])
+        users = user_repo.list_users(s)
+    emit(
+        (
+            {
+                "name": u.name,
+                "role": u.role,
+                "desks": list(u.desks),
+                "disabled": u.disabled,
+                "last_login": u.last_login_at,
+            }
+            for u in users
+        ),
+        fmt,
+        columns=["name", "role", "desks", "disabled", "last_login"],
+    )
 
 
 @user_app.command("remove")
@@ -75,5 +100,50 @@ def user_remove(ctx: typer.Context, name: str) -> None:
 def user_join(ctx: typer.Context, name: str, desk: str) -> None:
     """Make a user a member of a desk (viewers see only their desks' watchlists)."""
     with state(ctx).unit() as s:
-        user_repo.join_desk(s, user_repo.get_user(s, name), desk_repo.get_desk(s, desk))
+        user_repo.join_desk(s, name, desk)
     typer.echo(f"{name!r} joined desk {desk!r}")
+
+
+@user_app.command("leave")
+def user_leave(ctx: typer.Context, name: str, desk: str) -> None:
+    """Take a user off a desk."""
+    with state(ctx).unit() as s:
+        user_repo.leave_desk(s, name, desk)
+    typer.echo(f"{name!r} left desk {desk!r}")
+
+
+@user_app.command("role")
+def user_role(
+    ctx: typer.Context, name: str, role: str = typer.Argument(..., help="viewer, operator or admin")
+) -> None:
+    """Change a user's role."""
+    with state(ctx).unit() as s:
+        user_repo.set_role(s, name, role)
+    typer.echo(f"{name!r} is now {role}")
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, name: str) -> None:
+    """Disable a user: logged out at their next request, and they cannot log in."""
+    with state(ctx).unit() as s:
+        user_repo.set_disabled(s, name, True)
+    typer.echo(f"disabled user {name!r}")
+
+
+@user_app.command("enable")
+def user_enable(ctx: typer.Context, name: str) -> None:
+    """Enable a disabled user again."""
+    with state(ctx).unit() as s:
+        user_repo.set_disabled(s, name, False)
+    typer.echo(f"enabled user {name!r}")
+
+
+@user_app.command("password")
+def user_password(ctx: typer.Context, name: str) -> None:
+    """Reset a user's password (from a prompt, or standard input when it is not a terminal)."""
+    with state(ctx).unit() as s:
+        user_repo.get_user(s, name)
+    password = read_password("New password")
+    with state(ctx).unit() as s:
+        user_repo.set_password(s, name, password)
+    typer.echo(f"password of {name!r} changed")

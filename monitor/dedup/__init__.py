@@ -55,7 +55,7 @@ _MINHASH_NAMES = frozenset(
 
 
 def __getattr__(name: str):
-    # datasketch pulls in numpy and scipy (~0.5 s): import it only when signatures are wanted,
+    # numpy costs ~0.1 s to import: load the signatures only when they are wanted,
     # so commands that need just the exact keys start fast.
     if name in _MINHASH_NAMES:
         from monitor.dedup import minhash

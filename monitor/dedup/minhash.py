@@ -1,17 +1,18 @@
 """Near-duplicate signatures: MinHash over character shingles, and LSH band keys (pure, no I/O).
 
-A post's :class:`Signature` is a datasketch MinHash (fixed seed, datasketch's permutations and
-its permutation formula) over the character 5-grams of :func:`monitor.dedup.keys.dedup_text`, so
+A post's :class:`Signature` is a MinHash (fixed seed; the permutations, their formula and the LSH
+banding are datasketch 1.x's, reproduced here exactly so signatures stored while the project used
+datasketch stay comparable) over the character 5-grams of :func:`monitor.dedup.keys.dedup_text`, so
 emoji, links, mentions, markup and the channel footer do not count. Character shingles rather
 than words because Russian and Ukrainian inflect: a rewritten sentence keeps most 5-grams.
 
 Shingle hashes (scheme 2, :func:`shingle_hashes`): each 5-gram's code points are folded into a
 64-bit polynomial, mixed by the splitmix64 finalizer and cut to their top 32 bits, all in numpy
 over the whole text at once; the permutations are then applied to every hash in one numpy step
-exactly as datasketch's ``update_batch`` does. Deterministic across processes and platforms
+exactly as datasketch's ``update_batch`` did. Deterministic across processes and platforms
 (fixed-width unsigned arithmetic, never Python's ``hash()``), and 3× cheaper than datasketch's
 default of one SHA-1 call per shingle (scheme 1, what format-1 signatures were built with).
-:func:`shingle_hash32` is the same hash for one shingle, a datasketch ``hashfunc``.
+:func:`shingle_hash32` is the same hash for one shingle.
 
 Signatures of the two schemes estimate nothing about each other: they do not compare
 (:func:`similarity` raises) and their band keys never collide (the scheme is hashed into the
@@ -20,7 +21,8 @@ window, and until then a new post does not find an old near-duplicate through th
 still join it).
 
 Finding candidates: :func:`band_keys` cuts the signature into *b* bands of *r* rows (the optimum
-datasketch's ``MinHashLSH`` picks for the threshold: 18 × 7 at 0.6 with 128 permutations); two
+datasketch's ``MinHashLSH`` picks for the threshold, :func:`lsh_params`: 18 × 7 at 0.6 with 128
+permutations); two
 posts sharing any band key are candidates, looked up through an indexed column. Candidates are then
 confirmed with :func:`is_near_duplicate`: :func:`similarity` ≥ ``DedupSettings.similarity``
 (0.75) *and* no conflict of fact tokens (numbers, names; see :mod:`monitor.dedup.facts`), because
@@ -38,8 +40,6 @@ import struct
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash
-from datasketch.lsh import _optimal_param
 
 from monitor.dedup.facts import MAX_FACTS, fact_hashes, facts_conflict
 from monitor.dedup.keys import MIN_TEXT_CHARS, dedup_text
@@ -92,13 +92,6 @@ class Signature:
         facts = struct.unpack_from(f"<{trailer[0]}I", trailer, 1)
         return cls(np.frombuffer(body, dtype="<u4"), shingle=shingle, seed=seed, facts=facts, scheme=fmt)
 
-    def to_minhash(self) -> MinHash:
-        """A datasketch MinHash with these values (e.g. for ``MinHashLSH`` or ``merge``); its
-        ``hashfunc`` is this signature's shingle hash, so ``update`` with more shingles agrees."""
-        return MinHash(seed=self.seed, hashvalues=self.hashvalues.copy(),
-                       permutations=_permutations(self.num_perm, self.seed),
-                       **({"hashfunc": shingle_hash32} if self.scheme == 2 else {}))
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Signature):
             return NotImplemented
@@ -116,8 +109,17 @@ class Signature:
 
 @lru_cache(maxsize=8)
 def _permutations(num_perm: int, seed: int) -> np.ndarray:
-    # Drawing the permutations costs ~0.3 ms; a post costs ~0.3 ms in all. Build them once.
-    perms = MinHash(num_perm=num_perm, seed=seed).permutations
+    """The (a, b) pairs of the permutations ``(a·h + b) mod (2⁶¹ − 1)``, shape (2, num_perm).
+
+    Drawn exactly as datasketch 1.x's ``MinHash._init_permutations`` draws them: numpy's legacy
+    ``RandomState(seed)`` (its stream is frozen by numpy's compatibility policy), alternating
+    ``a`` in [1, p) and ``b`` in [0, p). Stored signatures and band keys depend on these values.
+    Drawing them costs ~0.3 ms, as much as a whole post: built once.
+    """
+    gen = np.random.RandomState(seed)
+    pairs = [(gen.randint(1, _MERSENNE, dtype=np.uint64), gen.randint(0, _MERSENNE, dtype=np.uint64))
+             for _ in range(num_perm)]
+    perms = np.array(pairs, dtype=np.uint64).T
     perms.flags.writeable = False
     return perms
 
@@ -163,7 +165,7 @@ def shingle_hashes(reduced: str, size: int = 5) -> np.ndarray:
 
 
 def shingle_hash32(shingle: bytes) -> int:
-    """:func:`shingle_hashes` of one UTF-8 encoded shingle: a datasketch ``hashfunc``."""
+    """:func:`shingle_hashes` of one UTF-8 encoded shingle."""
     text = shingle.decode("utf-8", "surrogatepass")
     return int(shingle_hashes(text, len(text))[0])
 
@@ -202,10 +204,34 @@ def signature(text: str, *, num_perm: int = 128, shingle: int = 5,
 @lru_cache(maxsize=32)
 def lsh_params(threshold: float = 0.6, num_perm: int = 128) -> tuple[int, int]:
     """(bands, rows) minimising equal-weighted false positive and negative areas, as
-    datasketch's ``MinHashLSH`` does: (18, 7) for 0.6 and 128 permutations."""
+    datasketch's ``MinHashLSH`` does (its ``_optimal_param``): (18, 7) for 0.6 and 128
+    permutations.
+
+    For every b bands of r rows (b·r ≤ num_perm) the false-positive area is
+    ∫₀ᵗ 1 − (1 − sʳ)ᵇ ds and the false-negative area ∫ₜ¹ (1 − sʳ)ᵇ ds; the first pair (b
+    ascending, then r) with the smallest sum wins. datasketch integrates with scipy's adaptive
+    quadrature; the integrands are polynomials of degree r·b ≤ num_perm, so Gauss–Legendre with
+    num_perm/2 + 1 nodes is exact (up to rounding) and needs no scipy.
+    """
     if not 0.0 < threshold < 1.0:
         raise ValueError("threshold must be between 0 and 1")
-    return _optimal_param(threshold, num_perm, 0.5, 0.5)
+    nodes, weights = np.polynomial.legendre.leggauss(num_perm // 2 + 2)
+
+    def on(lo: float, hi: float) -> tuple[np.ndarray, np.ndarray]:
+        half = (hi - lo) / 2.0
+        return lo + half * (nodes + 1.0), half * weights
+
+    s_fp, w_fp = on(0.0, threshold)
+    s_fn, w_fn = on(threshold, 1.0)
+    best, opt = float("inf"), (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp = float(np.dot(w_fp, 1.0 - (1.0 - s_fp ** r) ** b))
+            fn = float(np.dot(w_fn, (1.0 - s_fn ** r) ** b))
+            error = 0.5 * fp + 0.5 * fn
+            if error < best:
+                best, opt = error, (b, r)
+    return opt
 
 
 def band_keys(sig: Signature, *, threshold: float = 0.6, num_perm: int = 128) -> list[str]:

@@ -1,5 +1,8 @@
 """The offline demo: bundled news feeds and Telegram channels, served on loopback, run through the
-whole pipeline (collect → match → dedup into stories → alerts) into a fresh SQLite database."""
+whole pipeline (collect → match → dedup into stories → alerts) into an SQLite database.
+
+A kept demo (``monitor demo --dir PATH``) can be run again: the sources and the desk's webhook are
+pointed at this run's loopback server, and the collection finds nothing new."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ TERMS = [
     "@kim_jong_un",
 ]
 ALIASES = {"kim_jong_un": ["Ким Чен Ын", "Кім Чен Ин", "Kim Jong Un", "Kim Jong-un", "김정은"]}
+DESK, WATCHLIST = "demo-desk", "dprk-in-ukraine"
 
 
 @dataclass
@@ -39,37 +43,70 @@ class DemoResult:
     webhook: list = field(default_factory=list)
 
 
-def build(store: Store, server_url: str, *, hook_url: str | None) -> None:
-    """Sources, a desk with a local webhook, a watchlist with terms and aliases."""
-    from monitor.match import validate
-    from monitor.store import desks, sources, watch
+def build(
+    store: Store, server_url: str, *, hook_url: str | None, settings: Settings | None = None
+) -> bool:
+    """Sources, a desk with a local webhook, a watchlist with terms and aliases; True when they
+    were created, False when the demo was there and was re-pointed at ``server_url``."""
+    from monitor.actions.sources import add_source, update_source
+    from monitor.actions.terms import validator
+    from monitor.errors import NotFound
+    from monitor.store import desks, overview, watch
 
+    settings = settings or Settings()
+    specs = [(name, "rss", f"{server_url}/feeds/{file}", lang) for name, file, lang in FEEDS]
+    specs += [(f"t.me/{channel}", "telegram-web", channel, None) for channel in CHANNELS]
     with store.unit() as s:
-        for name, file, lang in FEEDS:
-            sources.add_source(s, type="rss", locator=f"{server_url}/feeds/{file}", name=name, language=lang)
-        for channel in CHANNELS:
-            sources.add_source(s, type="telegram-web", locator=channel, name=f"t.me/{channel}")
+        try:
+            desk = desks.get_desk(s, DESK)
+        except NotFound:
+            desk = None
+        if desk is not None:  # a kept demo, run again: this run's server has another port
+            for name, type_, locator, _lang in specs:
+                if overview.source_record(s, name).locator != locator:
+                    update_source(s, settings, name, locator=locator)
+            for target in desk.targets:
+                desks.remove_target(s, desk.id, str(target.id))
+            if hook_url:
+                desks.add_target(s, desk.id, hook_url)
+            return False
+        for name, type_, locator, lang in specs:
+            add_source(s, settings, type=type_, locator=locator, name=name, language=lang)
         for name, members in ALIASES.items():
             watch.set_alias_set(s, name, members)
-        desk = desks.add_desk(s, "demo-desk", targets=[hook_url] if hook_url else [], timezone="Europe/Kyiv")
-        wl = watch.add_watchlist(s, "dprk-in-ukraine", desk=desk)
-        aliases = watch.alias_map(s)
+        desk = desks.add_desk(
+            s, DESK, targets=[hook_url] if hook_url else [], timezone="Europe/Kyiv"
+        )
+        wl = watch.add_watchlist(s, WATCHLIST, desk=desk.id)
+        check = validator(s, settings)
         for query in TERMS:
-            watch.add_term(s, wl, query, validate=lambda q: validate(q, aliases))
+            watch.add_term(s, wl.id, query, validate=check)
+    return True
 
 
-def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, keep: Path | None = None,
-             settings: Settings | None = None) -> DemoResult:
-    """Serve the bundled sources, collect twice (the second pass finds nothing new), show the result."""
+def demo_db_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'demo.db'}"
+
+
+def run_demo(
+    db_url: str | None = None,
+    *,
+    echo: Callable[[str], None] = print,
+    keep: Path | None = None,
+    settings: Settings | None = None,
+) -> DemoResult:
+    """Serve the bundled sources, collect twice (the second pass finds nothing new), show it all."""
     from monitor.ingest.runtime import pipeline_for
     from monitor.store.migrate import upgrade
 
     if db_url is None:
         folder = keep or Path(tempfile.mkdtemp(prefix="monitor-demo-"))
         folder.mkdir(parents=True, exist_ok=True)
-        db_url = f"sqlite:///{folder / 'demo.db'}"
+        db_url = demo_db_url(folder)
     settings = settings or load_settings(database_url=db_url)
-    settings = settings.model_copy(update={"database_url": db_url}, deep=True)  # its telegram section is changed below
+    settings = settings.model_copy(
+        update={"database_url": db_url}, deep=True
+    )  # its telegram section is changed below
     result = DemoResult(db_url=db_url)
     with DemoServer() as server:
         settings.telegram.web_base_url = server.url
@@ -79,9 +116,20 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
         store = Store(db_url)
         try:
             upgrade(store)
-            build(store, server.url, hook_url=f"json://{server.url.removeprefix('http://')}/hook")
-            echo(f"demo database: {db_url}")
-            echo(f"serving {len(FEEDS)} feeds and {len(CHANNELS)} Telegram channels at {server.url}\n")
+            fresh = build(
+                store,
+                server.url,
+                hook_url=f"json://{server.url.removeprefix('http://')}/hook",
+                settings=settings,
+            )
+            echo(
+                f"demo database: {db_url}"
+                + ("" if fresh else " (kept from an earlier run: collecting again)")
+            )
+            echo(
+                f"serving {len(FEEDS)} feeds and {len(CHANNELS)} Telegram channels "
+                f"at {server.url}\n"
+            )
 
             async def collect_twice():
                 async with pipeline_for(store, settings, pool=False) as pipeline:
@@ -92,8 +140,10 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
             first, second = asyncio.run(collect_twice())
             result.passes = [first, second]
             for label, summary in (("first pass", first), ("second pass", second)):
-                echo(f"{label}: fetched {summary.fetched}, not modified {summary.not_modified}, "
-                     f"new items {summary.new_items}, hits {summary.hits}, errors {summary.errors}")
+                echo(
+                    f"{label}: fetched {summary.fetched}, not modified {summary.not_modified}, "
+                    f"new items {summary.new_items}, hits {summary.hits}, errors {summary.errors}"
+                )
                 for res in summary.results:
                     if res.error:
                         echo(f"  ! {res.source}: {res.error}")
@@ -105,36 +155,31 @@ def run_demo(db_url: str | None = None, *, echo: Callable[[str], None] = print, 
 
 
 def _show(store: Store, echo) -> None:
-    from monitor.store.hits import list_hits
-    from monitor.store.models import SourceRow, StoryRow
-    from monitor.store.stories import story_timeline
-    from monitor.store.views import story_count
+    from monitor.store import feed, views
 
     with store.unit() as s:
-        echo("\nhits (matched words in « »):")
-        story_ids = []
-        for r in list_hits(s):
-            echo(f"  [{r.source.name}] {r.query}\n      {r.hit.snippet}")
-            if r.hit.story_id not in story_ids:
-                story_ids.append(r.hit.story_id)
-        echo("\nstories with hits, as they spread:")
-        for story_id in story_ids:
-            story = s.get(StoryRow, story_id)
-            first = s.get(SourceRow, story.first_source_id)
-            echo(f"  story {story.id}: first seen {story.first_seen_at:%H:%M}Z at {first.name}, "
-                 f"{story.source_count} source(s)")
-            for item, src in story_timeline(s, story.id):
-                when = item.published_at or item.fetched_at
-                echo(f"      {when:%H:%M}Z  {src.name:<18} {item.url}  [{item.dedup_kind}]")
-        total = story_count(s)
-        echo(f"\n{total} stories in all")
+        hits = views.list_hits(s, oldest_first=True)
+        story_ids = list(dict.fromkeys(h.story_id for h in hits if h.story_id))
+        stories = [feed.get_story(s, i) for i in story_ids]
+        lines = feed.timelines(s, story_ids)
+        total = feed.story_count(s)
+    echo("\nhits (matched words in « »):")
+    for h in hits:
+        echo(f"  [{h.source}] {h.term_query}\n      {h.snippet}")
+    echo("\nstories with hits, as they spread:")
+    for story in stories:
+        echo(
+            f"  story {story.id}: first seen {story.first_seen_at:%H:%M}Z at {story.first_source}, "
+            f"{story.source_count} source(s)"
+        )
+        for e in lines.get(story.id, []):
+            echo(f"      {e.seen_at:%H:%M}Z  {e.source:<18} {e.url}  [{e.joined}]")
+    echo(f"\n{total} stories in all")
 
 
 def _deliver(store: Store, settings: Settings, server: DemoServer, echo) -> list:
-    try:
-        from monitor.alerts.worker import deliver_due
-    except ImportError:
-        return []
+    from monitor.alerts.worker import deliver_due
+
     asyncio.run(deliver_due(store, settings))
     echo(f"\nalerts delivered to the local webhook: {len(server.received)}")
     for payload in server.received:

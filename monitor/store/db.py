@@ -8,15 +8,44 @@ Only a unit of work commits: a CLI command, a pipeline batch, a web request open
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from monitor.errors import ConfigError
+
+#: What a surface catches around a unit of work: the driver's error, wrapped by SQLAlchemy.
+DatabaseError = DBAPIError
+
+__all__ = ["DatabaseError", "Session", "Store", "database_message", "make_engine", "normalize_url"]
+
+
+def database_message(exc: DBAPIError) -> str:
+    """What an operator can do about a database error (the driver's own words follow)."""
+    detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    low = detail.lower()
+    if "no such table" in low or ("relation" in low and "does not exist" in low) or "no such column" in low \
+            or ("column" in low and "does not exist" in low):
+        return f"the database schema is missing or out of date: run `monitor db upgrade` ({detail})"
+    if exc.connection_invalidated or "connect" in low or "unable to open" in low:
+        return f"cannot open the database: {detail}"
+    return f"database error: {detail}"
+
+
+def _create_private(path: Path) -> None:
+    """Create an SQLite database file readable by its owner only (0600): it holds delivery
+    secrets such as bot tokens in target URLs. SQLite gives its -wal and -shm files the same
+    mode. An existing file keeps the mode it has."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
 
 
 def normalize_url(url: str) -> str:
@@ -38,7 +67,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _create_private(path)
         engine = create_engine(url, echo=echo, connect_args={"timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -92,10 +123,15 @@ class Store:
         finally:
             session.close()
 
-    def ping(self) -> None:
-        """Raise unless the database answers (the service's health check)."""
-        with self.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+    def ping(self) -> str | None:
+        """None when the database answers a trivial query, else what went wrong (for health
+        checks: the exception's kind, never its details)."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any failure means unhealthy; the kind is enough to act on
+            return type(exc).__name__
+        return None
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Sequence
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
-from monitor.store.models import AliasSetRow, HitRow, ItemRow, ItemVersionRow, SourceRow, WatchlistRow, WatchTermRow, WatchTermVersionRow
+from monitor.store.models import AliasSetRow, HitRow, WatchlistRow, WatchTermRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,43 +67,3 @@ def add_hits(s: Session, rows: Sequence[dict]) -> list[int]:
     ids = allocate_ids(s, table, len(rows))
     insert_rows(s, table, [dict(row, id=hit_id) for row, hit_id in zip(rows, ids)])
     return ids
-
-
-@dataclass(frozen=True)
-class HitRecord:
-    """A hit with its provenance as it was when it matched: the term version's query and the
-    item version's url and times (the item row holds only the latest)."""
-
-    hit: HitRow
-    item: ItemRow
-    source: SourceRow
-    watchlist: WatchlistRow
-    query: str
-    url: str | None
-    fetched_at: datetime
-    edited_at: datetime | None
-
-
-def list_hits(
-    s: Session, *, watchlist: str | None = None, since: datetime | None = None, limit: int | None = None,
-) -> Iterable[HitRecord]:
-    q = (select(HitRow, ItemRow, SourceRow, WatchlistRow, WatchTermVersionRow.query, ItemVersionRow.url, ItemVersionRow.fetched_at,
-                ItemVersionRow.edited_at)
-         .join(ItemRow, HitRow.item_id == ItemRow.id)
-         .join(SourceRow, ItemRow.source_id == SourceRow.id)
-         .join(WatchlistRow, HitRow.watchlist_id == WatchlistRow.id)
-         .outerjoin(WatchTermVersionRow, and_(WatchTermVersionRow.term_id == HitRow.term_id,
-                                           WatchTermVersionRow.version == HitRow.term_version))
-         .outerjoin(ItemVersionRow, and_(ItemVersionRow.item_id == HitRow.item_id, ItemVersionRow.version == HitRow.item_version)))
-    if watchlist:
-        q = q.where(WatchlistRow.name == watchlist)
-    if since:
-        q = q.where(HitRow.created_at >= since)
-    q = q.order_by(HitRow.id)
-    if limit:
-        q = q.limit(limit)
-    for hit, item, source, wl, query, url, fetched_at, edited_at in s.execute(q.execution_options(yield_per=500)):
-        version_known = fetched_at is not None  # every version is stored; the item row is a fallback
-        yield HitRecord(hit, item, source, wl, query if query is not None else "",
-                        url if version_known else item.url, fetched_at if version_known else item.fetched_at,
-                        edited_at if version_known else item.edited_at)

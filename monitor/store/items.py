@@ -16,14 +16,14 @@ import zlib
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, func, literal_column, or_, select, table, update
+from sqlalchemy import bindparam, literal_column, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
 from monitor.store.bulk import allocate_ids, insert_rows
 from monitor.store.maintenance import tombstoned  # noqa: F401  (ingest reads it through here)
-from monitor.store.models import ItemPayloadRow, ItemRow, ItemVersionRow, SourceRow
-from monitor.store.values import ItemFacts, ItemWrite, StoredItem
+from monitor.store.models import ItemPayloadRow, ItemRow, ItemVersionRow
+from monitor.store.values import ItemWrite, StoredItem
 
 _ITEMS = ItemRow.__table__
 # What a version decision needs to know of the stored row.
@@ -141,21 +141,6 @@ def payload(s: Session, item_id: int, version: int | None = None) -> tuple[str, 
     return (row.format, zlib.decompress(row.data), row.sha256) if row else None
 
 
-def list_items(
-    s: Session, *, source: str | None = None, since: datetime | None = None, limit: int | None = None,
-) -> Iterable[tuple[ItemRow, str]]:
-    """Items with their source name, oldest fetched first (streamed)."""
-    q = select(ItemRow, SourceRow.name).join(SourceRow, ItemRow.source_id == SourceRow.id)
-    if source:
-        q = q.where(SourceRow.name == source)
-    if since:
-        q = q.where(ItemRow.fetched_at >= since)
-    q = q.order_by(ItemRow.fetched_at, ItemRow.id)
-    if limit:
-        q = q.limit(limit)
-    yield from s.execute(q.execution_options(yield_per=500))
-
-
 def _contains(column, piece: str):
     """``column LIKE '%piece%'``; an ESCAPE clause only when the piece needs one (SQLite's FTS5
     trigram index serves LIKE patterns without ESCAPE only)."""
@@ -174,35 +159,6 @@ def contains_any_clause(s: Session, pieces: Sequence[str]):
         likes = [_contains(literal_column("items_fts.norm_text"), p) for p in pieces]
         return ItemRow.id.in_(select(literal_column("items_fts.rowid")).select_from(fts).where(or_(*likes)))
     return or_(*(_contains(ItemRow.norm_text, p) for p in pieces))
-
-
-def stream_for_backtest(
-    s: Session, *, since: datetime | None = None, source: str | None = None,
-    contains_any: Sequence[str] | None = None, batch: int = 1000,
-) -> Iterable[ItemFacts]:
-    """Items to run a term over, newest first, optionally prefiltered in SQL on the matching form
-    (``contains_any``: the item's norm_text must contain one of these substrings)."""
-    q = (select(ItemRow.id, SourceRow.name, ItemRow.external_id, ItemRow.url, ItemRow.title,
-                ItemRow.text, ItemRow.language, ItemRow.channel_username, ItemRow.published_at)
-         .join(SourceRow, ItemRow.source_id == SourceRow.id))
-    if since:
-        q = q.where(ItemRow.fetched_at >= since)
-    if source:
-        q = q.where(SourceRow.name == source)
-    if contains_any:
-        q = q.where(contains_any_clause(s, contains_any))
-    q = q.order_by(ItemRow.id.desc())
-    for row in s.execute(q.execution_options(yield_per=batch)):
-        yield ItemFacts(*row)
-
-
-def count_items(s: Session, *, since: datetime | None = None, source: str | None = None) -> int:
-    q = select(func.count(ItemRow.id)).join(SourceRow, ItemRow.source_id == SourceRow.id)
-    if since:
-        q = q.where(ItemRow.fetched_at >= since)
-    if source:
-        q = q.where(SourceRow.name == source)
-    return s.scalar(q) or 0
 
 
 def recent_texts(s: Session, source_id: int, *, limit: int) -> list[str]:

@@ -55,19 +55,6 @@ def find_source(s: Session, *, type: str, locator: str) -> SourceRow | None:
     return s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator))
 
 
-def list_sources(
-    s: Session, *, type: str | None = None, since: datetime | None = None, limit: int | None = None
-) -> Sequence[SourceRow]:
-    q = select(SourceRow).order_by(SourceRow.name)
-    if type:
-        q = q.where(SourceRow.type == type)
-    if since:
-        q = q.where(SourceRow.created_at >= since)
-    if limit:
-        q = q.limit(limit)
-    return s.scalars(q).all()
-
-
 def remove_source(s: Session, name: str) -> None:
     s.delete(get_source(s, name))
     s.flush()
@@ -198,3 +185,28 @@ def to_config(src: SourceRow) -> SourceConfig:
         body_hash=src.body_hash, cursor=src.cursor, state=dict(src.state or {}),
         last_checked_at=src.last_checked_at,
     )
+
+
+_EDITABLE = ("name", "locator", "language", "pinned_interval", "options", "account")
+
+
+def update_source(s: Session, ref: str | int, **fields: Any) -> None:
+    """Change a source's name, locator, language, pinned interval, options or account (the
+    operator's edit; names and (type, locator) stay unique)."""
+    src = get_source(s, ref) if isinstance(ref, str) else s.get(SourceRow, ref)
+    if src is None:
+        raise NotFound(f"no source {ref}")
+    unknown = set(fields) - set(_EDITABLE)
+    if unknown:
+        raise ValueError(f"not editable: {sorted(unknown)}")
+    if fields.get("name", src.name) != src.name and s.scalar(
+            select(SourceRow.id).where(SourceRow.name == fields["name"])) is not None:
+        raise AlreadyExists(f"a source named {fields['name']!r} already exists")
+    locator = fields.get("locator", src.locator)
+    if locator != src.locator:
+        clash = find_source(s, type=src.type, locator=locator)
+        if clash is not None and clash.id != src.id:
+            raise AlreadyExists(f"{src.type} source {locator!r} already exists as {clash.name!r}")
+    for key, value in fields.items():
+        setattr(src, key, value)
+    s.flush()

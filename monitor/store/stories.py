@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from monitor.store.bulk import allocate_ids, insert_rows
-from monitor.store.models import DedupKeyRow, HitRow, ItemRow, LshBandRow, SourceRow, StoryRow
+from monitor.store.models import DedupKeyRow, ItemRow, LshBandRow, StoryRow
 from monitor.store.values import BandCandidate, KeyOwner, Placement, StoryDecision
 
 _ITEMS, _STORIES = ItemRow.__table__, StoryRow.__table__
@@ -142,22 +142,3 @@ def _update_joined(s: Session, joined: dict[int, list[Placement]]) -> None:
               [{"_id": story.pop("id"), **story} for story in stories.values()])
 
 
-def story_timeline(s: Session, story_id: int) -> list[tuple[ItemRow, SourceRow]]:
-    """Every item of a story with its source, in the order the story spread."""
-    q = (select(ItemRow, SourceRow).join(SourceRow, ItemRow.source_id == SourceRow.id).where(ItemRow.story_id == story_id)
-         .order_by(func.coalesce(ItemRow.published_at, ItemRow.fetched_at), ItemRow.id))
-    return list(s.execute(q))
-
-
-def list_stories(
-    s: Session, *, since: datetime | None = None, watchlist_id: int | None = None, limit: int | None = None,
-) -> Sequence[StoryRow]:
-    q = select(StoryRow)
-    if since:
-        q = q.where(StoryRow.last_seen_at >= since)
-    if watchlist_id is not None:
-        q = q.where(StoryRow.id.in_(select(HitRow.story_id).where(HitRow.watchlist_id == watchlist_id)))
-    q = q.order_by(StoryRow.first_seen_at.desc(), StoryRow.id.desc())
-    if limit:
-        q = q.limit(limit)
-    return s.scalars(q).all()

@@ -1,28 +1,22 @@
-"""Read queries behind the web pages: the hits feed, item and story pages, term statistics, source
-health, the alert log and the backtest prefilter.
+"""Read queries behind the hit lists, the item page, term statistics and the backtest.
 
-Lists are keyset-paginated on the primary key (``id < :before``, newest first), never ``OFFSET``,
-so a page costs the same at hit 100 000 as at hit 10. Visibility is applied here, not in the
-templates: a viewer's queries are restricted to the watchlists of the desks they belong to
-(``allowed`` is a list of watchlist ids; ``None`` means no restriction).
+The web feed's single-hit view is keyset-paginated on the primary key (``id < :before``, newest
+first), never ``OFFSET``, so a page costs the same at hit 100 000 as at hit 10. Visibility is
+applied here, not in the templates: a viewer's queries are restricted to the watchlists of the
+desks they belong to (``allowed`` is a tuple of watchlist ids; ``None`` means no restriction).
+Everything returned is a frozen value of :mod:`monitor.store.records`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Iterator, Sequence
 
-from sqlalchemy import Row, and_, case, func, select, union_all
+from sqlalchemy import and_, case, func, select, union_all
 from sqlalchemy.orm import Session, aliased
 
-from monitor.store.items import contains_any_clause
 from monitor.store.models import (
-    AlertRow,
-    DeliveryRow,
-    DeliveryAttemptRow,
-    DeskRow,
-    DeskTargetRow,
     HitRow,
     ItemRow,
     ItemVersionRow,
@@ -34,7 +28,7 @@ from monitor.store.models import (
     WatchTermRow,
     WatchTermVersionRow,
 )
-from monitor.types import utcnow
+from monitor.store.records import HitEntry, ItemRecord, ItemVersionRecord, freeze
 
 
 @dataclass(frozen=True)
@@ -44,6 +38,7 @@ class HitFilter:
     watchlist_id: int | None = None
     desk_id: int | None = None
     source_id: int | None = None
+    term_id: int | None = None
     language: str | None = None
     review_state: str | None = None
     since: datetime | None = None
@@ -60,31 +55,7 @@ def visible_watchlist_ids(s: Session, desk_ids: Sequence[int] | None) -> tuple[i
     return tuple(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id.in_(desk_ids))))
 
 
-def _feed_select():
-    return (
-        select(
-            HitRow.id, HitRow.created_at, HitRow.review_state, HitRow.field, HitRow.snippet_html, HitRow.snippet,
-            HitRow.item_id, HitRow.story_id, HitRow.term_id, HitRow.assignee_id, HitRow.spans,
-            # the query as it was when it matched (the term may have been edited since)
-            func.coalesce(WatchTermVersionRow.query, WatchTermRow.query).label("term_query"),
-            WatchTermRow.label.label("term_label"),
-            WatchlistRow.name.label("watchlist"), WatchlistRow.id.label("watchlist_id"),
-            ItemRow.title, ItemRow.url, ItemRow.published_at, ItemRow.fetched_at, ItemRow.language,
-            ItemRow.deleted_at, ItemRow.channel_username, SourceRow.name.label("source"),
-            SourceRow.id.label("source_id"), StoryRow.source_count, UserRow.name.label("assignee"),
-        )
-        .join(ItemRow, ItemRow.id == HitRow.item_id)
-        .join(SourceRow, SourceRow.id == ItemRow.source_id)
-        .join(WatchTermRow, WatchTermRow.id == HitRow.term_id)
-        .outerjoin(WatchTermVersionRow, and_(WatchTermVersionRow.term_id == HitRow.term_id,
-                                          WatchTermVersionRow.version == HitRow.term_version))
-        .join(WatchlistRow, WatchlistRow.id == HitRow.watchlist_id)
-        .outerjoin(StoryRow, StoryRow.id == HitRow.story_id)
-        .outerjoin(UserRow, UserRow.id == HitRow.assignee_id)
-    )
-
-
-def _watchlists(s: Session, f: HitFilter) -> tuple[int, ...] | None:
+def filter_watchlists(s: Session, f: HitFilter) -> tuple[int, ...] | None:
     """The watchlist ids the filter allows (visibility ∩ watchlist ∩ desk), or None for all."""
     sets = []
     if f.allowed is not None:
@@ -92,61 +63,145 @@ def _watchlists(s: Session, f: HitFilter) -> tuple[int, ...] | None:
     if f.watchlist_id is not None:
         sets.append({f.watchlist_id})
     if f.desk_id is not None:
-        sets.append(set(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id == f.desk_id))))
+        sets.append(
+            set(s.scalars(select(WatchlistRow.id).where(WatchlistRow.desk_id == f.desk_id)))
+        )
     return tuple(sorted(set.intersection(*sets))) if sets else None
 
 
-def _apply(q, f: HitFilter, *, before: int | None, after: int | None):
-    """Every filter but the watchlist set (``q`` must have ``items`` joined for source/language)."""
+def hit_conditions(f: HitFilter) -> list:
+    """Every filter but the watchlist set, on ``hits`` joined with ``items``."""
+    conds = []
     if f.source_id is not None:
-        q = q.where(ItemRow.source_id == f.source_id)
+        conds.append(ItemRow.source_id == f.source_id)
+    if f.term_id is not None:
+        conds.append(HitRow.term_id == f.term_id)
     if f.language:
-        q = q.where(ItemRow.language == f.language)
+        conds.append(ItemRow.language == f.language)
     if f.review_state:
-        q = q.where(HitRow.review_state == f.review_state)
+        conds.append(HitRow.review_state == f.review_state)
     if f.since is not None:
-        q = q.where(HitRow.created_at >= f.since)
+        conds.append(HitRow.created_at >= f.since)
     if f.until is not None:
-        q = q.where(HitRow.created_at < f.until)
-    if before is not None:
-        q = q.where(HitRow.id < before)
-    if after is not None:
-        q = q.where(HitRow.id > after)
-    return q
+        conds.append(HitRow.created_at < f.until)
+    return conds
 
 
-def feed(s: Session, f: HitFilter, *, before: int | None = None, after: int | None = None,
-         limit: int = 50) -> list[Row]:
+_ITEM_VERSION = aliased(ItemVersionRow)
+
+
+def _hit_select():
+    return (
+        select(
+            HitRow.id,
+            HitRow.created_at,
+            HitRow.review_state,
+            HitRow.field,
+            HitRow.snippet,
+            HitRow.snippet_html,
+            HitRow.spans,
+            HitRow.item_id,
+            HitRow.item_version,
+            HitRow.story_id,
+            HitRow.term_id,
+            HitRow.term_version,
+            HitRow.matched_hash,
+            # the query as it was when it matched (the term may have been edited since)
+            func.coalesce(WatchTermVersionRow.query, WatchTermRow.query).label("term_query"),
+            WatchTermRow.label.label("term_label"),
+            WatchlistRow.id.label("watchlist_id"),
+            WatchlistRow.name.label("watchlist"),
+            UserRow.name.label("assignee"),
+            SourceRow.id.label("source_id"),
+            SourceRow.name.label("source"),
+            ItemRow.external_id,
+            ItemRow.title,
+            func.coalesce(_ITEM_VERSION.url, ItemRow.url).label("url"),
+            ItemRow.language,
+            ItemRow.author,
+            ItemRow.collector,
+            ItemRow.published_at,
+            func.coalesce(_ITEM_VERSION.fetched_at, ItemRow.fetched_at).label("fetched_at"),
+            # the item version's edit time when it is stored (every version is), else the item's
+            case(
+                (_ITEM_VERSION.id.is_not(None), _ITEM_VERSION.edited_at), else_=ItemRow.edited_at
+            ).label("edited_at"),
+            ItemRow.deleted_at,
+            StoryRow.source_count,
+        )
+        .join(ItemRow, ItemRow.id == HitRow.item_id)
+        .join(SourceRow, SourceRow.id == ItemRow.source_id)
+        .join(WatchTermRow, WatchTermRow.id == HitRow.term_id)
+        .outerjoin(
+            WatchTermVersionRow,
+            and_(
+                WatchTermVersionRow.term_id == HitRow.term_id,
+                WatchTermVersionRow.version == HitRow.term_version,
+            ),
+        )
+        .outerjoin(
+            _ITEM_VERSION,
+            and_(
+                _ITEM_VERSION.item_id == HitRow.item_id,
+                _ITEM_VERSION.version == HitRow.item_version,
+            ),
+        )
+        .join(WatchlistRow, WatchlistRow.id == HitRow.watchlist_id)
+        .outerjoin(StoryRow, StoryRow.id == HitRow.story_id)
+        .outerjoin(UserRow, UserRow.id == HitRow.assignee_id)
+    )
+
+
+def _entry(row) -> HitEntry:
+    data = row._asdict()
+    data["spans"] = tuple(
+        tuple(sp) for sp in (data["spans"] or ()) if isinstance(sp, (list, tuple))
+    )
+    return HitEntry(**data)
+
+
+def feed(
+    s: Session,
+    f: HitFilter,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> list[HitEntry]:
     """Hits newest first: a page older than ``before``, or the newest ones above ``after``.
 
     With several watchlists (a desk, a viewer's desks) ``watchlist_id IN (...)`` would make the
-    database collect and sort every hit of those watchlists; instead each watchlist's newest ids come
-    from the (watchlist_id, id) index with their own LIMIT, and the union is cut to the page.
+    database collect and sort every hit of those watchlists; instead each watchlist's newest ids
+    come from the (watchlist_id, id) index with their own LIMIT, and the union is cut to the page.
     """
-    wls = _watchlists(s, f)
+    wls = filter_watchlists(s, f)
     if wls is not None and not wls:
         return []
+    conds = hit_conditions(f)
+    if before is not None:
+        conds.append(HitRow.id < before)
+    if after is not None:
+        conds.append(HitRow.id > after)
     if wls is not None and len(wls) > 1:
-        needs_item = f.source_id is not None or bool(f.language)
         parts = []
         for wl in wls:
-            q = select(HitRow.id)
-            if needs_item:
-                q = q.join(ItemRow, ItemRow.id == HitRow.item_id)
-            q = _apply(q.where(HitRow.watchlist_id == wl), f, before=before, after=after)
+            q = select(HitRow.id).join(ItemRow, ItemRow.id == HitRow.item_id)
+            q = q.where(HitRow.watchlist_id == wl, *conds)
             parts.append(select(q.order_by(HitRow.id.desc()).limit(limit).subquery().c.id))
         ids = sorted(s.scalars(union_all(*parts)), reverse=True)[:limit]
         if not ids:
             return []
-        q = _feed_select().where(HitRow.id.in_(ids))
+        q = _hit_select().where(HitRow.id.in_(ids))
     else:
-        q = _apply(_feed_select(), f, before=before, after=after)
+        q = _hit_select().where(*conds)
         if wls is not None:
             q = q.where(HitRow.watchlist_id == wls[0])
-    return list(s.execute(q.order_by(HitRow.id.desc()).limit(limit)))
+    return [_entry(r) for r in s.execute(q.order_by(HitRow.id.desc()).limit(limit))]
 
 
-def iter_feed(s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000) -> Iterator[Row]:
+def iter_feed(
+    s: Session, f: HitFilter, *, batch: int = 1000, cap: int = 100_000
+) -> Iterator[HitEntry]:
     """Every hit of a filter, newest first, fetched in keyset batches (for exports)."""
     before, n = None, 0
     while n < cap:
@@ -162,50 +217,135 @@ def latest_hit_id(s: Session) -> int:
     return s.scalar(select(func.max(HitRow.id))) or 0
 
 
-# ---------------------------------------------------------------- item and story pages
-
-
-def item_page(s: Session, item_id: int) -> dict[str, Any] | None:
-    """An item with its source, versions (oldest first), hits (with terms) and story."""
-    item = s.get(ItemRow, item_id)
-    if item is None:
-        return None
-    versions = s.scalars(select(ItemVersionRow).where(ItemVersionRow.item_id == item_id)
-                         .order_by(ItemVersionRow.version)).all()
-    hits = s.execute(
-        select(HitRow, WatchTermRow.query, WatchlistRow.name, WatchlistRow.id)
-        .join(WatchTermRow, WatchTermRow.id == HitRow.term_id).join(WatchlistRow, WatchlistRow.id == HitRow.watchlist_id)
-        .where(HitRow.item_id == item_id).order_by(HitRow.id)).all()
-    return {"item": item, "source": s.get(SourceRow, item.source_id), "versions": versions,
-            "hits": hits, "story": s.get(StoryRow, item.story_id) if item.story_id else None}
-
-
-def story_count(s: Session) -> int:
-    return s.scalar(select(func.count()).select_from(StoryRow)) or 0
-
-
-def story_timeline(s: Session, story_id: int, *, limit: int = 500) -> list[Row]:
-    """The items of a story in publication order (first seen first), with their sources."""
+def list_hits(
+    s: Session,
+    *,
+    watchlist_id: int | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> list[HitEntry]:
+    """Hits for ``monitor hits``: newest first by the item's published time, else its fetch time
+    (``oldest_first`` reverses it); every hit when ``limit`` is None."""
     when = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
-    q = (select(ItemRow.id, ItemRow.title, ItemRow.url, ItemRow.published_at, ItemRow.fetched_at, ItemRow.language,
-                ItemRow.deleted_at, ItemRow.dedup_kind, ItemRow.channel_username, SourceRow.name.label("source"),
-                SourceRow.type.label("source_type"))
-         .join(SourceRow, SourceRow.id == ItemRow.source_id).where(ItemRow.story_id == story_id)
-         .order_by(when, ItemRow.id).limit(limit))
-    return list(s.execute(q))
+    q = _hit_select()
+    if watchlist_id is not None:
+        q = q.where(HitRow.watchlist_id == watchlist_id)
+    if since is not None:
+        q = q.where(HitRow.created_at >= since)
+    order = (when.asc(), HitRow.id.asc()) if oldest_first else (when.desc(), HitRow.id.desc())
+    q = q.order_by(*order)
+    if limit:
+        q = q.limit(limit)
+    return [_entry(r) for r in s.execute(q)]
 
 
-def reviews_of(s: Session, hit_ids: Sequence[int]) -> list[Row]:
+# ---------------------------------------------------------------- items
+
+
+def _item_select():
+    return select(ItemRow, SourceRow.name, SourceRow.type).join(
+        SourceRow, SourceRow.id == ItemRow.source_id
+    )
+
+
+def _item(row: ItemRow, source: str, source_type: str) -> ItemRecord:
+    return freeze(ItemRecord, row, source=source, source_type=source_type)
+
+
+def list_items(
+    s: Session,
+    *,
+    source_id: int | None = None,
+    since: datetime | None = None,
+    limit: int | None = None,
+    oldest_first: bool = False,
+) -> list[ItemRecord]:
+    """Items for ``monitor items``: newest first by published time, else fetch time; ``since``
+    on fetch time; every item when ``limit`` is None."""
+    when = func.coalesce(ItemRow.published_at, ItemRow.fetched_at)
+    q = _item_select()
+    if source_id is not None:
+        q = q.where(ItemRow.source_id == source_id)
+    if since is not None:
+        q = q.where(ItemRow.fetched_at >= since)
+    q = q.order_by(
+        *((when.asc(), ItemRow.id.asc()) if oldest_first else (when.desc(), ItemRow.id.desc()))
+    )
+    if limit:
+        q = q.limit(limit)
+    return [_item(*r) for r in s.execute(q.execution_options(yield_per=500))]
+
+
+@dataclass(frozen=True)
+class ItemPage:
+    item: ItemRecord
+    versions: tuple[ItemVersionRecord, ...]
+    hits: tuple[HitEntry, ...]
+
+
+def item_page(
+    s: Session, item_id: int, *, allowed: tuple[int, ...] | None = None
+) -> ItemPage | None:
+    """An item with its versions (oldest first) and the hits ``allowed`` may see; None when the
+    item does not exist or a restricted reader sees none of its hits."""
+    row = s.execute(_item_select().where(ItemRow.id == item_id)).first()
+    if row is None:
+        return None
+    q = _hit_select().where(HitRow.item_id == item_id)
+    if allowed is not None:
+        q = q.where(HitRow.watchlist_id.in_(allowed or (-1,)))
+    hits = tuple(_entry(r) for r in s.execute(q.order_by(HitRow.id)))
+    if allowed is not None and not hits:  # viewers reach items only through their desks' hits
+        return None
+    versions = tuple(
+        freeze(ItemVersionRecord, v)
+        for v in s.scalars(
+            select(ItemVersionRow)
+            .where(ItemVersionRow.item_id == item_id)
+            .order_by(ItemVersionRow.version)
+        )
+    )
+    return ItemPage(item=_item(*row), versions=versions, hits=hits)
+
+
+def hit_watchlist(s: Session, hit_id: int) -> int | None:
+    """The watchlist of a hit (for visibility checks), or None when there is no such hit."""
+    return s.scalar(select(HitRow.watchlist_id).where(HitRow.id == hit_id))
+
+
+@dataclass(frozen=True)
+class ReviewEntry:
+    id: int
+    hit_id: int
+    verdict: str | None
+    note: str | None
+    created_at: datetime
+    reviewer: str | None
+    assignee: str | None
+
+
+def reviews_of(s: Session, hit_ids: Sequence[int]) -> list[ReviewEntry]:
     """The review trail of some hits, oldest first, with reviewer and assignee names."""
     if not hit_ids:
         return []
     assigned = aliased(UserRow)
     assignee = select(assigned.name).where(assigned.id == ReviewRow.assignee_id).scalar_subquery()
-    q = (select(ReviewRow.id, ReviewRow.hit_id, ReviewRow.verdict, ReviewRow.note, ReviewRow.created_at,
-                UserRow.name.label("reviewer"), assignee.label("assignee"))
-         .outerjoin(UserRow, UserRow.id == ReviewRow.reviewer_id).where(ReviewRow.hit_id.in_(hit_ids))
-         .order_by(ReviewRow.id))
-    return list(s.execute(q))
+    q = (
+        select(
+            ReviewRow.id,
+            ReviewRow.hit_id,
+            ReviewRow.verdict,
+            ReviewRow.note,
+            ReviewRow.created_at,
+            UserRow.name.label("reviewer"),
+            assignee.label("assignee"),
+        )
+        .outerjoin(UserRow, UserRow.id == ReviewRow.reviewer_id)
+        .where(ReviewRow.hit_id.in_(hit_ids))
+        .order_by(ReviewRow.id)
+    )
+    return [ReviewEntry(**r._asdict()) for r in s.execute(q)]
 
 
 # ---------------------------------------------------------------- terms
@@ -215,10 +355,16 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
     """Per term: hits, reviewed (relevant + not relevant) and relevant counts."""
     if not term_ids:
         return {}
-    q = (select(HitRow.term_id, func.count(),
-                func.sum(case((HitRow.review_state == "relevant", 1), else_=0)),
-                func.sum(case((HitRow.review_state == "not_relevant", 1), else_=0)))
-         .where(HitRow.term_id.in_(term_ids)).group_by(HitRow.term_id))
+    q = (
+        select(
+            HitRow.term_id,
+            func.count(),
+            func.sum(case((HitRow.review_state == "relevant", 1), else_=0)),
+            func.sum(case((HitRow.review_state == "not_relevant", 1), else_=0)),
+        )
+        .where(HitRow.term_id.in_(term_ids))
+        .group_by(HitRow.term_id)
+    )
     out = {}
     for term_id, total, rel, notrel in s.execute(q):
         rel, notrel = int(rel or 0), int(notrel or 0)
@@ -226,77 +372,32 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
     return out
 
 
-def backtest_candidates(s: Session, substrings: Sequence[str] | None, *, since: datetime | None,
-                        limit: int) -> Iterator[Row]:
-    """Items that may match, newest first: ``norm_text`` contains any of ``substrings``.
-
-    The substrings come from the matcher's prefilter (already in matching form). A trigram index
-    serves the search on both backends (PostgreSQL: pg_trgm GIN; SQLite: FTS5, migration 0004). ``None`` means the query
-    cannot be prefiltered and every item in the window is a candidate. One streamed query (not
-    keyset batches): the index search runs once however many candidates there are.
-    """
-    q = (select(ItemRow.id, ItemRow.title, ItemRow.text, ItemRow.language, ItemRow.channel_username,
-                ItemRow.published_at, SourceRow.name.label("source"))
-         .join(SourceRow, SourceRow.id == ItemRow.source_id))
-    if substrings is not None:
-        subs = [x for x in substrings if x]
-        if not subs:
-            return iter(())
-        q = q.where(contains_any_clause(s, subs))
-    if since is not None:
-        q = q.where(ItemRow.fetched_at >= since)
-    q = q.order_by(ItemRow.id.desc()).limit(limit)
-    return iter(s.execute(q.execution_options(stream_results=True, yield_per=1000)))
-
-
-# ---------------------------------------------------------------- sources
-
-
-def source_health(s: Session, *, days: int = 7) -> list[dict[str, Any]]:
-    """Every source with its health and items per day over the last ``days`` days (whether it
-    is silent is the caller's to judge: :func:`monitor.sources.silent_source`)."""
-    now = utcnow()
-    since = now - timedelta(days=days)
-    counts = dict(s.execute(select(ItemRow.source_id, func.count()).where(ItemRow.published_at >= since)
-                            .group_by(ItemRow.source_id)).tuples().all())
-    rows = []
-    for src in s.scalars(select(SourceRow).order_by(SourceRow.name)):
-        rows.append({
-            "source": src, "per_day": round(counts.get(src.id, 0) / days, 1),
-        })
-    return rows
-
-
-# ---------------------------------------------------------------- desks and alerts
-
-
-def alert_log(s: Session, *, desk_ids: Sequence[int] | None = None, before: int | None = None,
-              limit: int = 50) -> list[dict[str, Any]]:
-    """Alerts newest first with their deliveries and each delivery's attempts."""
-    q = (select(AlertRow, DeskRow.name).join(DeskRow, DeskRow.id == AlertRow.desk_id))
-    if desk_ids is not None:
-        q = q.where(AlertRow.desk_id.in_(desk_ids or (-1,)))
-    if before is not None:
-        q = q.where(AlertRow.id < before)
-    alerts = s.execute(q.order_by(AlertRow.id.desc()).limit(limit)).all()
-    ids = [a.id for a, _ in alerts]
-    deliveries: dict[int, list] = {i: [] for i in ids}
-    attempts: dict[int, list] = {}
-    if ids:
-        drows = s.execute(select(DeliveryRow, DeskTargetRow).join(DeskTargetRow, DeskTargetRow.id == DeliveryRow.target_id)
-                          .where(DeliveryRow.alert_id.in_(ids)).order_by(DeliveryRow.id)).all()
-        for d, t in drows:
-            deliveries[d.alert_id].append((d, t))
-        dids = [d.id for d, _ in drows]
-        if dids:
-            for att in s.scalars(select(DeliveryAttemptRow).where(DeliveryAttemptRow.delivery_id.in_(dids))
-                                 .order_by(DeliveryAttemptRow.id)):
-                attempts.setdefault(att.delivery_id, []).append(att)
-    return [{"alert": a, "desk": name, "deliveries": deliveries[a.id], "attempts": attempts}
-            for a, name in alerts]
-
-
-def watchlist_by_token(s: Session, token: str) -> WatchlistRow | None:
+def watchlist_by_token(s: Session, token: str) -> tuple[int, str] | None:
+    """The (id, name) of the watchlist whose Atom token this is."""
     if not token:
         return None
-    return s.scalar(select(WatchlistRow).where(and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None))))
+    row = s.execute(
+        select(WatchlistRow.id, WatchlistRow.name).where(
+            and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None))
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def names(s: Session, what: str, ids: Sequence[int] | None = None) -> list[tuple[int, str]]:
+    """(id, name) pairs for filter menus: ``sources``, ``watchlists``, ``desks`` or ``users``
+    (enabled users only), by name; ``ids`` narrows them."""
+    from monitor.store.models import DeskRow
+
+    model: Any = {
+        "sources": SourceRow,
+        "watchlists": WatchlistRow,
+        "desks": DeskRow,
+        "users": UserRow,
+    }[what]
+    q = select(model.id, model.name).order_by(model.name)
+    if what == "users":
+        q = q.where(UserRow.disabled.is_(False))
+    if ids is not None:
+        q = q.where(model.id.in_(ids or (-1,)))
+    return [(i, n) for i, n in s.execute(q)]

@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader
+from jinja2 import Environment, FileSystemLoader, pass_context
 from markupsafe import Markup
 
 from monitor.errors import MonitorError, NotFound, QuerySyntaxError
@@ -60,17 +61,38 @@ class WebState:
         return self.env.get_template(name).render(**values)
 
 
-def _fmt_time(value: datetime | None) -> Markup:
-    """A ``<time>`` in UTC; the page script shows it in the reader's own time zone."""
+def format_time(value: datetime | None, zone: str | None = None) -> Markup:
+    """A ``<time>``: in ``zone`` (a desk's time zone) when given, rendered here; else in UTC,
+    which the page script turns into the reader's own zone. UTC is always in the tooltip."""
     if value is None:
         return Markup("")
     utc = value.astimezone(timezone.utc)
-    return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc.strftime("%Y-%m-%d %H:%M UTC"))
+    utc_text = utc.strftime("%Y-%m-%d %H:%M UTC")
+    if zone:
+        local = utc.astimezone(ZoneInfo(zone))
+        offset = local.strftime("%z")
+        label = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+        if local.tzname() and local.tzname()[0] in "+-":  # a zone without an abbreviation
+            label = f"{local:%Y-%m-%d %H:%M} UTC{offset[:3]}:{offset[3:]}"
+        return Markup('<time datetime="{}" data-tz="{}" title="{}">{}</time>').format(
+            utc.isoformat(), zone, utc_text, label
+        )
+    return Markup('<time datetime="{}">{}</time>').format(utc.isoformat(), utc_text)
+
+
+@pass_context
+def _fmt_time(context, value: datetime | None) -> Markup:
+    """The ``t`` filter: a page sets ``tz`` when it is filtered to one desk."""
+    return format_time(value, context.get("tz"))
 
 
 def make_env() -> Environment:
-    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                      trim_blocks=True, lstrip_blocks=True)
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["marks"] = sanitize_marks
     env.filters["safe_url"] = safe_url
     env.filters["t"] = _fmt_time
@@ -78,11 +100,21 @@ def make_env() -> Environment:
     return env
 
 
-def create_app(settings: Settings, store: Store) -> FastAPI:
-    """The FastAPI app serving every page and the JSON API over ``store``."""
+def create_app(
+    settings: Settings, store: Store, *, health: Callable[[], Response] | None = None
+) -> FastAPI:
+    """The FastAPI app serving every page and the JSON API over ``store``.
+
+    ``health`` answers ``/healthz`` (``monitor run --web`` passes the service's check, which
+    includes its scheduler); by default it is the same check without a scheduler."""
     key = settings.web.secret_key.get_secret_value() if settings.web.secret_key else None
-    web = WebState(settings=settings, store=store, signer=SessionSigner(key), limiter=LoginLimiter(),
-                   env=make_env())
+    web = WebState(
+        settings=settings,
+        store=store,
+        signer=SessionSigner(key),
+        limiter=LoginLimiter(),
+        env=make_env(),
+    )
     app = FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.web = web
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
@@ -95,9 +127,15 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         request.state.session_dirty = fresh
         response = await call_next(request)
         if request.state.session_dirty:
-            response.set_cookie(SESSION_COOKIE, web.signer.dumps(request.state.session),
-                                max_age=SESSION_MAX_AGE, httponly=True, samesite="lax",
-                                secure=settings.web.secure_cookies, path="/")
+            response.set_cookie(
+                SESSION_COOKIE,
+                web.signer.dumps(request.state.session),
+                max_age=SESSION_MAX_AGE,
+                httponly=True,
+                samesite="lax",
+                secure=settings.web.secure_cookies,
+                path="/",
+            )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
@@ -105,8 +143,11 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         return response
 
     def wants_json(request: Request) -> bool:
-        return request.url.path.startswith("/api/") or request.method != "GET" and \
-            request.headers.get("x-requested-with") == "fetch"
+        return (
+            request.url.path.startswith("/api/")
+            or request.method != "GET"
+            and request.headers.get("x-requested-with") == "fetch"
+        )
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
@@ -125,7 +166,9 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         status = 404 if isinstance(exc, NotFound) else 400
         message = str(exc)
         if isinstance(exc, QuerySyntaxError):
-            message += f" (at character {exc.position}" + (f", expected {exc.expected})" if exc.expected else ")")
+            message += f" (at character {exc.position}" + (
+                f", expected {exc.expected})" if exc.expected else ")"
+            )
         if wants_json(request):
             return JSONResponse({"error": message}, status_code=status)
         if request.method != "GET" and status != 404:
@@ -135,23 +178,29 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
             return RedirectResponse(_back(request), status_code=303)
         return web.render("error.html", None, status=status, message=message, me=None)
 
+    def login_form(ctx: Ctx, status: int = 200, **values: Any) -> HTMLResponse:
+        with ctx.unit() as s:
+            empty = user_repo.user_count(s) == 0
+        return web.render("login.html", ctx, status=status, no_users=empty, **values)
+
     @app.get("/login", response_class=HTMLResponse)
     def login_page(ctx: Ctx = Depends(current)):
-        return web.render("login.html", ctx)
+        return login_form(ctx)
 
     @app.post("/login")
     def login(ctx: Ctx = Depends(act("viewer", login=False))):
         name, password = ctx.field("name"), ctx.form.get("password") or ""
         ip = ctx.request.client.host if ctx.request.client else "?"
         if web.limiter.blocked(name, ip):
-            return web.render("login.html", ctx, status=429,
-                              error="Too many failed attempts; wait a few minutes.")
+            return login_form(
+                ctx, status=429, error="Too many failed attempts; wait a few minutes."
+            )
         with ctx.unit() as s:
             user = user_repo.authenticate(s, name, password)
             uid = user.id if user else None
         if uid is None:
             web.limiter.failed(name, ip)
-            return web.render("login.html", ctx, status=401, error="Wrong name or password.")
+            return login_form(ctx, status=401, error="Wrong name or password.")
         web.limiter.succeeded(name)
         # A new session (and CSRF token) at login: a token planted before login is worthless after.
         ctx.request.state.session = {"uid": uid, "csrf": new_csrf_token()}
@@ -164,13 +213,18 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         ctx.request.state.session_dirty = True
         return RedirectResponse("/login", status_code=303)
 
-    @app.get("/healthz")
+    @app.get("/healthz", include_in_schema=False)
     def healthz() -> Response:
-        return Response("ok", media_type="text/plain")
+        if health is not None:
+            return health()
+        from monitor.service.http import health_response
 
-    from monitor.web import admin, feed, watch
+        return health_response(store)
+
+    from monitor.web import admin, feed, stories, watch
 
     app.include_router(feed.router)
+    app.include_router(stories.router)
     app.include_router(watch.router)
     app.include_router(admin.router)
     return app

@@ -18,7 +18,6 @@ from starlette.datastructures import FormData
 
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.store.models import UserRow
 from monitor.web.security import csrf_ok
 
 
@@ -74,8 +73,8 @@ def current(request: Request) -> Ctx:
     if uid is None:
         return ctx
     with request.app.state.web.store.unit() as s:
-        user = s.get(UserRow, uid)
-        if user is None or user.disabled:
+        user = user_repo.active_user(s, uid) if isinstance(uid, int) else None
+        if user is None:
             return ctx
         ctx.user_id, ctx.name, ctx.role = user.id, user.name, user.role
         if not user_repo.role_at_least(user.role, "operator"):

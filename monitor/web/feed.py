@@ -1,5 +1,9 @@
-"""The hits feed (with live updates), the item/story page, reviews and exports (CSV, JSON Lines,
-Atom per watchlist)."""
+"""The desk's feed: one card per story (with live updates), or single hits for a term; the item
+page, reviews and exports (CSV, JSON Lines, Atom per watchlist).
+
+Pages filtered to one desk (by desk, or by a watchlist that belongs to one) show times in that
+desk's time zone; elsewhere the reader's browser zone; UTC in every tooltip.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import io
 import json
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
+from urllib.parse import urlencode
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Depends, Request
@@ -16,15 +21,17 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response, Streamin
 
 from monitor.durations import parse_duration
 from monitor.errors import InvalidInput, NotFound
+from monitor.store import desks as desk_repo
+from monitor.store import feed as story_repo
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.store.models import DeskRow, HitRow, SourceRow, UserRow, WatchlistRow
 from monitor.web.deps import Ctx, act, need
 from monitor.web.security import safe_url
 
 router = APIRouter()
 PAGE = 50
-FILTER_KEYS = ("watchlist", "desk", "source", "lang", "state", "since")
+CARDS = 30
+FILTER_KEYS = ("watchlist", "desk", "source", "lang", "state", "since", "term", "view")
 
 
 def _int(value: str | None) -> int | None:
@@ -42,53 +49,146 @@ def hit_filter(request: Request, ctx: Ctx) -> views.HitFilter:
             since = None
     state = q.get("state") if q.get("state") in user_repo.VERDICTS else None
     return views.HitFilter(
-        watchlist_id=_int(q.get("watchlist")), desk_id=_int(q.get("desk")), source_id=_int(q.get("source")),
-        language=(q.get("lang") or "").strip().lower() or None, review_state=state, since=since,
+        watchlist_id=_int(q.get("watchlist")),
+        desk_id=_int(q.get("desk")),
+        source_id=_int(q.get("source")),
+        term_id=_int(q.get("term")),
+        language=(q.get("lang") or "").strip().lower() or None,
+        review_state=state,
+        since=since,
         allowed=ctx.allowed,
     )
 
 
+def filter_query(request: Request, *, drop: tuple[str, ...] = ()) -> str:
+    return urlencode(
+        {
+            k: request.query_params[k]
+            for k in FILTER_KEYS
+            if request.query_params.get(k) and k not in drop
+        }
+    )
 
-def _filter_query(request: Request) -> str:
-    from urllib.parse import urlencode
 
-    return urlencode({k: request.query_params[k] for k in FILTER_KEYS if request.query_params.get(k)})
+def page_zone(s, f: views.HitFilter) -> str | None:
+    """The time zone of the one desk a page is filtered to, if it is."""
+    desk_id = f.desk_id
+    if desk_id is None and f.watchlist_id is not None:
+        desk_id = story_repo.watchlist_desk(s, f.watchlist_id)
+    if desk_id is None:
+        return None
+    try:
+        return desk_repo.get_desk(s, desk_id).timezone
+    except NotFound:
+        return None
+
+
+def choices(s, ctx: Ctx) -> dict[str, list[tuple[int, str]]]:
+    return {
+        "watchlists": views.names(s, "watchlists", ctx.allowed),
+        "desks": views.names(s, "desks", ctx.desk_ids),
+        "sources": views.names(s, "sources"),
+    }
 
 
 @router.get("/")
 def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
+    """Story cards (default), or single hits with ``view=hits`` (tuning a term: ``term=ID``)."""
     f = hit_filter(request, ctx)
-    before = _int(request.query_params.get("before"))
-    with ctx.unit() as s:
-        rows = views.feed(s, f, before=before, limit=PAGE)
-        wl_q = s.query(WatchlistRow).order_by(WatchlistRow.name)
-        if ctx.allowed is not None:
-            wl_q = wl_q.filter(WatchlistRow.id.in_(ctx.allowed or (-1,)))
-        desk_q = s.query(DeskRow).order_by(DeskRow.name)
-        if ctx.desk_ids is not None:
-            desk_q = desk_q.filter(DeskRow.id.in_(ctx.desk_ids or [-1]))
-        choices = {"watchlists": wl_q.all(), "desks": desk_q.all(),
-                   "sources": s.query(SourceRow.id, SourceRow.name).order_by(SourceRow.name).all()}
-        users = s.query(UserRow.id, UserRow.name).filter(UserRow.disabled.is_(False)).order_by(UserRow.name).all()
-        # Live updates continue from the newest row shown (or the newest hit when the page is empty).
-        last_id = rows[0].id if rows and before is None else (views.latest_hit_id(s) if before is None else 0)
+    single = request.query_params.get("view") == "hits" or f.term_id is not None
     web = request.app.state.web
-    return web.render("feed.html", ctx, rows=rows, users=users, q=request.query_params, choices=choices,
-                      filter_qs=_filter_query(request), last_id=last_id, live=before is None,
-                      older=rows[-1].id if len(rows) == PAGE else None)
+    with ctx.unit() as s:
+        menus = choices(s, ctx)
+        users = views.names(s, "users")
+        zone = page_zone(s, f)
+        latest = views.latest_hit_id(s)
+        if single:
+            before = _int(request.query_params.get("before"))
+            rows = views.feed(s, f, before=before, limit=PAGE)
+            terms = {}
+            if f.term_id is not None:
+                from monitor.store import watch as watch_repo
+
+                term = watch_repo.get_term(s, f.term_id)
+                if ctx.allowed is not None and term.watchlist_id not in ctx.allowed:
+                    raise NotFound("no such term")
+                terms[term.id] = term.query
+            older = f"before={rows[-1].id}" if len(rows) == PAGE else None
+            last_id = rows[0].id if rows and before is None else (latest if before is None else 0)
+            return web.render(
+                "feed.html",
+                ctx,
+                single=True,
+                rows=rows,
+                cards=[],
+                users=users,
+                q=request.query_params,
+                choices=menus,
+                filter_qs=filter_query(request),
+                last_id=last_id,
+                live=before is None,
+                older=older,
+                tz=zone,
+                terms=terms,
+            )
+        at, sid = request.query_params.get("at"), _int(request.query_params.get("story"))
+        before = None
+        if at and sid is not None:
+            try:
+                before = (datetime.fromisoformat(at), sid)
+            except ValueError:
+                raise InvalidInput(f"at={at!r}: expected an ISO time") from None
+        cards = story_repo.story_feed(s, f, before=before, limit=CARDS)
+    older = None
+    if len(cards) == CARDS:
+        last = cards[-1].story
+        older = urlencode({"at": last.last_seen_at.isoformat(), "story": last.id})
+    return web.render(
+        "feed.html",
+        ctx,
+        single=False,
+        rows=[],
+        cards=cards,
+        users=users,
+        q=request.query_params,
+        choices=menus,
+        filter_qs=filter_query(request),
+        last_id=latest,
+        live=before is None,
+        older=older,
+        tz=zone,
+        terms={},
+    )
 
 
 @router.get("/api/hits")
 def feed_updates(request: Request, ctx: Ctx = Depends(need("viewer"))):
-    """New rows since ``after`` (a hit id) as rendered HTML, newest first, for the live feed."""
+    """What arrived since ``after`` (a hit id), rendered, for the live feed: the cards of the
+    stories with new hits (``view`` unset), or the new single hits."""
     after = _int(request.query_params.get("after")) or 0
     f = hit_filter(request, ctx)
-    with ctx.unit() as s:
-        rows = views.feed(s, f, after=after, limit=200)
-        users = s.query(UserRow.id, UserRow.name).filter(UserRow.disabled.is_(False)).order_by(UserRow.name).all()
+    single = request.query_params.get("view") == "hits" or f.term_id is not None
     web = request.app.state.web
-    html = web.fragment("_hit_rows.html", rows=rows, users=users, me=ctx)
-    return JSONResponse({"last_id": rows[0].id if rows else after, "count": len(rows), "html": html})
+    with ctx.unit() as s:
+        users = views.names(s, "users")
+        zone = page_zone(s, f)
+        if single:
+            rows = views.feed(s, f, after=after, limit=200)
+            html = web.fragment("_hit_rows.html", rows=rows, users=users, me=ctx, tz=zone)
+            return JSONResponse(
+                {"last_id": rows[0].id if rows else after, "count": len(rows), "html": html}
+            )
+        cards = story_repo.story_feed(s, f, after=after, limit=50)
+    html = web.fragment("_story_cards.html", cards=cards, users=users, me=ctx, tz=zone)
+    last = max((c.last_hit_id for c in cards), default=after)
+    return JSONResponse(
+        {
+            "last_id": max(last, after),
+            "count": len(cards),
+            "html": html,
+            "stories": [c.story.id for c in cards],
+        }
+    )
 
 
 def _word_diff(old: str, new: str) -> list[tuple[str, str]]:
@@ -109,32 +209,44 @@ def _word_diff(old: str, new: str) -> list[tuple[str, str]]:
 @router.get("/items/{item_id}")
 def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
-        page = views.item_page(s, item_id)
+        page = views.item_page(s, item_id, allowed=ctx.allowed)
         if page is None:
             raise NotFound(f"no item {item_id}")
-        hits = page["hits"]
-        if ctx.allowed is not None:
-            hits = [h for h in hits if h[3] in ctx.allowed]
-            if not hits:  # viewers reach items only through their desks' hits
-                raise NotFound(f"no item {item_id}")
-        story = page["story"]
-        timeline = views.story_timeline(s, story.id) if story else []
-        reviews = views.reviews_of(s, [h[0].id for h in hits])
-        users = s.query(UserRow.id, UserRow.name).filter(UserRow.disabled.is_(False)).order_by(UserRow.name).all()
-    item = page["item"]
-    spans = {"title": [], "text": []}
-    for hit, *_ in hits:
-        if hit.field in spans and isinstance(hit.spans, list):
-            spans[hit.field].extend(sp for sp in hit.spans if isinstance(sp, (list, tuple)) and len(sp) == 2)
+        item = page.item
+        story = story_repo.get_story(s, item.story_id) if item.story_id else None
+        line = story_repo.timeline(s, story.id) if story else []
+        reviews = views.reviews_of(s, [h.id for h in page.hits])
+        users = views.names(s, "users")
+    spans: dict[str, list] = {"title": [], "text": []}
+    for hit in page.hits:
+        if hit.field in spans:
+            spans[hit.field].extend(list(sp) for sp in hit.spans if len(sp) == 2)
     diffs = []
-    versions = page["versions"]
+    versions = page.versions
     for prev, cur in zip(versions, versions[1:]):
-        diffs.append({"version": cur.version, "edited_at": cur.edited_at, "fetched_at": cur.fetched_at,
-                      "title": _word_diff(prev.title or "", cur.title or "") if prev.title != cur.title else None,
-                      "text": _word_diff(prev.text or "", cur.text or "")})
+        diffs.append(
+            {
+                "version": cur.version,
+                "edited_at": cur.edited_at,
+                "fetched_at": cur.fetched_at,
+                "title": _word_diff(prev.title or "", cur.title or "")
+                if prev.title != cur.title
+                else None,
+                "text": _word_diff(prev.text or "", cur.text or ""),
+            }
+        )
     return request.app.state.web.render(
-        "item.html", ctx, item=item, source=page["source"], versions=versions, diffs=diffs, hits=hits,
-        story=story, timeline=timeline, reviews=reviews, users=users, spans=spans,
+        "item.html",
+        ctx,
+        item=item,
+        versions=versions,
+        diffs=diffs,
+        hits=page.hits,
+        story=story,
+        timeline=line,
+        reviews=reviews,
+        users=users,
+        spans=spans,
         fwd_url=safe_url(item.fwd_url),
     )
 
@@ -144,36 +256,66 @@ def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
     verdict = ctx.field("verdict") or None
     assignee = ctx.field("assignee")
     with ctx.unit() as s:
-        hit = s.get(HitRow, hit_id)
-        if hit is None or (ctx.allowed is not None and hit.watchlist_id not in ctx.allowed):
+        watchlist = views.hit_watchlist(s, hit_id)
+        if watchlist is None or (ctx.allowed is not None and watchlist not in ctx.allowed):
             raise NotFound(f"no hit {hit_id}")
-        user_repo.review_hit(
-            s, hit, reviewer_id=ctx.user_id, verdict=verdict, note=ctx.field("note") or None,
-            assignee_id=int(assignee) if assignee.isdigit() else None, unassign=assignee == "none",
+        state = user_repo.review_hit(
+            s,
+            hit_id,
+            reviewer_id=ctx.user_id,
+            verdict=verdict,
+            note=ctx.field("note") or None,
+            assignee_id=int(assignee) if assignee.isdigit() else None,
+            unassign=assignee == "none",
         )
-        state, item_id = hit.review_state, hit.item_id
     if ctx.request.headers.get("x-requested-with") == "fetch":
         return JSONResponse({"ok": True, "review_state": state})
     ctx.flash("Review saved.")
     back = ctx.field("back")
-    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else f"/items/{item_id}",
-                            status_code=303)
+    return RedirectResponse(
+        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
+    )
 
 
 # ---------------------------------------------------------------- exports
 
-EXPORT_COLUMNS = ("hit_id", "created_at", "watchlist", "term", "review_state", "source", "language",
-                  "published_at", "title", "url", "snippet", "story_sources", "item_id")
+EXPORT_COLUMNS = (
+    "hit_id",
+    "created_at",
+    "watchlist",
+    "term",
+    "review_state",
+    "source",
+    "language",
+    "published_at",
+    "title",
+    "url",
+    "snippet",
+    "story_id",
+    "story_sources",
+    "item_id",
+)
 
 
 def _export_rows(ctx: Ctx, f: views.HitFilter) -> Iterator[dict[str, Any]]:
     with ctx.unit() as s:
         for r in views.iter_feed(s, f):
-            yield {"hit_id": r.id, "created_at": r.created_at.isoformat(), "watchlist": r.watchlist,
-                   "term": r.term_query, "review_state": r.review_state, "source": r.source,
-                   "language": r.language, "published_at": r.published_at.isoformat() if r.published_at else None,
-                   "title": r.title, "url": r.url, "snippet": r.snippet, "story_sources": r.source_count,
-                   "item_id": r.item_id}
+            yield {
+                "hit_id": r.id,
+                "created_at": r.created_at.isoformat(),
+                "watchlist": r.watchlist,
+                "term": r.term_query,
+                "review_state": r.review_state,
+                "source": r.source,
+                "language": r.language,
+                "published_at": r.published_at.isoformat() if r.published_at else None,
+                "title": r.title,
+                "url": r.url,
+                "snippet": r.snippet,
+                "story_id": r.story_id,
+                "story_sources": r.source_count,
+                "item_id": r.item_id,
+            }
 
 
 def _csv_cell(value: Any) -> Any:
@@ -199,16 +341,22 @@ def export_csv(request: Request, ctx: Ctx = Depends(need("viewer"))):
                 buf.truncate()
         yield buf.getvalue()
 
-    return StreamingResponse(gen(), media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="hits.csv"'})
+    return StreamingResponse(
+        gen(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="hits.csv"'},
+    )
 
 
 @router.get("/export.jsonl")
 def export_jsonl(request: Request, ctx: Ctx = Depends(need("viewer"))):
     f = hit_filter(request, ctx)
     gen = (json.dumps(row, ensure_ascii=False) + "\n" for row in _export_rows(ctx, f))
-    return StreamingResponse(gen, media_type="application/x-ndjson; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="hits.jsonl"'})
+    return StreamingResponse(
+        gen,
+        media_type="application/x-ndjson; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="hits.jsonl"'},
+    )
 
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -218,11 +366,11 @@ ATOM = "http://www.w3.org/2005/Atom"
 def atom(token: str, request: Request):
     """A watchlist's newest hits as Atom; the URL's token is the only credential (rotatable)."""
     with request.app.state.web.store.unit() as s:
-        wl = views.watchlist_by_token(s, token)
-        if wl is None:
+        found = views.watchlist_by_token(s, token)
+        if found is None:
             return Response("not found", status_code=404, media_type="text/plain")
-        rows = views.feed(s, views.HitFilter(watchlist_id=wl.id), limit=100)
-        name = wl.name
+        wl_id, name = found
+        rows = views.feed(s, views.HitFilter(watchlist_id=wl_id), limit=100)
     ET.register_namespace("", ATOM)
     feed_el = ET.Element(f"{{{ATOM}}}feed")
     ET.SubElement(feed_el, f"{{{ATOM}}}title").text = f"monitor: {name}"

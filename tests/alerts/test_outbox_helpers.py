@@ -48,8 +48,10 @@ def make_world(store, *, targets: Sequence[str] = ("json://127.0.0.1:9/hook",), 
         src = source_repo.get_source(s, source) if _has_source(s, source) else source_repo.add_source(
             s, type="rss", locator=f"https://{source}.example/feed.xml", name=source, language="ru")
         wl = watch_repo.add_watchlist(s, watchlist, desk=d)
-        if created_at is not None:
-            wl.created_at = created_at
+        if created_at is not None:  # the store returns frozen records: age the row itself
+            from monitor.store.models import WatchlistRow
+
+            s.get(WatchlistRow, wl.id).created_at = created_at
         term = watch_repo.add_term(s, wl, "северокорейские военные")
         r = desk_repo.add_route(s, wl, d, route_settings(**({"max_age": 48 * 3600} | route)))
         return World(d.id, wl.id, term.id, r.id, src.id, desk)

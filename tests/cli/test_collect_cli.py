@@ -40,7 +40,13 @@ def test_collect_items_and_hits_end_to_end(cli, server):
     assert "sources: 2" in out and "new items: 2" in out and "hits: 1" in out and "errors: 1" in out
     code, out, _ = cli("items", "--source", "front", "--format", "jsonl")
     rows = [json.loads(line) for line in out.splitlines()]
-    assert [r["external_id"] for r in rows] == ["f-2", "f-1"]  # oldest first, by fetch then id
+    # newest first by published time (else fetch time); --oldest-first the other way
+    assert [r["external_id"] for r in rows] == ["f-1", "f-2"]
+    assert rows[0]["published_at"] > rows[1]["published_at"]
+    oldest = [json.loads(line)["external_id"] for line in
+              cli("items", "--source", "front", "--format", "jsonl", "--oldest-first")[1].splitlines()]
+    assert oldest == ["f-2", "f-1"]
+    assert [json.loads(x)["external_id"] for x in cli("items", "--limit", "1", "-f", "jsonl")[1].splitlines()] == ["f-1"]
     first = next(r for r in rows if r["external_id"] == "f-1")
     assert first["url"] == "https://front.example/a/1"  # tracking parameter dropped
     assert first["published_at"].startswith("2024-10-29T05:15:00") and first["published_raw"].startswith("Tue, 29")
@@ -150,7 +156,13 @@ def test_import_telegram_export_is_idempotent_and_matched(cli, tmp_path):
     assert code == 2 and "result.json" in err and "Traceback" not in err
 
 
-def test_telegram_sources_are_added_by_username_link_or_id(cli):
+def test_telegram_sources_are_added_by_username_link_or_id(cli, monkeypatch):
+    # an account that is not configured is refused (defect 9), a configured one is taken
+    code, _, err = cli("source", "add", "telegram", "https://t.me/frontline_ru", "--account", "second")
+    assert code == 2 and "no telegram account named 'second'" in err
+    code, _, err = cli("source", "add", "telegram-web", "@svodka_ua", "--account", "second")
+    assert code == 2 and "applies to telegram sources" in err
+    monkeypatch.setenv("MONITOR_TELEGRAM__ACCOUNTS", '{"second": {"api_id": 1}}')
     assert cli("source", "add", "telegram", "https://t.me/frontline_ru", "--account", "second")[0] == 0
     assert cli("source", "add", "telegram-web", "@svodka_ua")[0] == 0
     code, _, err = cli("source", "add", "telegram-web", "not a channel!")

@@ -68,7 +68,7 @@ def test_list_formats_name_related_things(cli):
     code, out, _ = cli("watchlist", "list", "--format", "jsonl")
     assert json.loads(out)["desk"] == "kyiv"
     code, out, _ = cli("desk", "list", "--format", "jsonl")
-    assert "secret-token" not in out and json.loads(out)["targets"] == ["json://127.0.0.1:9999/****"]
+    assert "secret-token" not in out and [t.split(" ", 1)[1] for t in json.loads(out)["targets"]] == ["json://127.0.0.1:9999/****"]
     code, out, _ = cli("route", "list", "--format", "jsonl")
     route = json.loads(out)
     assert (route["watchlist"], route["desk"], route["mode"], route["max_age"]) == ("dprk", "kyiv", "realtime", "2d")

@@ -24,13 +24,18 @@ another shingle hash moves each by its standard error (≤ 0.045), as the two co
 
 from __future__ import annotations
 
+import hashlib
+import json
+import struct
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from datasketch import MinHash
-
 from monitor.dedup.keys import dedup_text
 from monitor.dedup.minhash import (
+    _min_hash,
+    _permutations,
     Signature,
     band_keys,
     candidate_probability,
@@ -125,8 +130,37 @@ def test_short_texts_have_no_signature(short: str) -> None:
     assert signature(short) is None
 
 
+# What datasketch 1.10.0 computed, recorded before the project dropped it (with scipy): its
+# permutations for several (num_perm, seed), its ``_optimal_param`` over a grid of thresholds and
+# permutation counts, and its MinHash values of four texts with our shingle hash (scheme 2) and
+# with its default SHA-1 hash (scheme 1). Stored signatures and band keys were built from these.
+DATASKETCH = json.loads((Path(__file__).with_name("datasketch_fixtures.json")).read_text())
+
+
+def sha1_hash32(data: bytes) -> int:
+    """datasketch's default ``hashfunc`` (scheme 1): the first 4 bytes of SHA-1, little-endian."""
+    return struct.unpack("<I", hashlib.sha1(data).digest()[:4])[0]
+
+
+def scheme1_values(text_or_shingles) -> np.ndarray:
+    shingle_set = text_or_shingles if isinstance(text_or_shingles, set) else shingles(dedup_text(text_or_shingles))
+    hashes = np.array(sorted(sha1_hash32(x) for x in shingle_set), dtype=np.uint64)
+    return _min_hash(hashes, 128, 1)
+
+
+def test_permutations_are_datasketchs() -> None:
+    for key, (a, b) in DATASKETCH["permutations"].items():
+        num_perm, seed = map(int, key.split(":"))
+        perms = _permutations(num_perm, seed)
+        assert perms.shape == (2, num_perm)
+        assert perms[0].tolist() == a and perms[1].tolist() == b, key
+
+
 def test_lsh_params_match_datasketch_optimum() -> None:
     assert lsh_params(0.6, 128) == (18, 7)
+    for key, expected in DATASKETCH["optimal_param"].items():
+        threshold, num_perm = key.split(":")
+        assert list(lsh_params(float(threshold), int(num_perm))) == expected, key
     bands, rows = lsh_params(0.8, 128)
     assert bands * rows <= 128
     with pytest.raises(ValueError):
@@ -165,12 +199,6 @@ def test_signature_bytes_round_trip_and_validation() -> None:
     for bad in (b"", b"XX" + data[2:], data[:-4], data[:522], data + b"\0"):
         with pytest.raises(ValueError):
             Signature.from_bytes(bad)
-
-
-def test_signature_is_a_datasketch_minhash() -> None:
-    sig = signature(T.ORIGINAL_POST)
-    other = signature(T.EDITED_REPOST, footer=T.REPOST_FOOTER)
-    assert sig.to_minhash().jaccard(other.to_minhash()) == similarity(sig, other)
 
 
 def test_signatures_of_other_parameters_do_not_compare() -> None:
@@ -217,19 +245,15 @@ def test_shingle_hashes_one_per_shingle() -> None:
 
 
 def test_signature_equals_datasketch_with_the_same_hash() -> None:
-    # datasketch's own update_batch over the same shingles, with our hash as its hashfunc, gives
+    # datasketch's own update_batch over the same shingles, with our hash as its hashfunc, gave
     # exactly our values: the vectorized step is datasketch's permutation formula.
-    for text in (T.ORIGINAL_POST, T.EDITED_REPOST, T.SUMMARY_OCT_12, T.EN_REPORT_A):
-        m = MinHash(num_perm=128, seed=1, hashfunc=shingle_hash32)
-        m.update_batch(shingles(dedup_text(text)))
-        assert np.array_equal(signature(text).hashvalues, m.hashvalues)
-    # and its to_minhash keeps hashing like that
-    sig = signature(T.ORIGINAL_POST)
-    m = sig.to_minhash()
-    m.update("новый шингл".encode())
-    m2 = MinHash(num_perm=128, seed=1, hashfunc=shingle_hash32)
-    m2.update_batch(shingles(dedup_text(T.ORIGINAL_POST)) | {"новый шингл".encode()})
-    assert np.array_equal(m.hashvalues, m2.hashvalues)
+    for name, values in DATASKETCH["scheme2_hashvalues"].items():
+        assert signature(getattr(T, name)).hashvalues.tolist() == values, name
+
+
+def test_scheme_1_values_equal_datasketchs_sha1_minhash() -> None:
+    for name, values in DATASKETCH["scheme1_hashvalues"].items():
+        assert scheme1_values(getattr(T, name)).tolist() == values, name
 
 
 def _mutations(n: int) -> list[tuple[str, str]]:
@@ -255,10 +279,8 @@ def test_estimates_jaccard_as_well_as_datasketch_sha1() -> None:
         sa, sb = shingles(a), shingles(b)
         exact = len(sa & sb) / len(sa | sb)
         errors_new.append(similarity(signature(a), signature(b)) - exact)
-        ma, mb = MinHash(num_perm=128, seed=1), MinHash(num_perm=128, seed=1)  # SHA-1 shingle hashes
-        ma.update_batch(sa)
-        mb.update_batch(sb)
-        errors_sha1.append(ma.jaccard(mb) - exact)
+        ma, mb = scheme1_values(sa), scheme1_values(sb)  # SHA-1 shingle hashes
+        errors_sha1.append(float(np.count_nonzero(ma == mb)) / 128 - exact)
     new, sha1 = np.array(errors_new), np.array(errors_sha1)
     # unbiased, and a spread of one 128-permutation standard error, like SHA-1's
     assert abs(new.mean()) < 0.01
@@ -267,9 +289,8 @@ def test_estimates_jaccard_as_well_as_datasketch_sha1() -> None:
 
 def test_scheme_1_signatures_still_decode_but_never_meet_scheme_2() -> None:
     new = signature(T.ORIGINAL_POST)
-    m = MinHash(num_perm=128, seed=1)  # what format 1 stored: SHA-1 shingle hashes
-    m.update_batch(shingles(dedup_text(T.ORIGINAL_POST)))
-    old = Signature(m.hashvalues, facts=new.facts, scheme=1)
+    # what format 1 stored: SHA-1 shingle hashes
+    old = Signature(scheme1_values(T.ORIGINAL_POST), facts=new.facts, scheme=1)
     back = Signature.from_bytes(old.to_bytes())
     assert back.scheme == 1 and back == old and back != new
     assert old.to_bytes()[2] == 1 and new.to_bytes()[2] == 2

@@ -222,7 +222,7 @@ def test_outcomes_are_recorded_on_the_source(store, setup):
     with store.unit() as s:
         src = s.get(SourceRow, sid)
         assert (src.error_count, src.last_error, src.paused_until) == (0, None, None)
-        assert src.interval == 86400  # nothing published this week: polled at the ceiling
+        assert src.interval == Settings().fetch.max_interval == 7200  # nothing this week: the ceiling
     for _ in range(pipeline.settings.fetch.error_limit):
         pipeline.record_outcome(sid, error=PermanentSourceError("not a feed", status=200), now=NOW)
     with store.unit() as s:

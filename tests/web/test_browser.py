@@ -53,6 +53,8 @@ def login(page, name: str) -> None:
 
 def test_operator_workflow_end_to_end(page, store, ids, backend):
     login(page, "admin")
+    assert page.locator("article.story").count() == 1  # the desk's view: the seeded story, one card
+    page.goto("/?view=hits")
     initial = page.locator("article.hit").count()
     assert initial == len(ids["hits"]) == 3
     assert page.locator("article.hit mark").count() >= 3
@@ -111,8 +113,8 @@ def test_operator_workflow_end_to_end(page, store, ids, backend):
     page.wait_for_selector("text=Term saved (version 2)")
     assert page.locator("#history tbody tr").count() == 2
 
-    # The live feed: a hit stored now shows up without a reload.
-    page.goto("/")
+    # The live feed of single hits: a hit stored now shows up without a reload.
+    page.goto("/?view=hits")
     page.wait_for_selector("#live-status")
     with store.unit() as s:
         src = s.get(SourceRow, ids["source2"])
@@ -145,7 +147,10 @@ def test_operator_workflow_end_to_end(page, store, ids, backend):
 def test_hostile_posts_stay_inert_in_the_browser(page, ids, backend):
     login(page, "admin")
     assert pwned(page) is None
-    assert page.locator("#hits").inner_text().count("<script>") >= 1  # shown as text
+    assert page.locator("#stories").inner_text().count("<script>") >= 1  # shown as text
+    page.goto("/?view=hits")
+    assert page.locator("#hits").inner_text().count("<script>") >= 1
+    assert pwned(page) is None
     page.goto(f"/items/{ids['hostile']}")
     page.wait_for_selector("#item-text mark")
     assert pwned(page) is None

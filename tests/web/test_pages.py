@@ -162,17 +162,29 @@ def test_admin_manages_users_and_desks(client_for, ids, store):
 
 def test_feed_filters_paging_and_exports(client_for, ids):
     c = client_for("admin")
-    assert c.get(f"/?watchlist={ids['watchlist_other']}").text.count('class="hit ') == 1
-    assert c.get(f"/?source={ids['source2']}").text.count('class="hit ') == 1
-    assert c.get("/?state=relevant").text.count('class="hit ') == 0
-    assert c.get("/?lang=xx").text.count('class="hit ') == 0
-    assert c.get(f"/?desk={ids['news']}&since=24h").text.count('class="hit ') == 2
+    # single hits (the operator tuning a watchlist)
+    hits = lambda qs: c.get(f"/?view=hits&{qs}").text.count('class="hit ')  # noqa: E731
+    assert hits(f"watchlist={ids['watchlist_other']}") == 1
+    assert hits(f"source={ids['source2']}") == 1
+    assert hits("state=relevant") == 0
+    assert hits("lang=xx") == 0
+    assert hits(f"desk={ids['news']}&since=24h") == 2
+    assert hits(f"term={ids['term_other']}") == 1
+    assert c.get(f"/?term={ids['term']}").text.count('class="hit ') == 2  # a term filter shows hits
+    # the desk's view: the three hits are one story, one card
+    cards = lambda qs: c.get(f"/?{qs}").text.count('class="story ')  # noqa: E731
+    assert cards("") == 1 and cards(f"watchlist={ids['watchlist_other']}") == 1
+    assert cards("state=relevant") == 0 and cards("lang=xx") == 0
     lines = c.get(f"/export.jsonl?watchlist={ids['watchlist']}").text.splitlines()
     rows = [json.loads(line) for line in lines]
     assert [r["watchlist"] for r in rows] == ["ports", "ports"]
     assert rows[0]["hit_id"] > rows[1]["hit_id"]
-    updates = c.get(f"/api/hits?after={max(ids['hits'])}").json()
+    updates = c.get(f"/api/hits?view=hits&after={max(ids['hits'])}").json()
     assert updates == {"last_id": max(ids["hits"]), "count": 0, "html": ""}
+    updates = c.get(f"/api/hits?after={max(ids['hits'])}").json()
+    assert (updates["last_id"], updates["count"], updates["stories"]) == (max(ids["hits"]), 0, [])
+    updates = c.get(f"/api/hits?after={min(ids['hits'])}").json()
+    assert updates["count"] == 1 and updates["stories"] == [ids["story"]] and 'id="story-' in updates["html"]
 
 
 def test_cli_user_add_reads_password_from_stdin(cli, db_url, monkeypatch):
@@ -195,8 +207,7 @@ def test_cli_user_add_reads_password_from_stdin(cli, db_url, monkeypatch):
     st = Store(db_url)
     try:
         with st.unit() as s:
-            user = user_repo.get_user(s, "ana")
-            assert user.password_hash.startswith("$argon2id$")
+            assert s.scalar(select(UserRow.password_hash).where(UserRow.name == "ana")).startswith("$argon2id$")
             assert user_repo.authenticate(s, "ana", "a fine password") is not None
             assert user_repo.authenticate(s, "ana", PASSWORD) is None
     finally:

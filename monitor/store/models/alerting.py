@@ -34,7 +34,9 @@ class RouteRow(Base):
     throttle_period: Mapped[int | None]  # seconds
     digest_every: Mapped[str | None] = mapped_column(String(10))  # hourly | daily
     digest_at: Mapped[str | None] = mapped_column(String(5))  # HH:MM in the desk's time zone
-    max_age: Mapped[int | None] = mapped_column(default=48 * 3600)  # seconds; None = no limit
+    # seconds; None = no limit. No column default: the ORM would put it in place of an explicit
+    # None on insert (a new route asked for "no limit" would get 48 h); add_route sets it.
+    max_age: Mapped[int | None]
     source_filter: Mapped[list[Any]] = mapped_column(default=list)  # source names; empty = all
     language_filter: Mapped[list[Any]] = mapped_column(default=list)
     spread_threshold: Mapped[int | None]  # one update message when a story reaches N sources

@@ -16,10 +16,11 @@
     return resp.json();
   }
 
-  // ---- times: the server writes UTC; show each in the reader's time zone (UTC in the tooltip)
+  // ---- times: the server writes UTC; show each in the reader's time zone (UTC in the tooltip).
+  // Times the server already wrote in a desk's zone (data-tz) stay as they are.
   const pad = (n) => String(n).padStart(2, "0");
   function localize(root) {
-    root.querySelectorAll("time[datetime]:not([data-local])").forEach((el) => {
+    root.querySelectorAll("time[datetime]:not([data-local]):not([data-tz])").forEach((el) => {
       const d = new Date(el.getAttribute("datetime"));
       if (Number.isNaN(d.getTime())) return;
       const offset = -d.getTimezoneOffset();
@@ -33,9 +34,11 @@
   }
   localize(document);
 
-  // ---- live feed: poll for hits newer than the newest shown
+  // ---- live feed: poll for hits newer than the newest shown. Story cards: a story with new
+  // hits is re-rendered and moves to the top; single hits are prepended.
   const live = document.getElementById("live-status");
-  const list = document.getElementById("hits");
+  const stories = live && live.dataset.mode === "stories";
+  const list = document.getElementById(stories ? "stories" : "hits");
   if (live && list) {
     let last = live.dataset.lastId || "0";
     const filter = live.dataset.filter || "";
@@ -46,13 +49,20 @@
         if (resp.ok) {
           const data = await resp.json();
           if (data.count > 0) {
+            if (stories) {
+              (data.stories || []).forEach((id) => {
+                const old = document.getElementById(`story-${id}`);
+                if (old) old.remove();
+              });
+            }
             list.insertAdjacentHTML("afterbegin", data.html);
             localize(list);
-            last = String(data.last_id);
             const empty = document.getElementById("no-hits");
             if (empty) empty.remove();
-            live.textContent = `Live: ${data.count} new hit(s) just arrived.`;
+            live.textContent = stories ? `Live: ${data.count} story(ies) with new hits just now.`
+                                       : `Live: ${data.count} new hit(s) just arrived.`;
           }
+          last = String(data.last_id);
         }
       } catch (e) { /* offline for a moment: try again on the next tick */ }
       setTimeout(tick, 2000);
