@@ -15,10 +15,17 @@ queue          jobs                                                             
 ``singletons`` recovery of dead nodes' jobs, digests, health checks, retention      1 each
 =============  ===================================================================  ===========
 
-"1 cluster" / "1 each": a periodic job is deferred once per period for the whole cluster
-(procrastinate dedups on task, periodic id and timestamp), its ``queueing_lock`` keeps at most one
-waiting, and its ``lock`` keeps at most one running. A source run carries the lock
-``source:<id>`` both ways: one run per source at a time and never a pile-up.
+"1 cluster" / "1 each": a periodic job is deferred once per period for the whole cluster, its
+``queueing_lock`` keeps at most one waiting, and its ``lock`` keeps at most one running. A source
+run carries the lock ``source:<id>`` both ways: one run per source at a time and never a pile-up.
+
+Once per period rests on two things. The schedules (:func:`schedules`) are not registered on the
+app: procrastinate starts a periodic deferrer in every :class:`~procrastinate.worker.Worker`, and
+the deferrers of one process share each schedule's job arguments and write the period's
+timestamp into them in place, so two deferrers a period apart send one period's job with the
+other's timestamp. Each node runs exactly one deferrer itself instead. Across nodes procrastinate
+dedups on (task, periodic id, timestamp), but deletes a schedule's older rows as it defers a newer
+period; migration 0062's trigger keeps a late node from deferring such an older period again.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import procrastinate
+from procrastinate.periodic import PeriodicRegistry
 
 from monitor.settings import Settings
 from monitor.store.cluster import RUN_TASK
@@ -84,18 +92,36 @@ def make_app(settings: Settings, *, pool_size: int) -> procrastinate.App:
         },
     )
     app = procrastinate.App(connector=connector)
-    _register(app, settings)
+    _register(app)
     return app
+
+
+def schedules(app: procrastinate.App, settings: Settings) -> PeriodicRegistry:
+    """The periodic jobs of ``app``'s tasks, for the one deferrer of a node
+    (:class:`procrastinate.periodic.PeriodicDeferrer`); never on the app itself, where every
+    worker of the node would defer them (see the module's docstring)."""
+    c = settings.cluster
+    registry = PeriodicRegistry()
+    for task, when in (
+        ("monitor.tick", cron(c.tick)),
+        ("monitor.recover", cron(c.recover_every)),
+        ("monitor.deliver", cron(c.deliver_every)),
+        ("monitor.digests", "* * * * * */10"),
+        ("monitor.health", "* * * * *"),
+        ("monitor.housekeeping", "7 * * * *"),
+    ):
+        periodic_id = task.removeprefix("monitor.")
+        registry.register_task(
+            task=app.tasks[task], cron=when, periodic_id=periodic_id, configure_kwargs={}
+        )
+    return registry
 
 
 def _node(context) -> "Node":
     return context.additional_context["node"]
 
 
-def _register(app: procrastinate.App, settings: Settings) -> None:
-    c = settings.cluster
-
-    @app.periodic(cron=cron(c.tick), periodic_id="tick")
+def _register(app: procrastinate.App) -> None:
     @app.task(
         name="monitor.tick",
         queue=TICK,
@@ -112,7 +138,6 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
         return await _node(context).run_source(source_id)
 
     # No lock: a sweep cut short by its node's death must not keep the next sweeps waiting on it.
-    @app.periodic(cron=cron(c.recover_every), periodic_id="recover")
     @app.task(
         name="monitor.recover",
         queue=SINGLETONS,
@@ -123,7 +148,6 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
     async def recover(context, timestamp: int) -> int:
         return await _node(context).recover()
 
-    @app.periodic(cron=cron(c.deliver_every), periodic_id="deliver")
     @app.task(
         name="monitor.deliver",
         queue=ALERTS,
@@ -134,7 +158,6 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
     async def deliver(context, timestamp: int = 0) -> int:
         return await _node(context).deliver()
 
-    @app.periodic(cron="* * * * * */10", periodic_id="digests")
     @app.task(
         name="monitor.digests",
         queue=SINGLETONS,
@@ -146,7 +169,6 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
     async def digests(context, timestamp: int) -> int:
         return await _node(context).digests()
 
-    @app.periodic(cron="* * * * *", periodic_id="health")
     @app.task(
         name="monitor.health",
         queue=SINGLETONS,
@@ -158,7 +180,6 @@ def _register(app: procrastinate.App, settings: Settings) -> None:
     async def health(context, timestamp: int) -> int:
         return await _node(context).health()
 
-    @app.periodic(cron="7 * * * *", periodic_id="housekeeping")
     @app.task(
         name="monitor.housekeeping",
         queue=SINGLETONS,

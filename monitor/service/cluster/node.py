@@ -36,6 +36,7 @@ from datetime import timedelta
 from typing import Any, Sequence
 
 from procrastinate import exceptions, jobs
+from procrastinate.periodic import PeriodicDeferrer
 from procrastinate.worker import Worker
 
 from monitor.durations import parse_duration
@@ -48,6 +49,7 @@ from monitor.service.cluster.app import (
     TELEGRAM,
     account_queue,
     make_app,
+    schedules,
 )
 from monitor.service.cluster.dispatcher import ProcrastinateDispatcher
 from monitor.service.scheduler import Scanner
@@ -114,7 +116,10 @@ class Node:
                 self._start_worker("control", control, CONTROL_CONCURRENCY)
             if sources:
                 self._start_worker("sources", sources, self.options.concurrency)
-            side = [asyncio.create_task(self._keepalive(), name="keepalive")]
+            side = [
+                asyncio.create_task(self._keepalive(), name="keepalive"),
+                asyncio.create_task(self._defer_periodic(), name="periodic"),
+            ]
             if runtime is not None:
                 leases = AccountLeases(
                     self.store,
@@ -213,6 +218,19 @@ class Node:
                     self.request_stop(1)
                     return
             await asyncio.sleep(self.cfg.heartbeat)
+
+    async def _defer_periodic(self) -> None:
+        """The node's one periodic deferrer (its workers run none: see
+        :mod:`~monitor.service.cluster.app`). A failure (the database away) is logged and the
+        deferrer carries on after a pause, remembering what it deferred; other nodes defer
+        meanwhile."""
+        deferrer = PeriodicDeferrer(registry=schedules(self.app, self.settings))
+        while True:
+            try:
+                await deferrer.worker()
+            except Exception:
+                log.exception("deferring the periodic jobs failed; trying again")
+                await asyncio.sleep(max(self.cfg.heartbeat, 1.0))
 
     async def _unit(self, fn, *args, **kwargs) -> Any:
         def work():
