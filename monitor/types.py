@@ -36,6 +36,9 @@ class Forward:
     origin_date: datetime | None = None
     from_name: str | None = None  # display name, set when the origin is hidden or only named
     origin_url: str | None = None  # origin permalink when known (t.me/s shows it)
+    origin_username: str | None = None  # the origin channel's public username, when known
+    origin_title: str | None = None  # the origin channel's title, when known
+    signature: str | None = None  # the origin post's author signature
 
 
 @dataclass(frozen=True, slots=True)
