@@ -283,7 +283,9 @@ class Pipeline:
                 not_modified = not_modified or batch.not_modified
                 min_interval = batch.min_interval or min_interval
                 http_status = batch.http_status or http_status
-                again = batch.check_again_in if batch.check_again_in is not None else again
+                if batch.check_again_in is not None:  # the soonest any batch asked for
+                    again = min(again, batch.check_again_in) if again is not None else \
+                        batch.check_again_in
         except asyncio.CancelledError:
             raise
         except SourceError as exc:
