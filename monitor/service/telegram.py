@@ -194,9 +194,10 @@ class AccountKeeper:
 
     async def _sync(self, client, configs) -> None:
         """Membership from the account's dialogs; usernames and titles refreshed from them."""
+        self._synced = asyncio.get_running_loop().time()  # a failed sync waits its turn too
         try:
             dialogs = await self.gate.call("dialogs", lambda: client.get_dialogs(limit=None))
-        except (SourceError, errors.RPCError) as exc:
+        except Exception as exc:  # noqa: BLE001 - tried again at the next sync
             log.warning("telegram account %r: dialogs: %s", self.name or "default", exc)
             return
         chans = {d.entity.id: d.entity for d in dialogs
@@ -210,7 +211,6 @@ class AccountKeeper:
                 user = change.get("username", config.state.get("username"))
                 await asyncio.to_thread(self.pipeline.ingest, config.id, Batch(
                     state=change, new_locator=user.lower() if user else None))
-        self._synced = asyncio.get_running_loop().time()
 
     async def _join(self, client) -> None:
         """Join the assigned channels at the join budget's pace, up to the cap."""
