@@ -222,6 +222,7 @@ class ClientPool:
         self._made: set[str] = set()
         self._gates: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        self.factory: Callable[[Any, str | None], Any] = make_client  # a simulator swaps it
         self.on_down: Callable[[str, str], Any] | None = None  # the service's: account, reason
 
     def put(self, account: str | None, client: TelegramClient) -> None:
@@ -253,7 +254,7 @@ class ClientPool:
         async with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = self._clients[key] = make_client(settings, account)
+                client = self._clients[key] = self.factory(settings, account)
                 self._made.add(key)
             if key in self._made and not client.is_connected():
                 try:
@@ -273,7 +274,7 @@ class ClientPool:
         it is authorized, the gate lets calls through again and the client is returned."""
         await self.drop(account)
         gate = self.gate(settings, account)
-        client = make_client(settings, account)
+        client = self.factory(settings, account)
         try:
             await client.connect()
             authorized = await client.is_user_authorized()
@@ -303,6 +304,12 @@ class ClientPool:
         for key in list(self._made):
             await self._clients.pop(key).disconnect()
         self._made.clear()
+
+    def reset(self) -> None:
+        """Forget every client and gate (tests and simulations start afresh)."""
+        self._clients.clear()
+        self._made.clear()
+        self._gates.clear()
 
 
 CLIENTS = ClientPool()
