@@ -105,6 +105,7 @@ class SimAccount:
     last_flood: dict[str, float] = field(default_factory=dict)
     flood_seconds: float = 0.0
     client: "SimClient | None" = None
+    missed: list = field(default_factory=list)  # updates kept for catch_up (server side)
 
 
 class SimTelegram:
@@ -125,7 +126,7 @@ class SimTelegram:
     loop: asyncio.AbstractEventLoop | None = None  # set by run_virtual (read from threads too)
 
     def t(self) -> float:
-        return (self.loop or asyncio.get_event_loop()).time()
+        return self.loop.time() if self.loop is not None else 0.0  # before the run: its start
 
     def now(self) -> datetime:
         return EPOCH + timedelta(seconds=self.t())
@@ -209,7 +210,7 @@ class SimTelegram:
                 continue
             client = acc.client
             if not client.connected:
-                client.missed.append(upd)  # for catch_up
+                acc.missed.append(upd)  # the difference catch_up fetches
                 continue
             if self.rng.random() < self.drop_rate:
                 self.dropped += 1
@@ -229,7 +230,6 @@ class SimClient:
     def __init__(self, world: SimTelegram, account: SimAccount) -> None:
         self.world, self.account = world, account
         self.connected = False
-        self.missed: list[Any] = []
         self._handlers: list[tuple[Callable, Any]] = []
         self.requests: defaultdict[str, int] = defaultdict(int)
 
@@ -247,7 +247,7 @@ class SimClient:
         return not self.account.logged_out
 
     async def catch_up(self) -> None:
-        missed, self.missed = self.missed, []
+        missed, self.account.missed = self.account.missed, []
         for update in missed:
             self.deliver(update)
 
@@ -263,7 +263,7 @@ class SimClient:
 
     def deliver(self, update: Any) -> None:
         if not self.connected:
-            self.missed.append(update)
+            self.account.missed.append(update)
             return
         for callback, builder in list(self._handlers):
             kind = type(builder)

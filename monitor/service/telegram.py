@@ -151,9 +151,9 @@ class AccountKeeper:
             await self._unit(tg_repo.resume_sources, self.name)
         if client is None:
             return
-        if self.listener is None or self.listener.client is not client:
-            await self._listen(client)
         configs = (await asyncio.to_thread(_load, self.pipeline)).get(self.name or None, [])
+        if self.listener is None or self.listener.client is not client:
+            await self._listen(client, configs)
         self.listener.set_sources(configs)
         if loop.time() - self._synced >= self.settings.telegram.membership_sync:
             await self._sync(client, configs)
@@ -161,7 +161,7 @@ class AccountKeeper:
             self._joiner = asyncio.create_task(self._join(client), name=f"tg-join-{self.name}")
         await self._stats()
 
-    async def _listen(self, client) -> None:
+    async def _listen(self, client, configs) -> None:
         if self.listener is not None:
             self.listener.stop()
 
@@ -169,7 +169,8 @@ class AccountKeeper:
             await asyncio.to_thread(self.pipeline.ingest, source.id, batch,
                                     collector="telegram-live")
 
-        self.listener = TelegramListener(client, [], on_batch, settings=self.settings)
+        # routed before catching up: the missed updates are for these channels
+        self.listener = TelegramListener(client, configs, on_batch, settings=self.settings)
         self.listener.start()
         if self.settings.telegram.catch_up:
             with contextlib.suppress(Exception):
