@@ -32,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
-from monitor.settings import Settings, TelegramAccount, TelegramSettings  # noqa: E402
+from monitor.settings import (AlertSettings, Settings, TelegramAccount,  # noqa: E402
+                              TelegramSettings)
+from monitor.store import desks as desk_repo  # noqa: E402
 from monitor.store.db import Store  # noqa: E402
 from monitor.store.migrate import upgrade  # noqa: E402
 from monitor.store.models import AlertRow, ItemRow, ItemVersionRow, SourceRow  # noqa: E402
@@ -126,12 +128,14 @@ def main() -> None:
     settings_kw = dict(api_id=1, api_hash="x", accounts={n: TelegramAccount() for n in names})
     tmp = Path(tempfile.mkdtemp(prefix="tgscale-"))
     url = f"sqlite:///{tmp / 'bench.db'}"
-    settings = Settings(data_dir=tmp, database_url=url, telegram=TelegramSettings(**settings_kw))
+    settings = Settings(data_dir=tmp, database_url=url, telegram=TelegramSettings(**settings_kw),
+                        alerts=AlertSettings(operators_desk="ops"))
     store = Store(url)
     upgrade(store)
     chans = [world.channel(f"chan{i:04d}") for i in range(args.channels)]
     per_day = rates(args.channels, world.rng)
     with store.unit() as s:
+        desk_repo.add_desk(s, "ops", targets=["json://127.0.0.1:9/ops"], is_operators=True)
         for i, ch in enumerate(chans):
             world.post(ch, "older post")  # collected before the bench starts
             s.add(SourceRow(name=f"@{ch.username}", type="telegram", locator=ch.username,
