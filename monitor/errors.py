@@ -82,6 +82,17 @@ class RateLimited(TransientSourceError):
     """The server asked us to wait (429/503 Retry-After, Telegram FloodWait)."""
 
 
+class AccountUnavailable(TransientSourceError):
+    """The account a source is read with cannot be used now (Telegram: logged out, banned, a
+    FloodWait pausing the account's whole queue). Not the source's fault: the source is paused
+    for ``retry_after`` seconds with ``label`` as its status, its error streak untouched, and it
+    is never disabled for it."""
+
+    def __init__(self, message: str, *, label: str, retry_after: float | None = None):
+        super().__init__(message, retry_after=retry_after)
+        self.label = label
+
+
 class DeliveryError(MonitorError):
     """An alert could not be delivered to a target."""
 

@@ -27,7 +27,8 @@ from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Iterable, Literal
 
-from monitor.errors import PermanentSourceError, RateLimited, SourceError, SourceGone
+from monitor.errors import (AccountUnavailable, PermanentSourceError, RateLimited, SourceError,
+                            SourceGone)
 from monitor.store.values import SourceHealth
 
 __all__ = ["ERROR_WEIGHTS", "Outcome", "Rules", "backoff", "error_kind", "is_silent",
@@ -193,21 +194,25 @@ class Outcome:
     """How a run of a source ended, as :func:`next_state` reads it (no exception objects)."""
 
     error: str | None = None  # "Type: message"; None when the run succeeded
-    kind: Literal["gone", "rate_limited", "error"] | None = None
+    kind: Literal["gone", "rate_limited", "paused", "error"] | None = None
     grade: str = "hard"  # the error's backoff grade (:func:`error_kind`)
     status: int | None = None  # HTTP status: of the error, or of the successful fetch
     retry_after: float | None = None  # seconds the server asked us to wait, already parsed
     not_modified: bool = False
     min_interval: float | None = None  # what the feed asked for (TTL, Cache-Control, ...)
+    check_again_in: float | None = None  # the collector wants another look this soon (seconds)
+    label: str | None = None  # "paused": the status to show (e.g. "account down")
 
     @classmethod
     def from_error(cls, error: BaseException) -> Outcome:
         kind = ("gone" if isinstance(error, SourceGone)
+                else "paused" if isinstance(error, AccountUnavailable)
                 else "rate_limited" if isinstance(error, RateLimited) else "error")
         return cls(error=f"{type(error).__name__}: {error}"[:2000], kind=kind,
                    grade=error_kind(error),
                    status=getattr(error, "status", None),
-                   retry_after=getattr(error, "retry_after", None))
+                   retry_after=getattr(error, "retry_after", None),
+                   label=getattr(error, "label", None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +236,10 @@ def next_state(health: SourceHealth, outcome: Outcome, *, now: datetime, rules: 
 
     Success clears the streak and any pause and schedules the next check after the adaptive
     interval (:func:`next_interval` over ``recent_dates``, the source's published times of the
-    last week), the type's fixed pace, or the operator's pinned interval. An error grows the
-    streak and backs off (:func:`backoff`, never before a Retry-After); a source that is gone
+    last week), the type's fixed pace, or the operator's pinned interval — sooner when the
+    collector asked for another look (``check_again_in``). An account-wide pause (``paused``:
+    :class:`~monitor.errors.AccountUnavailable`) waits it out without counting an error.
+    An error grows the streak and backs off (:func:`backoff`, never before a Retry-After); a source that is gone
     (HTTP 410) is retired; after ``rules.error_limit`` errors in a row the source is disabled
     until an operator enables it again.
     """
@@ -245,11 +252,21 @@ def next_state(health: SourceHealth, outcome: Outcome, *, now: datetime, rules: 
             interval = next_interval(recent_dates, now=now, min_seconds=rules.min_interval,
                                      max_seconds=rules.max_interval, feed_min_interval=asked,
                                      pinned=health.pinned_interval)
+        wait = interval
+        if outcome.check_again_in is not None:  # a backfill under way, a recheck coming due
+            wait = min(interval, max(float(outcome.check_again_in), 0.0))
         status = ("not modified" if outcome.not_modified
                   else str(outcome.status) if outcome.status else "ok")
         return dataclasses.replace(state, error_count=0, last_error=None, last_success_at=now,
                                    last_status=status, paused_until=None, interval=int(interval),
-                                   next_check_at=now + timedelta(seconds=interval))
+                                   next_check_at=now + timedelta(seconds=wait))
+    if outcome.kind == "paused":
+        # the account, not the source: no error counted, never disabled for it, no backoff
+        pause = min(max(outcome.retry_after or rules.default_interval, 1.0), rules.max_retry_after)
+        until = now + timedelta(seconds=pause)
+        return dataclasses.replace(state, last_status=outcome.label or "paused",
+                                   last_error=outcome.error, paused_until=until,
+                                   next_check_at=until)
     errors = health.error_count + 1
     state = dataclasses.replace(state, error_count=errors, last_error=outcome.error)
     if outcome.kind == "gone":

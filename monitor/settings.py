@@ -120,6 +120,19 @@ class TelegramAccount(_Section):
         return _check_server(value)
 
 
+class TelegramBudget(_Section):
+    """Requests per hour per account and method class (conservative: far below where Telegram
+    starts answering FloodWait); a FloodWait halves the class's rate for a while."""
+
+    history: float = Field(2400, gt=0, description="channel history pages (polls, backfills)")
+    messages: float = Field(1200, gt=0, description="posts re-read by id (the recheck window)")
+    resolve: float = Field(40, gt=0, description="usernames resolved")
+    join: float = Field(20, gt=0, description="channels joined")
+    dialogs: float = Field(12, gt=0, description="dialog list pages (membership sync)")
+    resolve_daily: int = Field(200, ge=1, description="usernames resolved per account per day")
+    burst: float = Field(5, ge=1, description="requests a class may make at once after a pause")
+
+
 class TelegramSettings(_Section):
     api_id: int | None = None
     api_hash: SecretStr | None = None
@@ -134,8 +147,33 @@ class TelegramSettings(_Section):
     web_request_spacing: float = Field(1.0, ge=0, description="seconds between t.me/s requests per host")
     backfill_limit: int | None = Field(None, ge=0, description="at most this many posts per new channel")
     backfill_days: int | None = Field(None, ge=0, description="backfill no further back than this")
-    flood_sleep_threshold: int = Field(60, ge=1)
-    gap_fill_interval: int = Field(300, ge=10)
+    # 0: every FloodWait reaches the account gate, which pauses the whole account for it
+    flood_sleep_threshold: int = Field(0, ge=0)
+    gap_fill_interval: int = Field(1800, ge=10, description="seconds between polls of a joined "
+                                   "channel (its posts arrive live; the poll fills gaps)")
+    poll_min_interval: int = Field(60, ge=10, description="a channel that is not joined is "
+                                   "polled at its own posting rate, at most this often ...")
+    poll_max_interval: int = Field(3600, ge=10, description="... and at least this often")
+    budget: TelegramBudget = Field(default_factory=TelegramBudget)
+    account_concurrency: int = Field(4, ge=1, description="requests in flight per account")
+    account_runs: int = Field(16, ge=1, description="source runs at once per account (they "
+                              "share its budget)")
+    max_flood_in_call: int = Field(60, ge=0, description="a FloodWait up to this long is waited "
+                                   "out inside the run; longer ones pause the account's sources")
+    pages_per_run: int = Field(5, ge=1, description="history pages (100 posts) one run reads; "
+                               "a longer backfill goes on in later runs, between the polls")
+    max_channels: int = Field(450, ge=0, le=499, description="channels an account joins at most "
+                              "(Telegram refuses a 501st)")
+    auto_assign: bool = Field(True, description="assign channels to accounts automatically "
+                              "(balanced, sticky; --account pins one)")
+    catch_up: bool = Field(True, description="fetch the updates missed while the service was "
+                           "down when a listener starts")
+    membership_sync: int = Field(1800, ge=60, description="seconds between membership syncs "
+                                 "with each account's dialogs")
+    recheck: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(3600, 300), (21600, 1800), (172800, 21600)],
+        description="recheck window: [max age, every] pairs in seconds; posts up to max age "
+        "old are re-read by id every so often (edits, deletions, views); [] turns it off")
 
     @field_validator("server")
     @classmethod

@@ -10,12 +10,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+
+_clock: Callable[[], datetime] | None = None
 
 
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC (the only kind of timestamp the project uses)."""
-    return datetime.now(timezone.utc)
+    return _clock() if _clock is not None else datetime.now(timezone.utc)
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Make :func:`utcnow` read ``clock`` (None: the system clock again). For simulations with a
+    virtual clock only (``bench/telegram_scale.py``); never set in the service."""
+    global _clock
+    _clock = clock
 
 
 def content_hash(*parts: str | None) -> str:
@@ -36,6 +46,9 @@ class Forward:
     origin_date: datetime | None = None
     from_name: str | None = None  # display name, set when the origin is hidden or only named
     origin_url: str | None = None  # origin permalink when known (t.me/s shows it)
+    origin_username: str | None = None  # the origin channel's public username, when known
+    origin_title: str | None = None  # the origin channel's title, when known
+    signature: str | None = None  # the origin post's author signature
 
 
 @dataclass(frozen=True, slots=True)

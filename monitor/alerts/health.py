@@ -6,7 +6,8 @@ Each condition is keyed by its *occurrence*, so it alerts once and again only wh
 ``spike:<watchlist>:<hour>:<desk>``      hits in the last hour exceed the baseline
 ``op:silent:<source>:<last new item>``   no new item for longer than expected (see below)
 ``op:failing:<source>:<last success>``   3+ errors in a row, or erroring for 3 intervals
-``op:logged_out:<source>:<last success>`` the Telegram session was logged out
+``op:account_down:<account>:<since>``     a Telegram account is down (logged out, banned):
+                                         one per account, not one per channel
 ``op:flood_wait:<source>:<paused until>`` a FloodWait longer than an hour
 ``op:desk_failing:<desk>:<last sent>``   5+ failed attempts to a desk since it last received
 =======================================  ===============================================
@@ -41,6 +42,7 @@ from monitor.store.values import NoticeAlert, SourceHealth
 log = logging.getLogger("monitor.alerts")
 
 LONG_FLOOD_WAIT = timedelta(hours=1)
+ACCOUNT_WIDE = ("account down", "resolve cap")  # statuses that are the account's, not a source's
 FAILING_STREAK = 3
 DESK_FAILED_ATTEMPTS = 5
 
@@ -92,10 +94,8 @@ def source_problems(src: SourceHealth, now: datetime, *, silent_after: int | Non
 
     name, out = src.name, []
     since_ok = stamp(src.last_success_at)
-    if src.last_status == "logged_out":
-        out.append((f"op:logged_out:{src.id}:{since_ok}", f"Telegram session logged out ({name})",
-                    f"Source {name} (account {src.account or 'default'}) cannot collect: the session was "
-                    "logged out. Log in again with `monitor telegram login`."))
+    if src.last_status in ACCOUNT_WIDE:
+        return out  # the account's condition, alerted once per account (account_problems)
     if src.last_status == "flood_wait" and src.paused_until and src.paused_until - now > LONG_FLOOD_WAIT:
         out.append((f"op:flood_wait:{src.id}:{stamp(src.paused_until)}", f"Long FloodWait on {name}",
                     f"Telegram asked to wait until {src.paused_until:%Y-%m-%d %H:%M} UTC before collecting {name}."))
@@ -111,6 +111,24 @@ def source_problems(src: SourceHealth, now: datetime, *, silent_after: int | Non
     return out
 
 
+def account_problems(s: Session) -> list[tuple[str, str, str]]:
+    """One operator alert per Telegram account that is down (keyed by when it went down)."""
+    from monitor.store import telegram as tg_repo
+
+    out = []
+    for name, acc in sorted(tg_repo.accounts(s).items()):
+        if acc.status != "down":
+            continue
+        label = name or "default"
+        since = acc.down_since.strftime("%Y-%m-%dT%H:%M:%S") if acc.down_since else "unknown"
+        out.append((f"op:account_down:{label}:{since}", f"Telegram account {label} is down",
+                    f"Telegram account {label} stopped working at {since} UTC ({acc.reason}). "
+                    f"Its channels are paused as \"account down\" (not failing, never disabled) "
+                    f"and moved to an account that works, where there is one. Log in again with "
+                    f"`monitor telegram login{'' if not name else ' --account ' + name}`."))
+    return out
+
+
 def check_operators(s: Session, settings: Settings, now: datetime) -> int:
     """Write operator alerts for sources and desks in trouble; returns alerts created."""
     desk = repo.operators_desk(s, settings.alerts.operators_desk)
@@ -120,6 +138,7 @@ def check_operators(s: Session, settings: Settings, now: datetime) -> int:
     problems = [p for src in source_repo.watched_health(s)
                 for p in source_problems(src, now, silent_after=silent,
                                          default_interval=settings.fetch.default_interval)]
+    problems += account_problems(s)
     for other, last_ok, failed in repo.desk_failures(s):
         if other.id != desk.id and failed >= DESK_FAILED_ATTEMPTS:
             when = last_ok.strftime("%Y-%m-%dT%H:%M:%S") if last_ok else "never"

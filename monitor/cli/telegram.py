@@ -11,7 +11,7 @@ import typer
 
 from monitor.cli import app
 from monitor.cli.collect import import_app
-from monitor.cli.common import state
+from monitor.cli.common import Format, emit, state
 from monitor.errors import InvalidInput
 
 telegram_app = typer.Typer(help="Telegram accounts.", no_args_is_help=True)
@@ -64,6 +64,30 @@ def login_cmd(
         password=_asker("Two-step verification password", secret=True),
     ))
     typer.echo(f"signed in as {name}; session kept at {session_path(settings, account)}")
+    _share_session(ctx, account)
+
+
+def _share_session(ctx: typer.Context, account: str | None) -> None:
+    """Keep the new session in the database too, so the node owning the account (``monitor
+    worker``) resumes it; without a migrated database the file alone is used."""
+    from monitor.service.telegram_sessions import store_session
+
+    try:
+        store_session(state(ctx).store, state(ctx).settings, account)
+    except Exception:  # noqa: BLE001 - the session file is what `monitor run` uses
+        return
+
+
+@telegram_app.command("accounts")
+def accounts_cmd(
+    ctx: typer.Context,
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, jsonl or csv"),
+) -> None:
+    """Each account: health, channels joined / assigned / cap, budget use and FloodWait seconds
+    in the last hour (as the running service last recorded them)."""
+    from monitor.actions.telegram import accounts_report
+
+    emit(accounts_report(state(ctx).store, state(ctx).settings), fmt)
 
 
 @telegram_app.command("session-string")

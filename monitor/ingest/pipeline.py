@@ -36,7 +36,7 @@ from monitor.ingest import batch as steps
 from monitor.ingest import prepare, versions
 from monitor.ingest.matchers import MatcherCache
 from monitor.match import MatchDoc
-from monitor.schedule import Outcome, Rules, next_state
+from monitor.schedule import Outcome, next_state
 from monitor.settings import Settings
 from monitor.sources import Batch, CollectContext, sanitize, scheduled_types, source_class
 from monitor.store import hits as hit_repo
@@ -266,10 +266,12 @@ class Pipeline:
         not_modified = False
         min_interval = None
         http_status = None
+        again = None
         try:
             collector = source_class(config.type)()
             ctx = CollectContext(settings=self.settings, fetcher=self.fetcher,
-                                 executor=self.executor, progress=progress)
+                                 executor=self.executor, progress=progress,
+                                 recent_posts=self._recent_reader(source_id))
             async for batch in collector.collect(config, ctx):
                 res = await asyncio.to_thread(self.ingest, source_id, batch)
                 result.batches += 1
@@ -281,6 +283,9 @@ class Pipeline:
                 not_modified = not_modified or batch.not_modified
                 min_interval = batch.min_interval or min_interval
                 http_status = batch.http_status or http_status
+                if batch.check_again_in is not None:  # the soonest any batch asked for
+                    again = min(again, batch.check_again_in) if again is not None else \
+                        batch.check_again_in
         except asyncio.CancelledError:
             raise
         except SourceError as exc:
@@ -298,7 +303,7 @@ class Pipeline:
         try:  # inside the source's own error handling: a failure here is this source's alone
             await asyncio.to_thread(self.record_outcome, source_id, error=error,
                                     not_modified=not_modified, min_interval=min_interval,
-                                    http_status=http_status)
+                                    http_status=http_status, check_again_in=again)
         except Exception as exc:  # noqa: BLE001 - recorded on the result, logged loudly
             log.exception("recording the outcome of source %s failed", config.name)
             result.status, result.error = "error", f"{type(exc).__name__}: {exc}"
@@ -306,30 +311,35 @@ class Pipeline:
 
     def record_outcome(self, source_id: int, *, error: BaseException | None,
                        not_modified: bool = False, min_interval: float | None = None,
-                       http_status: int | None = None, now: datetime | None = None) -> None:
+                       http_status: int | None = None, now: datetime | None = None,
+                       check_again_in: float | None = None) -> None:
         """Write the run's outcome and the next check time on the source row."""
         if error is not None:
             outcome = Outcome.from_error(error)
         else:
             outcome = Outcome(not_modified=not_modified, status=http_status,
-                              min_interval=min_interval)
+                              min_interval=min_interval, check_again_in=check_again_in)
         self.record(source_id, outcome, now=now)
+
+    def _recent_reader(self, source_id: int):
+        """What a collector may read of its source's stored posts (a recheck's ids)."""
+        from monitor.store import telegram as tg_repo
+
+        def read(since: datetime):
+            with self.store.unit() as s:
+                return tg_repo.recent_posts(s, source_id, since)
+
+        return lambda since: asyncio.to_thread(read, since)
 
     def record(self, source_id: int, outcome: Outcome, *, now: datetime | None = None) -> None:
         """Read the source's health, work out the next (:func:`monitor.schedule.next_state`),
         write it."""
         now = now or utcnow()
-        fetch = self.settings.fetch
         with self._write_lock, self.store.unit() as s:
             health = source_repo.health(s, source_id)
             if health is None:
                 return
-            kind = source_class(health.type)
-            rules = Rules(min_interval=fetch.min_interval, max_interval=fetch.max_interval,
-                          default_interval=fetch.default_interval, error_limit=fetch.error_limit,
-                          max_retry_after=fetch.max_retry_after,
-                          fixed_interval=kind.fixed_interval(self.settings),
-                          rate_limited_status=kind.rate_limited_status)
+            rules = source_class(health.type).schedule_rules(self.settings, health)
             dates = (item_repo.recent_dates(s, source_id, since=now - timedelta(days=7))
                      if outcome.error is None and rules.fixed_interval is None else ())
             new = next_state(health, outcome, now=now, rules=rules, recent_dates=dates)

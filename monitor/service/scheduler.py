@@ -75,7 +75,8 @@ class LocalDispatcher(Dispatcher):
         """``limits``: runs at once per concurrency class (see :func:`type_limits`); a class not
         named gets its types' declared :attr:`~monitor.sources.base.Source.concurrency`."""
         self._run = run
-        self._limits = {k: asyncio.Semaphore(v) for k, v in (limits or {}).items()}
+        self._sizes = dict(limits or {})
+        self._limits = {k: asyncio.Semaphore(v) for k, v in self._sizes.items()}
         self._tasks: dict[int, asyncio.Task] = {}
 
     async def dispatch(self, source_id: int, source_type: str, *, delay: float = 0.0,
@@ -83,7 +84,14 @@ class LocalDispatcher(Dispatcher):
         if source_id in self._tasks:
             return False
         kind = source_class(source_type)
-        sem = self._limits.setdefault(kind.concurrency_class, asyncio.Semaphore(kind.concurrency))
+        key = kind.concurrency_class
+        if getattr(kind, "per_account", False):
+            # Telegram: each account is its own capacity (its gate paces the calls inside)
+            limit = self._sizes.get(key, kind.concurrency)
+            key = f"{key}:{account or ''}"
+            sem = self._limits.setdefault(key, asyncio.Semaphore(limit))
+        else:
+            sem = self._limits.setdefault(key, asyncio.Semaphore(kind.concurrency))
 
         async def go():
             try:

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, ClassVar, Mapping, Sequence
+from datetime import datetime
+from typing import (TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, ClassVar, Mapping,
+                    Sequence)
 
-from monitor.schedule import Silence
+from monitor.schedule import Rules, Silence
 from monitor.types import Deletion, Item, SourceConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,6 +47,7 @@ class Batch:
     new_locator: str | None = None  # a permanent redirect moved the source
     min_interval: float | None = None  # seconds: the feed's TTL / Cache-Control / updatePeriod
     dropped: int = 0  # entries the collector left out (failing to parse, over a bound): counted
+    check_again_in: float | None = None  # seconds: look again this soon (backfill, recheck due)
 
 
 @dataclass(slots=True)
@@ -55,6 +58,9 @@ class CollectContext:
     fetcher: "Fetcher | None" = None  # shared HTTP client with global and per-host limits
     executor: "Executor | None" = None  # process pool for CPU-bound parsing (feedparser)
     progress: Callable[[int], None] | None = None  # called with the number of items just read
+    # the source's stored posts published since a time, not marked deleted: (external id,
+    # published at), oldest first (what a recheck re-reads); lent by the pipeline, read-only
+    recent_posts: "Callable[[datetime], Awaitable[Sequence[tuple[str, datetime]]]] | None" = None
 
 
 class Source(abc.ABC):
@@ -92,6 +98,18 @@ class Source(abc.ABC):
     def fixed_interval(cls, settings: "Settings") -> float | None:
         """Seconds between checks after a success; None: adapt to how often it publishes."""
         return None
+
+    @classmethod
+    def schedule_rules(cls, settings: "Settings", health: Any) -> Rules:
+        """The limits :func:`monitor.schedule.next_state` applies to one of its sources (by
+        default the ``fetch.*`` bounds and :meth:`fixed_interval`; ``health`` is the source's
+        :class:`~monitor.store.values.SourceHealth`)."""
+        fetch = settings.fetch
+        return Rules(min_interval=fetch.min_interval, max_interval=fetch.max_interval,
+                     default_interval=fetch.default_interval, error_limit=fetch.error_limit,
+                     max_retry_after=fetch.max_retry_after,
+                     fixed_interval=cls.fixed_interval(settings),
+                     rate_limited_status=cls.rate_limited_status)
 
     @classmethod
     def check_locator(cls, locator: str) -> str:

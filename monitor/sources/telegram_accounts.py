@@ -12,6 +12,7 @@ and DC); :func:`make_client` points every client it makes there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import struct
@@ -23,7 +24,7 @@ from telethon import TelegramClient, errors, utils
 from telethon.crypto import rsa
 from telethon.sessions import StringSession
 
-from monitor.errors import ConfigError, InvalidInput, PermanentSourceError, RateLimited, TransientSourceError
+from monitor.errors import ConfigError, InvalidInput, RateLimited, TransientSourceError
 from monitor.settings import split_server
 
 
@@ -213,24 +214,47 @@ async def login(settings: Any, account: str | None = None, *, phone: str | Calla
 
 
 class ClientPool:
-    """One client per account per process; clients made here are connected on first use."""
+    """One client and one :class:`~monitor.sources.telegram_pace.AccountGate` per account per
+    process; clients made here are connected on first use."""
 
     def __init__(self) -> None:
         self._clients: dict[str, TelegramClient] = {}
         self._made: set[str] = set()
+        self._gates: dict[str, Any] = {}
         self._lock = asyncio.Lock()
+        self.factory: Callable[[Any, str | None], Any] = make_client  # a simulator swaps it
+        self.on_down: Callable[[str, str], Any] | None = None  # the service's: account, reason
 
     def put(self, account: str | None, client: TelegramClient) -> None:
         """Use ``client`` for ``account`` as is (the caller connects it; tests fake its calls)."""
         self._clients[account or ""] = client
         self._made.discard(account or "")
 
+    def gate(self, settings: Any, account: str | None) -> Any:
+        """The account's gate: its budget, concurrency, FloodWait pause and health."""
+        from monitor.sources.telegram_pace import gate_for
+
+        key = account or ""
+        if key not in self._gates:
+            self._gates[key] = gate_for(settings, key, on_down=self._down)
+        return self._gates[key]
+
+    def gates(self) -> dict[str, Any]:
+        return dict(self._gates)
+
+    def _down(self, account: str, reason: str) -> None:
+        if self.on_down is not None:
+            self.on_down(account, reason)
+
     async def get(self, settings: Any, account: str | None) -> TelegramClient:
         key = account or ""
+        gate = self.gate(settings, account)
+        if gate.down:
+            raise gate._down_error()
         async with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = self._clients[key] = make_client(settings, account)
+                client = self._clients[key] = self.factory(settings, account)
                 self._made.add(key)
             if key in self._made and not client.is_connected():
                 try:
@@ -241,15 +265,51 @@ class ClientPool:
                 if not authorized:  # dropped, so the next run checks again after a login
                     await self._clients.pop(key).disconnect()
                     self._made.discard(key)
-                    name = account or "default"
-                    raise PermanentSourceError(
-                        f"Telegram account {name!r} is not logged in (run the login command)")
+                    gate.mark_down("not logged in")
+                    raise gate._down_error()
             return client
+
+    async def revive(self, settings: Any, account: str | None) -> TelegramClient | None:
+        """Try a down account again with a fresh client (its session as a login left it): when
+        it is authorized, the gate lets calls through again and the client is returned."""
+        await self.drop(account)
+        gate = self.gate(settings, account)
+        client = self.factory(settings, account)
+        try:
+            await client.connect()
+            authorized = await client.is_user_authorized()
+        except Exception:  # noqa: BLE001 - still down; tried again later
+            authorized = False
+        if not authorized:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
+            return None
+        async with self._lock:
+            self._clients[account or ""] = client
+            self._made.add(account or "")
+        gate.up()
+        return client
+
+    async def drop(self, account: str | None) -> None:
+        """Disconnect and forget the account's client (a new one reads the session again)."""
+        key = account or ""
+        async with self._lock:
+            client = self._clients.pop(key, None)
+            self._made.discard(key)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.disconnect()
 
     async def close(self) -> None:
         for key in list(self._made):
             await self._clients.pop(key).disconnect()
         self._made.clear()
+
+    def reset(self) -> None:
+        """Forget every client and gate (tests and simulations start afresh)."""
+        self._clients.clear()
+        self._made.clear()
+        self._gates.clear()
 
 
 CLIENTS = ClientPool()

@@ -29,7 +29,9 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from monitor.errors import InvalidInput, PermanentSourceError, SourceError
 from monitor.sources.base import Batch, CollectContext, Source, SourceConfig
-from monitor.types import Forward, Item, utcnow
+from monitor.sources.tglinks import (ChannelRef, _number, parse_channel_ref,  # noqa: F401
+                                     permalink, with_links)
+from monitor.types import Deletion, Forward, Item, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,72 +39,14 @@ BATCH_SIZE = 100
 DEFAULT_MAX_PAGES = 50  # ~1000 posts: a first backfill without any configured depth stops here
 
 
-# --- t.me link grammar ---------------------------------------------------------------------------
-
-_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
-_LINK = re.compile(r"(?:https?://)?(?:www\.)?(?:t\.me|telegram\.me|telegram\.dog)/(.*)", re.I)
-# First path segments of t.me that are features, not channels.
-_RESERVED = {"s", "c", "joinchat", "addstickers", "addemoji", "share", "proxy", "socks", "iv",
-             "login", "setlanguage", "addtheme", "bg", "confirmphone", "invoice", "boost",
-             "contact", "addlist", "m", "i", "k", "a", "z"}
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRef:
-    """A channel as an operator named it: a username or a bare channel id (and maybe a post)."""
-
-    username: str | None = None
-    channel_id: int | None = None
-    post_id: int | None = None
-
-    def normalized(self) -> str:
-        """``name`` (lowercase: usernames are case-insensitive) or ``-100<bare id>``."""
-        return self.username.lower() if self.username else f"-100{self.channel_id}"
-
-
-def _number(text: str) -> bool:
-    """ASCII digits of a sane length (``"²".isdigit()`` is true, ``int("²")`` fails)."""
-    return text.isascii() and text.isdigit() and len(text) < 19
-
-
-def parse_channel_ref(text: str) -> ChannelRef:
-    """Read ``@name``, ``name``, ``t.me/name[/post]``, ``t.me/s/name``, ``t.me/c/<id>/<post>``,
-    ``-100<id>`` or a bare numeric id; ``InvalidInput`` otherwise."""
-    s = (text or "").strip()
-    bad = InvalidInput(f"{text!r} is not a Telegram channel: expected @name, t.me/name, "
-                       f"t.me/c/<id>/<post> or a numeric channel id")
-    if m := re.fullmatch(r"-100(\d{1,15})", s):
-        return ChannelRef(channel_id=int(m.group(1)))
-    if re.fullmatch(r"\d{1,15}", s):
-        return ChannelRef(channel_id=int(s))
-    post = None
-    if m := _LINK.fullmatch(s):
-        parts = [p for p in re.split(r"[?#]", m.group(1), maxsplit=1)[0].split("/") if p]
-        if parts and parts[0] == "s":
-            parts = parts[1:]
-        if not parts:
-            raise bad
-        if parts[0].startswith("+") or parts[0] == "joinchat":
-            raise InvalidInput(f"{text!r} is an invite link: join the channel with the account "
-                               f"and add it by its id or username")
-        if parts[0] == "c" and len(parts) >= 2 and _number(parts[1]):
-            post = int(parts[2]) if len(parts) > 2 and _number(parts[2]) else None
-            return ChannelRef(channel_id=int(parts[1]), post_id=post)
-        s = parts[0]
-        post = int(parts[1]) if len(parts) > 1 and _number(parts[1]) else None
-    s = s.removeprefix("@")
-    if not _USERNAME.fullmatch(s) or s.lower() in _RESERVED:
-        raise bad
-    return ChannelRef(username=s, post_id=post)
-
-
-def permalink(username: str | None, channel_id: int | None, post_id: int) -> str | None:
-    """``https://t.me/<username>/<id>``, or ``https://t.me/c/<bare id>/<id>`` when private."""
-    if username:
-        return f"https://t.me/{username}/{post_id}"
-    if channel_id:
-        return f"https://t.me/c/{channel_id}/{post_id}"
-    return None
+def _links(node: LexborNode | None) -> list[dict[str, Any]]:
+    """``text_link`` entities of a post's text: anchors whose text is not their URL."""
+    out = []
+    for a in node.css("a[href]") if node is not None else ():
+        href, shown = a.attributes.get("href") or "", node_text(a)
+        if href.startswith(("http://", "https://")) and shown and shown not in href:
+            out.append({"type": "text_link", "text": shown, "url": href})
+    return out
 
 
 # --- page parsing --------------------------------------------------------------------------------
@@ -179,7 +123,8 @@ def parse_post(node: LexborNode, fetched_at: datetime) -> Item | None:
     # Reply quotes reuse .tgme_widget_message_text: only the bubble's direct child is the post.
     text_node = next((c for c in bubble.iter() if "tgme_widget_message_text"
                       in (c.attributes.get("class") or "").split()), None)
-    parts = [node_text(text_node)]
+    links = _links(text_node)
+    parts = [with_links(node_text(text_node), [e["url"] for e in links])]
     media_type = _media_type(bubble)
     if poll := bubble.css_first(".tgme_widget_message_poll"):
         parts += [node_text(poll.css_first(".tgme_widget_message_poll_question"))]
@@ -203,9 +148,10 @@ def parse_post(node: LexborNode, fetched_at: datetime) -> Item | None:
     if fwd := bubble.css_first(".tgme_widget_message_forwarded_from_name"):
         href = fwd.attributes.get("href")
         if href:  # origin shown: its permalink; a bare span means the origin is hidden
-            _, origin_channel, origin_post = _post_id(href)
+            origin_name, origin_channel, origin_post = _post_id(href)
             forward = Forward(origin_channel_id=origin_channel, origin_post_id=origin_post,
-                              origin_url=href)
+                              origin_url=href, origin_username=origin_name,
+                              origin_title=node_text(fwd) or None)
         else:
             forward = Forward(from_name=node_text(fwd) or None)
     reply = bubble.css_first("a.tgme_widget_message_reply")
@@ -216,6 +162,8 @@ def parse_post(node: LexborNode, fetched_at: datetime) -> Item | None:
         extra["edited"] = True  # the preview says "edited" but not when
     if fwd is not None and forward and forward.origin_url:
         extra["forwarded_from_title"] = node_text(fwd)
+    if links:
+        extra["entities"] = links
     album = [_post_id(a.attributes.get("href"))[2] for a in bubble.css("a.grouped_media_wrap")]
     if album:
         extra["album_ids"] = [i for i in album if i]
@@ -369,8 +317,9 @@ class TelegramWebSource(Source):
         pages = _Pages(ctx)
 
         def wanted() -> list[Item]:
-            """What was found, past the cursor and within the backfill depth, oldest first."""
-            items = [it for i, it in sorted(found.items()) if cursor is None or i > cursor]
+            """What was found within the backfill depth, oldest first: posts past the cursor,
+            and those at or below it again (the store compares them: edits, views)."""
+            items = [it for _, it in sorted(found.items())]
             if cutoff is not None:
                 items = [it for it in items if it.published_at >= cutoff]
             if limit is not None:
@@ -409,12 +358,27 @@ class TelegramWebSource(Source):
 
         items = wanted()
         state = {"username": name, "title": title}
+        gone = await _gone(ctx, found, cursor)
         for start in range(0, len(items), BATCH_SIZE):
             chunk = items[start:start + BATCH_SIZE]
             if ctx.progress:
                 ctx.progress(len(chunk))
-            yield Batch(items=chunk, cursor=chunk[-1].external_id, state=state, http_status=200,
-                        dropped=dropped if start == 0 else 0)
+            top = max(int(chunk[-1].external_id), cursor or 0)
+            yield Batch(items=chunk, cursor=str(top), state=state, http_status=200,
+                        dropped=dropped if start == 0 else 0, deletions=gone if start == 0 else ())
         if not items:
             top = str(max(found)) if found and cursor is None else None
-            yield Batch(cursor=top, state=state, http_status=200)
+            yield Batch(cursor=top, state=state, http_status=200, deletions=gone)
+
+
+async def _gone(ctx: CollectContext, found: dict[int, Item], cursor: int | None
+                ) -> tuple[Deletion, ...]:
+    """Stored posts inside the id range of the pages read that the pages no longer show."""
+    if cursor is None or not found or ctx.recent_posts is None:
+        return ()
+    low, high = min(found), max(found)
+    oldest = min(it.published_at for it in found.values())
+    stored = await ctx.recent_posts(oldest - timedelta(minutes=1))
+    missing = [ext for ext, _ in stored if ext.isdigit() and low < int(ext) < high
+               and int(ext) not in found]
+    return (Deletion(tuple(missing), utcnow()),) if missing else ()

@@ -60,6 +60,8 @@ def _content(value: t.Item) -> dict:
         fwd_channel_id=fwd.origin_channel_id if fwd else None,
         fwd_post_id=fwd.origin_post_id if fwd else None, fwd_date=fwd.origin_date if fwd else None,
         fwd_from_name=fwd.from_name if fwd else None, fwd_url=fwd.origin_url if fwd else None,
+        fwd_username=fwd.origin_username if fwd else None,
+        fwd_title=fwd.origin_title if fwd else None, fwd_signature=fwd.signature if fwd else None,
         extra=dict(value.extra or {}),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -36,6 +37,7 @@ def add_source(
         raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
     src = SourceRow(
         name=name, type=type, locator=locator, options=dict(options or {}), account=account,
+        account_pinned=account is not None,
         language=language, pinned_interval=pinned_interval, enabled=enabled, next_check_at=utcnow(),
         state={},
     )
@@ -126,7 +128,14 @@ def _health(row: SourceRow) -> SourceHealth:
 def health(s: Session, source_id: int) -> SourceHealth | None:
     """A source's schedule and health (:func:`monitor.schedule.next_state` computes the next)."""
     row = s.get(SourceRow, source_id)
-    return _health(row) if row is not None else None
+    if row is None:
+        return None
+    health = _health(row)
+    if row.type == "telegram":
+        from monitor.store.telegram import is_joined
+
+        health = replace(health, live=is_joined(s, source_id))
+    return health
 
 
 def write_health(s: Session, state: SourceHealth) -> None:
@@ -207,6 +216,28 @@ def update_source(s: Session, ref: str | int, **fields: Any) -> None:
         clash = find_source(s, type=src.type, locator=locator)
         if clash is not None and clash.id != src.id:
             raise AlreadyExists(f"{src.type} source {locator!r} already exists as {clash.name!r}")
+    moved = locator != src.locator
+    rebound = "account" in fields and fields["account"] != src.account
     for key, value in fields.items():
         setattr(src, key, value)
+    if "account" in fields:
+        src.account_pinned = fields["account"] is not None
+    if (moved or rebound) and src.type in ("telegram", "telegram-web"):
+        _reset_entity(s, src, other_channel=moved)
     s.flush()
+
+
+def _reset_entity(s: Session, src: SourceRow, *, other_channel: bool) -> None:
+    """A new locator names another channel (its id, access hash, names and cursor go); a new
+    account must resolve it again (an access hash belongs to one account)."""
+    from monitor.store.models import TelegramMemberRow
+
+    state = dict(src.state or {})
+    if other_channel:
+        for key in ("channel_id", "username", "title", "former_usernames", "former_titles",
+                    "recheck", "refused_by"):
+            state.pop(key, None)
+        src.remote_id, src.cursor = None, None
+    state.pop("access_hash", None)
+    src.state, src.access_hash = state, None
+    s.query(TelegramMemberRow).filter(TelegramMemberRow.source_id == src.id).delete()

@@ -41,6 +41,7 @@ class SourceHealth:
     created_at: datetime | None = None
     account: str | None = None
     feed_min_interval: float | None = None  # what the feed last asked for (TTL, max-age)
+    live: bool = False  # its posts arrive live (a joined Telegram channel): polled as a gap-fill
 
 
 @dataclass(frozen=True, slots=True)

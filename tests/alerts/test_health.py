@@ -7,7 +7,7 @@ from datetime import timedelta
 from monitor.alerts.health import check_health, is_spike
 from monitor.settings import AlertSettings, Settings
 from monitor.store import desks as desk_repo
-from monitor.store.models import DeliveryRow, DeliveryAttemptRow, SourceRow
+from monitor.store.models import DeliveryAttemptRow, DeliveryRow, SourceRow, TelegramAccountRow
 
 from tests.alerts.test_outbox_helpers import T0, alerts, hit, make_world
 
@@ -65,19 +65,25 @@ async def test_operator_alerts_once_per_occurrence(store):
         src = s.get(SourceRow, w.source_id)
         src.created_at = now - timedelta(days=10)
         src.last_new_item_at = now - timedelta(days=3)  # silent for 3 days > 48h
-        tg = SourceRow(name="tg-chan", type="telegram", locator="chan", last_status="logged_out",
-                    last_success_at=now - timedelta(hours=2), created_at=now - timedelta(days=5),
-                    last_new_item_at=now)
+        # two channels of a logged-out account: one alert for the account, none per channel
+        tg = [SourceRow(name=f"tg-chan{i}", type="telegram", locator=f"chan{i}", account="second",
+                        last_status="account down", last_success_at=now - timedelta(hours=2),
+                        created_at=now - timedelta(days=5), last_new_item_at=now - timedelta(days=9))
+              for i in range(2)]
+        s.add(TelegramAccountRow(name="second", status="down", reason="AuthKeyUnregisteredError",
+                                 down_since=now - timedelta(hours=1), stats={}))
         flood = SourceRow(name="tg-flood", type="telegram", locator="flood", last_status="flood_wait",
                        paused_until=now + timedelta(hours=3), created_at=now - timedelta(days=5),
                        last_new_item_at=now)
         failing = SourceRow(name="broken", type="rss", locator="https://x.example/f", last_status="error",
                          error_count=4, last_error="HTTP 503", created_at=now - timedelta(days=5),
                          last_new_item_at=now)
-        s.add_all([tg, flood, failing])
+        s.add_all([*tg, flood, failing])
     assert await check_health(store, CFG, now) == 4
     keys = sorted(a.key.split(":")[1] for a in alerts(store, kind="operator"))
-    assert keys == ["failing", "flood_wait", "logged_out", "silent"]
+    assert keys == ["account_down", "failing", "flood_wait", "silent"]
+    (down,) = [a for a in alerts(store, kind="operator") if "account_down" in a.key]
+    assert "--account second" in down.payload["text"]
     assert all(a.desk_id == ops for a in alerts(store, kind="operator"))
     assert await check_health(store, CFG, now + timedelta(minutes=10)) == 0  # same occurrences
     # the source recovers, then falls silent again: a new occurrence, a new alert

@@ -17,7 +17,8 @@ from telethon.crypto import AuthKey
 from telethon.sessions import MemorySession, SQLiteSession, StringSession
 from telethon.tl import types
 
-from monitor.errors import ConfigError, InvalidInput, PermanentSourceError, RateLimited
+from monitor.errors import (AccountUnavailable, ConfigError, InvalidInput, PermanentSourceError,
+                            RateLimited)
 from monitor.settings import Settings, TelegramAccount, TelegramSettings
 from monitor.sources import source_class
 from monitor.sources.base import CollectContext, SourceConfig
@@ -146,7 +147,7 @@ async def test_session_file_is_private(tmp_path):  # Telethon 1.39 wants a loop
                          (named, tmp_path / "data" / "telegram-second.session")):
         assert client.session.filename == str(path)
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
-        assert client.flood_sleep_threshold == 60
+        assert client.flood_sleep_threshold == 0  # every FloodWait reaches the account gate
         client.session.close()
     assert session_path(s, "second").name == "telegram-second.session"
     with pytest.raises(ConfigError):
@@ -237,10 +238,10 @@ async def test_floodwait_yields_what_was_read_then_pauses(tmp_path, fake, source
     fake.flood_on = 2  # the second history page answers FLOOD_WAIT_600
     ctx = CollectContext(settings(tmp_path))
     got = []
-    with pytest.raises(RateLimited) as info:
+    with pytest.raises(AccountUnavailable) as info:  # the whole account waits, not one channel
         async for batch in source_with(batch_size=30).collect(src(), ctx):
             got.append(batch)
-    assert info.value.retry_after == 600
+    assert round(info.value.retry_after) == 600 and info.value.label == "flood_wait"
     ids = [int(i.external_id) for b in got for i in b.items]
     assert ids == list(range(1, 101))  # the first page of 100, all of it
     assert got[-1].cursor == "100" and len(got[-1].items) == 10
@@ -259,7 +260,7 @@ async def test_unknown_username_and_non_channel(tmp_path, fake, source_with):
         await run(source_with(), src(locator="-1009999"), ctx)
 
 
-async def test_not_logged_in_account_is_permanent(tmp_path, monkeypatch):
+async def test_not_logged_in_account_is_down_not_a_channel_error(tmp_path, monkeypatch):
     pool = ClientPool()
 
     async def connect(self):
@@ -271,10 +272,12 @@ async def test_not_logged_in_account_is_permanent(tmp_path, monkeypatch):
     monkeypatch.setattr(TelegramClient, "connect", connect)
     monkeypatch.setattr(TelegramClient, "is_connected", lambda self: False)
     monkeypatch.setattr(TelegramClient, "is_user_authorized", authorized)
-    with pytest.raises(PermanentSourceError, match="not logged in"):
+    with pytest.raises(AccountUnavailable, match="not logged in") as info:
         await pool.get(settings(tmp_path), None)
-    assert pool._clients == {}  # checked again on the next run, after a login
-    with pytest.raises(PermanentSourceError, match="not logged in"):
+    assert info.value.label == "account down"
+    assert pool._clients == {}  # checked again after a login (the keeper revives it)
+    assert pool.gate(settings(tmp_path), None).down
+    with pytest.raises(AccountUnavailable, match="monitor telegram login"):
         await run(TelegramSource(pool), src(), CollectContext(settings(tmp_path)))
     with pytest.raises(PermanentSourceError, match="api_id"):  # config problem: this source fails
         await run(TelegramSource(ClientPool()), src(), CollectContext(Settings(data_dir=tmp_path)))

@@ -53,9 +53,9 @@ class AccountRuntime(Protocol):
 
 
 class AccountSessions(Protocol):
-    """INTERFACE POINT for sessions kept in the database (to be connected by the Telegram work):
-    so the next owner resumes an account's session, entity cache and update state (``catch_up``)
-    instead of starting from the session file of its own host."""
+    """Sessions kept where every node finds them, so the next owner resumes an account's
+    session, entity cache and update state (``catch_up``) instead of starting from the session
+    file of its own host (:class:`monitor.service.telegram_sessions.DatabaseSessions`)."""
 
     async def restore(self, account: str) -> None:
         """Before connecting: make the stored session the one this node's client opens."""

@@ -62,7 +62,6 @@ from monitor.types import utcnow
 log = logging.getLogger("monitor.cluster")
 
 CONTROL_CONCURRENCY = 4
-ACCOUNT_CONCURRENCY = 3  # runs at once per Telegram account: accounts flood when rushed
 FORGET_NODES_AFTER = timedelta(days=1)
 KEEP_FAILED_JOBS_HOURS = 72
 
@@ -256,7 +255,8 @@ class Node:
         return factory(self.settings, self.pipeline)
 
     async def _consume_account(self, account: str) -> None:
-        self._start_worker(account_queue(account), [account_queue(account)], ACCOUNT_CONCURRENCY)
+        self._start_worker(account_queue(account), [account_queue(account)],
+                           self.settings.telegram.account_runs)
 
     async def _stop_account(self, account: str, grace: float) -> None:
         entry = self.workers.pop(account_queue(account), None)

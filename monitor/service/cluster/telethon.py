@@ -2,9 +2,11 @@
 
 On the node that owns an account: the account's client (the process-wide
 :data:`monitor.sources.telegram_accounts.CLIENTS`, which the account's scheduled runs use too) and
-a :class:`~monitor.sources.telegram_live.TelegramListener` for its channels, reloaded every minute
-as ``monitor run`` does (:mod:`monitor.service.telegram`). Sessions move between owners through an
-:class:`~monitor.service.cluster.accounts.AccountSessions` (default: each host's own files).
+its :class:`~monitor.service.telegram.AccountKeeper` (live listener, membership, health), as
+``monitor run`` runs it. Sessions move between owners through an
+:class:`~monitor.service.cluster.accounts.AccountSessions`: by default the database
+(:class:`~monitor.service.telegram_sessions.DatabaseSessions`), with the update state that
+``catch_up`` resumes from.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from monitor.ingest.pipeline import Pipeline
-from monitor.service.cluster.accounts import AccountSessions, LocalSessions
-from monitor.service.telegram import RELOAD_SECONDS, _configured, _load
+from monitor.service.cluster.accounts import AccountSessions
+from monitor.service.telegram import AccountKeeper, _configured, _load
+from monitor.service.telegram_plan import pool
 from monitor.settings import Settings
 
 log = logging.getLogger("monitor.cluster.telegram")
@@ -30,53 +32,39 @@ class TelethonAccounts:
     def __init__(
         self, settings: Settings, pipeline: Pipeline, sessions: AccountSessions | None = None
     ):
+        from monitor.service.telegram_sessions import DatabaseSessions
+
         self.settings, self.pipeline = settings, pipeline
-        self.sessions = sessions or LocalSessions()
-        self._live: dict[
-            str, tuple[Any, Any, asyncio.Task]
-        ] = {}  # account -> client, listener, reload
+        self.sessions = sessions or DatabaseSessions(pipeline.store, settings)
+        self._live: dict[str, tuple[asyncio.Event, asyncio.Task]] = {}  # account -> keeper
 
     async def accounts(self) -> set[str]:
-        wanted = await asyncio.to_thread(_load, self.pipeline)
-        return {account or "" for account in wanted if _configured(self.settings, account)}
+        wanted = {a or "" for a in await asyncio.to_thread(_load, self.pipeline)}
+        if self.settings.telegram.auto_assign and wanted:
+            wanted |= set(pool(self.settings))
+        return {a for a in wanted if _configured(self.settings, _name(a))}
 
     async def start(self, account: str) -> None:
         from monitor.sources.telegram_accounts import CLIENTS
-        from monitor.sources.telegram_live import TelegramListener
 
         await self.sessions.restore(account)
-        client = await CLIENTS.get(self.settings, _name(account))
-        configs = (await asyncio.to_thread(_load, self.pipeline)).get(_name(account), [])
-
-        async def on_batch(source, batch) -> None:
-            await asyncio.to_thread(
-                self.pipeline.ingest, source.id, batch, collector="telegram-live"
-            )
-
-        listener = TelegramListener(client, configs, on_batch, settings=self.settings)
-        listener.start()
-        reload = asyncio.create_task(
-            self._reload(account, listener), name=f"telegram-reload-{account}"
-        )
-        self._live[account] = (client, listener, reload)
-        log.info(
-            "live updates on for %d channel(s) of account %r", len(configs), account or "default"
-        )
-
-    async def _reload(self, account: str, listener) -> None:
-        while True:
-            await asyncio.sleep(RELOAD_SECONDS)
-            with contextlib.suppress(Exception):
-                listener.set_sources(
-                    (await asyncio.to_thread(_load, self.pipeline)).get(_name(account), [])
-                )
+        await CLIENTS.get(self.settings, _name(account))  # connect now: raise if it cannot
+        stop = asyncio.Event()
+        keeper = AccountKeeper(self.pipeline, self.settings, account, CLIENTS)
+        task = asyncio.create_task(keeper.run(stop), name=f"telegram-keeper-{account}")
+        self._live[account] = (stop, task)
+        log.info("telegram account %r: keeper started", account or "default")
 
     async def stop(self, account: str) -> None:
+        from monitor.sources.telegram_accounts import CLIENTS
+
         live = self._live.pop(account, None)
         if live is None:
             return
-        client, listener, reload = live
-        reload.cancel()
-        listener.stop()
-        await client.disconnect()
+        stop, task = live
+        stop.set()
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+        await CLIENTS.drop(_name(account))
         await self.sessions.persist(account)

@@ -14,5 +14,6 @@ from monitor.store.models.content import *  # noqa: F403
 from monitor.store.models.watch import *  # noqa: F403
 from monitor.store.models.alerting import *  # noqa: F403
 from monitor.store.models.cluster import *  # noqa: F403
+from monitor.store.models.telegram import *  # noqa: F403
 
 __all__ = [name for name in dir() if name[:1].isupper()]

@@ -32,6 +32,8 @@ class SourceRow(Base):
     locator: Mapped[str] = mapped_column(Text)
     options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     account: Mapped[str | None] = mapped_column(String(100))
+    # the operator chose the account (else the Telegram planner assigns and moves it)
+    account_pinned: Mapped[bool] = mapped_column(default=False)
     language: Mapped[str | None] = mapped_column(String(10))
     enabled: Mapped[bool] = mapped_column(default=True)
     retired: Mapped[bool] = mapped_column(default=False)  # HTTP 410 and the like
@@ -113,6 +115,9 @@ class ItemRow(Base):
     fwd_date: Mapped[datetime | None]
     fwd_from_name: Mapped[str | None] = mapped_column(Text)
     fwd_url: Mapped[str | None] = mapped_column(Text)
+    fwd_username: Mapped[str | None] = mapped_column(String(100))
+    fwd_title: Mapped[str | None] = mapped_column(Text)
+    fwd_signature: Mapped[str | None] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     minhash: Mapped[bytes | None] = mapped_column(LargeBinary)
     __table_args__ = (
