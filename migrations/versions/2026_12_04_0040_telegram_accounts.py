@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql
 import monitor.store.types
 
 revision: str = "0040"
-down_revision: Union[str, None] = "0061"
+down_revision: Union[str, None] = "0062"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
