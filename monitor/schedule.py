@@ -239,9 +239,9 @@ def next_state(health: SourceHealth, outcome: Outcome, *, now: datetime, rules: 
     last week), the type's fixed pace, or the operator's pinned interval — sooner when the
     collector asked for another look (``check_again_in``). An account-wide pause (``paused``:
     :class:`~monitor.errors.AccountUnavailable`) waits it out without counting an error.
-    An error grows the streak and backs off (:func:`backoff`, never before a Retry-After); a source that is gone
-    (HTTP 410) is retired; after ``rules.error_limit`` errors in a row the source is disabled
-    until an operator enables it again.
+    An error grows the streak and backs off (:func:`backoff`, never before a Retry-After); a
+    source that is gone (HTTP 410) is retired; after ``rules.error_limit`` errors in a row the
+    source is disabled until an operator enables it again.
     """
     state = dataclasses.replace(health, last_checked_at=now)
     if outcome.error is None:

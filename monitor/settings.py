@@ -124,13 +124,13 @@ class TelegramBudget(_Section):
     """Requests per hour per account and method class (conservative: far below where Telegram
     starts answering FloodWait); a FloodWait halves the class's rate for a while."""
 
-    history: float = Field(2400, gt=0, description="channel history pages (polls, backfills)")
-    messages: float = Field(1200, gt=0, description="posts re-read by id (the recheck window)")
-    resolve: float = Field(40, gt=0, description="usernames resolved")
-    join: float = Field(20, gt=0, description="channels joined")
-    dialogs: float = Field(12, gt=0, description="dialog list pages (membership sync)")
+    history: float = Field(2400.0, gt=0, description="channel history pages (polls, backfills)")
+    messages: float = Field(1200.0, gt=0, description="posts re-read by id (the recheck window)")
+    resolve: float = Field(40.0, gt=0, description="usernames resolved")
+    join: float = Field(20.0, gt=0, description="channels joined")
+    dialogs: float = Field(12.0, gt=0, description="dialog list pages (membership sync)")
     resolve_daily: int = Field(200, ge=1, description="usernames resolved per account per day")
-    burst: float = Field(5, ge=1, description="requests a class may make at once after a pause")
+    burst: float = Field(5.0, ge=1, description="requests a class may make at once after a pause")
 
 
 class TelegramSettings(_Section):
