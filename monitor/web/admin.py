@@ -37,16 +37,24 @@ def _id(text: str, what: str) -> int:
 
 @router.get("/sources")
 def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
+    from monitor.actions.status import cluster_status
     from monitor.sources import SOURCE_TYPES
 
     web = request.app.state.web
+    cluster = cluster_status(web.store, web.settings)
     silent = parse_duration(web.settings.alerts.silent_after, allow_none=True)
     now = utcnow()
     with ctx.unit() as s:
         rows = source_actions.source_overview(s, silent_after=silent, now=now)
     why = {r.source.id: source_actions.explain_interval(r.source, web.settings, now) for r in rows}
     return web.render(
-        "sources.html", ctx, rows=rows, types=sorted(SOURCE_TYPES), fmt=format_duration, why=why
+        "sources.html",
+        ctx,
+        rows=rows,
+        types=sorted(SOURCE_TYPES),
+        fmt=format_duration,
+        why=why,
+        cluster=cluster,
     )
 
 
