@@ -45,7 +45,8 @@ class ClusterStatus:
 def cluster_status(store: Store, settings: Settings) -> ClusterStatus:
     report = ClusterStatus()
     with store.unit() as s:
-        report.sources = [{"overdue_by": round(queue_lag(s, utcnow(), types=scheduled_types()), 1)}]
+        lag = queue_lag(s, utcnow(), types=scheduled_types())
+        report.sources = [{"most_overdue_s": round(lag, 1)}]
         if store.dialect != "postgresql":
             report.notes.append(
                 "single node (SQLite): `monitor run`; a cluster of `monitor worker` "
