@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from monitor import metrics
 from monitor.alerts import worker
 from monitor.durations import parse_duration
+from monitor.errors import MonitorError
 from monitor.ingest.runtime import pipeline_for
 from monitor.service.scheduler import LocalDispatcher, Scanner, type_limits
 from monitor.settings import Settings
@@ -54,11 +56,15 @@ class Service:
         self.stop_event = asyncio.Event()
         self.scanner: Scanner | None = None
         self.started_at = utcnow()
+        self._http_socket: socket.socket | None = None
 
     def request_stop(self) -> None:
         self.stop_event.set()
 
     async def run(self) -> None:
+        if self.options.port is not None:  # before anything starts: a taken port is a clear error
+            self._http_socket = bind_http(self.options.host or self.settings.web.host,
+                                          self.options.port)
         async with pipeline_for(self.store, self.settings) as pipeline:
             dispatcher = LocalDispatcher(pipeline.run_source, type_limits(self.settings))
             self.scanner = Scanner(pipeline, dispatcher)
@@ -155,10 +161,22 @@ class Service:
 
         server = _Server(config)
         try:
-            await server.serve()
+            await server.serve(sockets=[self._http_socket] if self._http_socket else None)
         except asyncio.CancelledError:
             server.should_exit = True
             raise
+
+
+def bind_http(host: str, port: int) -> socket.socket:
+    """The listening socket of the operations HTTP server, bound before the service starts, so a
+    port that is taken or not allowed stops ``monitor run`` with a message instead of leaving it
+    running without /healthz (uvicorn binding late only logs the failure)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except (OSError, OverflowError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise MonitorError(f"cannot serve HTTP on {host}:{port}: {reason}") from exc
 
 
 def run_service(store: Store, settings: Settings, options: ServiceOptions) -> int:

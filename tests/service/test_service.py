@@ -436,3 +436,21 @@ def test_sigkill_during_delivery_repeats_at_most_the_message_in_flight(db_url):
         assert repeats <= crashes  # at most the one message in flight per crash
         assert all(r.headers.get("Idempotency-Key") == f"monitor-alert-{r.json()['alert_id']}"
                    for r in sink.requests)
+
+
+def test_run_refuses_a_port_it_cannot_serve(cli):
+    """A taken port stops ``monitor run`` with a message before anything starts (uvicorn binding
+    late would only log it and leave the service running without /healthz); a port out of range is
+    bad input."""
+    import socket as _socket
+
+    taken = _socket.create_server(("127.0.0.1", 0))
+    try:
+        port = taken.getsockname()[1]
+        code, out, err = cli("run", "--host", "127.0.0.1", "--port", str(port), "--no-live")
+        assert code == 1 and f"cannot serve HTTP on 127.0.0.1:{port}" in err, err
+        assert "Traceback" not in err + out
+    finally:
+        taken.close()
+    code, _, err = cli("run", "--port", "99999")
+    assert code == 2 and "--port" in err and "65535" in err
