@@ -3,8 +3,8 @@
 
 Server-rendered pages (Jinja2 with autoescape everywhere) plus a small vanilla script for live
 updates, live query validation, tests and backtests. Every response carries a strict CSP (no inline
-script or style) and the usual hardening headers; the session is a signed cookie (see
-:mod:`monitor.web.security`).
+script or style) and the usual hardening headers; the session is a signed cookie naming a session
+kept in the database (see :mod:`monitor.web.security`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from markupsafe import Markup
 
 from monitor.errors import MonitorError, NotFound, QuerySyntaxError
 from monitor.settings import Settings
+from monitor.store import sessions as session_repo
 from monitor.store import users as user_repo
 from monitor.store.db import Store
 from monitor.web.deps import Ctx, Forbidden, LoginRequired, act, current
@@ -112,7 +113,7 @@ def create_app(
         settings=settings,
         store=store,
         signer=SessionSigner(key),
-        limiter=LoginLimiter(),
+        limiter=LoginLimiter(store),
         env=make_env(),
     )
     app = FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
@@ -197,18 +198,21 @@ def create_app(
             )
         with ctx.unit() as s:
             user = user_repo.authenticate(s, name, password)
-            uid = user.id if user else None
-        if uid is None:
+            token = (session_repo.start_session(s, user.id, max_age=SESSION_MAX_AGE)
+                     if user else None)
+        if token is None:
             web.limiter.failed(name, ip)
             return login_form(ctx, status=401, error="Wrong name or password.")
-        web.limiter.succeeded(name)
+        web.limiter.succeeded(name, ip)
         # A new session (and CSRF token) at login: a token planted before login is worthless after.
-        ctx.request.state.session = {"uid": uid, "csrf": new_csrf_token()}
+        ctx.request.state.session = {"sid": token, "csrf": new_csrf_token()}
         ctx.request.state.session_dirty = True
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
     def logout(ctx: Ctx = Depends(act("viewer"))):
+        with ctx.unit() as s:
+            session_repo.end_session(s, ctx.request.state.session.get("sid"))
         ctx.request.state.session = {"csrf": new_csrf_token()}
         ctx.request.state.session_dirty = True
         return RedirectResponse("/login", status_code=303)

@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from monitor.store import sessions as session_repo
 from monitor.store import users as user_repo
 from monitor.store import views
 from monitor.web.security import csrf_ok
@@ -67,13 +68,15 @@ class Ctx:
 
 
 def current(request: Request) -> Ctx:
-    """Load the session's user (every request: a disabled or removed user is out at once)."""
+    """Load the session's user (every request: an ended session, a disabled or removed user is
+    out at once)."""
     ctx = Ctx(request=request)
-    uid = request.state.session.get("uid")
-    if uid is None:
+    sid = request.state.session.get("sid")
+    if not isinstance(sid, str):
         return ctx
     with request.app.state.web.store.unit() as s:
-        user = user_repo.active_user(s, uid) if isinstance(uid, int) else None
+        uid = session_repo.session_user_id(s, sid)  # None once logged out or ended
+        user = user_repo.active_user(s, uid) if uid is not None else None
         if user is None:
             return ctx
         ctx.user_id, ctx.name, ctx.role = user.id, user.name, user.role
@@ -112,7 +115,8 @@ def act(role: str, *, login: bool = True) -> Callable[..., Any]:
             if not ctx.can(role):
                 raise Forbidden(f"this needs the {role} role")
         given = ctx.request.headers.get("x-csrf-token") or form.get("csrf_token")
-        if not csrf_ok(ctx.request.state.session.get("csrf"), given if isinstance(given, str) else None):
+        given = given if isinstance(given, str) else None
+        if not csrf_ok(ctx.request.state.session.get("csrf"), given):
             raise Forbidden("missing or wrong CSRF token: reload the page and try again")
         ctx.form = form
         return ctx
