@@ -238,6 +238,16 @@ class WebSettings(_Section):
     port: int = Field(8080, ge=1, le=65535)
     secret_key: SecretStr | None = None
     secure_cookies: bool = False
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or "
+        "networks); none by default: the client address is the connection's",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="bearer token /metrics requires (Authorization: Bearer ...); without one, "
+        "/metrics needs an admin login (monitor run --web) or is off",
+    )
 
 
 class LimitSettings(_Section):

@@ -27,6 +27,7 @@ def web(
     """Serve the web UI (hits feed, review, watchlists, sources, desks) with uvicorn."""
     import uvicorn
 
+    from monitor.service.http import uvicorn_options
     from monitor.web.app import create_app
 
     st = state(ctx)
@@ -36,9 +37,8 @@ def web(
         application,
         host=host or settings.web.host,
         port=port or settings.web.port,
-        proxy_headers=False,
-        server_header=False,
         log_level="info",
+        **uvicorn_options(settings),
     )
 
 

@@ -9,6 +9,7 @@ kept in the database (see :mod:`monitor.web.security`).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +41,14 @@ from monitor.web.security import (
 )
 
 HERE = Path(__file__).resolve().parent
+access_log = logging.getLogger("monitor.web.access")
+
+
+def loggable_path(path: str) -> str:
+    """The request path for the access log: an Atom feed's token (its only credential) left out."""
+    if path.startswith("/atom/"):
+        return "/atom/<token>"
+    return path[:300]
 
 
 @dataclass
@@ -139,6 +148,8 @@ def create_app(
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        access_log.info("%s %s %s %s", request.client.host if request.client else "-",
+                        request.method, loggable_path(request.url.path), response.status_code)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -11,6 +11,7 @@ import csv
 import difflib
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -360,6 +361,14 @@ def export_jsonl(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 
 ATOM = "http://www.w3.org/2005/Atom"
+# what XML 1.0 cannot hold at all, escaped or not: C0 controls but tab/newline/return, lone
+# surrogates, U+FFFE/U+FFFF. ElementTree writes them as they are, which no reader parses.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str | None) -> str:
+    """``value`` with the characters XML cannot carry replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", value or "")
 
 
 @router.get("/atom/{token}")
@@ -373,20 +382,20 @@ def atom(token: str, request: Request):
         rows = views.feed(s, views.HitFilter(watchlist_id=wl_id), limit=100)
     ET.register_namespace("", ATOM)
     feed_el = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed_el, f"{{{ATOM}}}title").text = f"monitor: {name}"
+    ET.SubElement(feed_el, f"{{{ATOM}}}title").text = xml_text(f"monitor: {name}")
     ET.SubElement(feed_el, f"{{{ATOM}}}id").text = f"urn:monitor:watchlist:{token[:8]}"
     updated = rows[0].created_at if rows else datetime.now(timezone.utc)
     ET.SubElement(feed_el, f"{{{ATOM}}}updated").text = updated.isoformat()
     for r in rows:
         entry = ET.SubElement(feed_el, f"{{{ATOM}}}entry")
         ET.SubElement(entry, f"{{{ATOM}}}id").text = f"urn:monitor:hit:{r.id}"
-        ET.SubElement(entry, f"{{{ATOM}}}title").text = (r.title or r.snippet or "")[:300]
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = xml_text((r.title or r.snippet or "")[:300])
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = r.created_at.isoformat()
         author = ET.SubElement(entry, f"{{{ATOM}}}author")
-        ET.SubElement(author, f"{{{ATOM}}}name").text = r.source
+        ET.SubElement(author, f"{{{ATOM}}}name").text = xml_text(r.source)
         if safe_url(r.url):
-            ET.SubElement(entry, f"{{{ATOM}}}link", href=r.url)
+            ET.SubElement(entry, f"{{{ATOM}}}link", href=xml_text(r.url))
         # type="text": readers show it as text; ElementTree escapes it for the XML.
-        ET.SubElement(entry, f"{{{ATOM}}}summary", type="text").text = r.snippet or ""
+        ET.SubElement(entry, f"{{{ATOM}}}summary", type="text").text = xml_text(r.snippet)
     body = ET.tostring(feed_el, encoding="unicode", xml_declaration=True)
     return Response(body, media_type="application/atom+xml; charset=utf-8")
