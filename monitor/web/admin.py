@@ -19,7 +19,7 @@ from monitor.store import sources as source_repo
 from monitor.store import users as user_repo
 from monitor.store import watch as watch_repo
 from monitor.types import utcnow
-from monitor.web.deps import Ctx, act, need
+from monitor.web.deps import ID, Ctx, act, need, strict_int
 
 router = APIRouter()
 
@@ -30,9 +30,10 @@ def _interval(text: str) -> int | None:
 
 
 def _id(text: str, what: str) -> int:
-    if not text.isdigit():
+    value = strict_int(text, what)
+    if value is None:
         raise NotFound(f"choose a {what}")
-    return int(text)
+    return value
 
 
 @router.get("/sources")
@@ -70,7 +71,7 @@ def source_add(ctx: Ctx = Depends(act("operator"))):
 
 
 @router.get("/sources/{source_id}")
-def source_page(source_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
+def source_page(source_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
     web = request.app.state.web
     with ctx.unit() as s:
         src = overview.source_record(s, source_id)
@@ -84,7 +85,7 @@ def source_page(source_id: int, request: Request, ctx: Ctx = Depends(need("viewe
 
 
 @router.post("/sources/{source_id}")
-def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
+def source_edit(source_id: ID, ctx: Ctx = Depends(act("operator"))):
     """Edit (name, locator, language, pinned interval), pause or resume."""
     action = ctx.field("action") or "save"
     settings = ctx.request.app.state.web.settings
@@ -160,7 +161,7 @@ def desk_add(ctx: Ctx = Depends(act("operator"))):
 
 
 @router.post("/desks/{desk_id}")
-def desk_edit(desk_id: int, ctx: Ctx = Depends(act("operator"))):
+def desk_edit(desk_id: ID, ctx: Ctx = Depends(act("operator"))):
     """Add or remove a target, or remove the desk."""
     action = ctx.field("action")
     with ctx.unit() as s:
@@ -255,7 +256,7 @@ def alerts_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     before = request.query_params.get("before")
     with ctx.unit() as s:
         log = overview.alert_log(
-            s, desk_ids=ctx.desk_ids, before=int(before) if before and before.isdigit() else None
+            s, desk_ids=ctx.desk_ids, before=strict_int(before, "before")
         )
     return request.app.state.web.render(
         "alerts.html",
@@ -267,7 +268,7 @@ def alerts_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-def delivery_retry(delivery_id: int, ctx: Ctx = Depends(act("operator"))):
+def delivery_retry(delivery_id: ID, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
         delivery_repo.retry_delivery(s, delivery_id, user_id=ctx.user_id, now=utcnow())
     ctx.flash(f"Delivery {delivery_id} is pending again, due now.")
@@ -299,7 +300,7 @@ def user_add(ctx: Ctx = Depends(act("admin"))):
 
 
 @router.post("/users/{user_id}")
-def user_edit(user_id: int, ctx: Ctx = Depends(act("admin"))):
+def user_edit(user_id: ID, ctx: Ctx = Depends(act("admin"))):
     """Join or leave a desk, change the role, disable/enable, reset the password, or remove."""
     action = ctx.field("action")
     with ctx.unit() as s:

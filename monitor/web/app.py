@@ -17,7 +17,14 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context
 from markupsafe import Markup
@@ -131,6 +138,9 @@ def create_app(
 
     @app.middleware("http")
     async def session_and_headers(request: Request, call_next):
+        if "\x00" in request.url.path or "%00" in request.url.query:
+            # no stored text holds a NUL (PostgreSQL refuses it): a 400 here, not a 500 deeper
+            return PlainTextResponse("a NUL character is not allowed in a URL", status_code=400)
         session = web.signer.loads(request.cookies.get(SESSION_COOKIE))
         fresh = session is None or "csrf" not in session
         request.state.session = {"csrf": new_csrf_token()} if fresh else session
@@ -160,6 +170,15 @@ def create_app(
             or request.method != "GET"
             and request.headers.get("x-requested-with") == "fetch"
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError):
+        # a path id that is not a whole number in range (FastAPI's own answer would be 422)
+        where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:3])
+        message = f"bad request: {where or 'input'} is not valid"
+        if wants_json(request):
+            return JSONResponse({"error": message}, status_code=400)
+        return web.render("error.html", None, status=400, message=message, me=None)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):

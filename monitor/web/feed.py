@@ -26,7 +26,7 @@ from monitor.store import desks as desk_repo
 from monitor.store import feed as story_repo
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.web.deps import Ctx, act, need
+from monitor.web.deps import ID, Ctx, act, need, strict_int
 from monitor.web.security import safe_url
 
 router = APIRouter()
@@ -35,8 +35,8 @@ CARDS = 30
 FILTER_KEYS = ("watchlist", "desk", "source", "lang", "state", "since", "term", "view")
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
+def _int(value: str | None, what: str = "number") -> int | None:
+    return strict_int(value, what)
 
 
 def hit_filter(request: Request, ctx: Ctx) -> views.HitFilter:
@@ -50,10 +50,10 @@ def hit_filter(request: Request, ctx: Ctx) -> views.HitFilter:
             since = None
     state = q.get("state") if q.get("state") in user_repo.VERDICTS else None
     return views.HitFilter(
-        watchlist_id=_int(q.get("watchlist")),
-        desk_id=_int(q.get("desk")),
-        source_id=_int(q.get("source")),
-        term_id=_int(q.get("term")),
+        watchlist_id=_int(q.get("watchlist"), "watchlist"),
+        desk_id=_int(q.get("desk"), "desk"),
+        source_id=_int(q.get("source"), "source"),
+        term_id=_int(q.get("term"), "term"),
         language=(q.get("lang") or "").strip().lower() or None,
         review_state=state,
         since=since,
@@ -104,7 +104,7 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
         zone = page_zone(s, f)
         latest = views.latest_hit_id(s)
         if single:
-            before = _int(request.query_params.get("before"))
+            before = _int(request.query_params.get("before"), "before")
             rows = views.feed(s, f, before=before, limit=PAGE)
             terms = {}
             if f.term_id is not None:
@@ -132,7 +132,7 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
                 tz=zone,
                 terms=terms,
             )
-        at, sid = request.query_params.get("at"), _int(request.query_params.get("story"))
+        at, sid = request.query_params.get("at"), _int(request.query_params.get("story"), "story")
         before = None
         if at and sid is not None:
             try:
@@ -166,7 +166,7 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 def feed_updates(request: Request, ctx: Ctx = Depends(need("viewer"))):
     """What arrived since ``after`` (a hit id), rendered, for the live feed: the cards of the
     stories with new hits (``view`` unset), or the new single hits."""
-    after = _int(request.query_params.get("after")) or 0
+    after = _int(request.query_params.get("after"), "after") or 0
     f = hit_filter(request, ctx)
     single = request.query_params.get("view") == "hits" or f.term_id is not None
     web = request.app.state.web
@@ -208,7 +208,7 @@ def _word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 
 @router.get("/items/{item_id}")
-def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
+def item_page(item_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         page = views.item_page(s, item_id, allowed=ctx.allowed)
         if page is None:
@@ -253,7 +253,7 @@ def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
 
 
 @router.post("/hits/{hit_id}/review")
-def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
+def review(hit_id: ID, ctx: Ctx = Depends(act("viewer"))):
     verdict = ctx.field("verdict") or None
     assignee = ctx.field("assignee")
     with ctx.unit() as s:
@@ -266,7 +266,7 @@ def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
             reviewer_id=ctx.user_id,
             verdict=verdict,
             note=ctx.field("note") or None,
-            assignee_id=int(assignee) if assignee.isdigit() else None,
+            assignee_id=ctx.int_field("assignee") if assignee not in ("", "none") else None,
             unassign=assignee == "none",
         )
     if ctx.request.headers.get("x-requested-with") == "fetch":
