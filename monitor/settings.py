@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -372,17 +371,12 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    """A TOML settings file: at most ``monitor.files.CONFIG_MAX_BYTES``, a regular file (never a
+    device or a pipe that would hang the start), nesting the parser can take; ConfigError else."""
+    from monitor.files import CONFIG_MAX_BYTES, parse_toml, read_bounded
+
+    data = read_bounded(path, CONFIG_MAX_BYTES, error=ConfigError, what="config file")
+    return parse_toml(data, str(path), error=ConfigError)
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:

@@ -26,7 +26,7 @@ from monitor.cli.common import (
     state,
     utc,
 )
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import NotFound
 
 overview = lazy_module("monitor.store.overview")
 
@@ -288,12 +288,9 @@ def import_opml_cmd(ctx: typer.Context, file: Path) -> None:
     from monitor.actions.sources import add_feeds
     from monitor.sources.opml import parse_opml
 
-    try:
-        feeds = parse_opml(file.read_bytes())
-    except FileNotFoundError:
-        raise InvalidInput(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{file}: is a directory, expected an OPML file") from None
+    from monitor.files import INPUT_MAX_BYTES, read_bounded
+
+    feeds = parse_opml(read_bounded(file, INPUT_MAX_BYTES, what="OPML file"))
     st = state(ctx)
     with st.unit() as s:
         report = add_feeds(s, st.settings, feeds)

@@ -26,6 +26,7 @@ from monitor.store import desks as desk_repo
 from monitor.store import feed as story_repo
 from monitor.store import users as user_repo
 from monitor.store import views
+from monitor.textout import csv_cell
 from monitor.web.deps import ID, Ctx, act, need, strict_int
 from monitor.web.security import safe_url
 
@@ -319,11 +320,7 @@ def _export_rows(ctx: Ctx, f: views.HitFilter) -> Iterator[dict[str, Any]]:
             }
 
 
-def _csv_cell(value: Any) -> Any:
-    # Spreadsheets run cells starting with = + - @ as formulas: quote them (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+_csv_cell = csv_cell  # spreadsheets run cells starting with = + - @ as formulas: quoted
 
 
 @router.get("/export.csv")

@@ -124,5 +124,8 @@ def test_one_address_cannot_guess_across_many_names(app, client_for):
 
 def test_login_with_hostile_names_is_refused_not_a_500(client_for):
     c = client_for()
-    for name in ("ad\x00min", "x" * 100_000, "\u202eadmin"):
+    for name in ("x" * 100_000, "\u202eadmin"):
         assert c.login(name, PASSWORD).status_code == 401
+    r = c.post("/login", {"name": "ad\x00min", "password": PASSWORD})
+    assert r.status_code == 303 and r.headers["location"] != "/"  # back to the form, with a message
+    assert not logged_in(c)
