@@ -13,7 +13,7 @@ import re
 from monitor.errors import InvalidInput
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"([0-9]{1,12})\s*([smhdw])", re.ASCII)
+_PART = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)
 # No duration here is meaningfully longer than a century, and a longer one would overflow the
 # date arithmetic (and the database) wherever it is used: refused with this bound named.
 MAX_SECONDS = 100 * 365 * 86400
@@ -33,13 +33,15 @@ def parse_duration(
         return None
     if value.isascii() and value.isdigit():
         if bare_seconds:
-            return _bounded(int(value), text)
+            return _bounded(int(value) if len(value) <= 20 else MAX_SECONDS + 1, text)
         raise InvalidInput(f"duration {text!r} needs a unit: {UNITS_HELP}")
     pos, total = 0, 0
     for m in _PART.finditer(value):
         if m.start() != pos:
             break
-        total += int(m.group(1)) * _UNITS[m.group(2)]
+        digits = m.group(1)
+        # past 20 digits it is out of range anyway (and int() of thousands of digits is refused)
+        total += MAX_SECONDS + 1 if len(digits) > 20 else int(digits) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(value) or not value:
         extra = " or 'none'" if allow_none else ""

@@ -104,7 +104,11 @@ def parse_since(text: str | None) -> datetime | None:
                 f"--since {text!r}: expected a duration such as 24h (from 0s to 36500d) "
                 "or an ISO date"
             ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59-12:00 is past the last representable instant
+        raise InvalidInput(f"--since {text!r}: a date from year 1 to 9999 in UTC") from None
 
 
 def utc(value: datetime | None) -> str:

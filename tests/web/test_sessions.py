@@ -127,5 +127,5 @@ def test_login_with_hostile_names_is_refused_not_a_500(client_for):
     for name in ("x" * 100_000, "\u202eadmin"):
         assert c.login(name, PASSWORD).status_code == 401
     r = c.post("/login", {"name": "ad\x00min", "password": PASSWORD})
-    assert r.status_code == 303 and r.headers["location"] != "/"  # back to the form, with a message
+    assert r.status_code == 303  # back where it came from, with the message
     assert not logged_in(c)
