@@ -38,7 +38,7 @@ def _id(text: str, what: str) -> int:
 
 @router.get("/sources")
 def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
-    from monitor.sources import SOURCE_TYPES
+    from monitor.sources import web_source_types
 
     web = request.app.state.web
     silent = parse_duration(web.settings.alerts.silent_after, allow_none=True)
@@ -47,13 +47,16 @@ def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
         rows = source_actions.source_overview(s, silent_after=silent, now=now)
     why = {r.source.id: source_actions.explain_interval(r.source, web.settings, now) for r in rows}
     return web.render(
-        "sources.html", ctx, rows=rows, types=sorted(SOURCE_TYPES), fmt=format_duration, why=why
+        "sources.html", ctx, rows=rows, types=web_source_types(), fmt=format_duration, why=why
     )
 
 
 @router.post("/sources")
 def source_add(ctx: Ctx = Depends(act("operator"))):
+    from monitor.sources import refuse_server_path
+
     settings = ctx.request.app.state.web.settings
+    refuse_server_path(ctx.field("type"))
     with ctx.unit() as s:
         src = source_actions.add_source(
             s,
@@ -96,6 +99,10 @@ def source_edit(source_id: ID, ctx: Ctx = Depends(act("operator"))):
         elif action == "resume":
             source_repo.set_enabled(s, src.name, True)
         elif action == "save":
+            if ctx.field("locator") and ctx.field("locator") != src.locator:
+                from monitor.sources import refuse_server_path
+
+                refuse_server_path(src.type)  # a path on the server stays the CLI's to set
             source_actions.update_source(
                 s,
                 settings,

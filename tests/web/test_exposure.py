@@ -168,3 +168,33 @@ def test_uvicorn_options_follow_the_setting(settings, proxies):
     assert opts["proxy_headers"] is bool(proxies)
     assert opts["forwarded_allow_ips"] == [str(p) for p in settings.web.trusted_proxies]
     assert opts["access_log"] is False
+
+
+def test_web_users_cannot_add_or_repoint_server_path_sources(client_for, store, tmp_path):
+    from sqlalchemy import select
+
+    from monitor.store import sources as source_repo
+    from monitor.store.models import SourceRow
+
+    admin = client_for("admin")
+    fetch = {"X-Requested-With": "fetch"}
+    assert "<option>telegram-export</option>" not in admin.get("/sources").text
+    assert "<option>rss</option>" in admin.get("/sources").text
+    for locator in ("/etc/passwd", "/etc", str(tmp_path)):
+        r = admin.post("/sources", {"type": "telegram-export", "locator": locator, "name": "pw"},
+                       headers=fetch)
+        assert r.status_code == 400 and "command line" in r.json()["error"], locator
+    export = tmp_path / "result.json"
+    export.write_text('{"name": "x", "type": "public_channel", "id": 1, "messages": []}')
+    with store.unit() as s:
+        src = source_repo.add_source(s, type="telegram-export", locator=str(export), name="cli-made")
+        src_id = src.id
+    r = admin.post(f"/sources/{src_id}", {"action": "save", "locator": "/etc/passwd"},
+                   headers=fetch)
+    assert r.status_code == 400
+    r = admin.post(f"/sources/{src_id}", {"action": "save", "locator": str(export),
+                                          "name": "renamed"}, headers=fetch)
+    assert r.status_code in (200, 303)  # other edits of such a source go on as before
+    with store.unit() as s:
+        assert s.scalar(select(SourceRow.locator).where(SourceRow.id == src_id)) == str(export)
+        assert s.scalar(select(SourceRow).where(SourceRow.name == "pw")) is None
