@@ -187,7 +187,8 @@ def test_web_users_cannot_add_or_repoint_server_path_sources(client_for, store, 
     export = tmp_path / "result.json"
     export.write_text('{"name": "x", "type": "public_channel", "id": 1, "messages": []}')
     with store.unit() as s:
-        src = source_repo.add_source(s, type="telegram-export", locator=str(export), name="cli-made")
+        src = source_repo.add_source(s, type="telegram-export", locator=str(export),
+                                     name="cli-made")
         src_id = src.id
     r = admin.post(f"/sources/{src_id}", {"action": "save", "locator": "/etc/passwd"},
                    headers=fetch)
