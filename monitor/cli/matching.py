@@ -71,6 +71,7 @@ def term_test(
 ) -> None:
     """Whether and where QUERY matches: exit 0 on a match, 1 when not, 2 for an invalid query."""
     from monitor.match import MatchDoc
+    from monitor.textout import terminal_safe
 
     if (text is None) == (file is None):
         raise InvalidInput("give exactly one of --text or --file")
@@ -99,7 +100,7 @@ def term_test(
     for hit in hits:
         spans = ", ".join(f"{sp.start}-{sp.end}" for sp in hit.spans)
         typer.echo(f"match in {hit.field} at {spans}")
-        typer.echo(f"  {hit.snippet}")
+        typer.echo(f"  {terminal_safe(hit.snippet)}")
 
 
 @term_app.command("backtest")
