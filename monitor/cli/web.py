@@ -30,8 +30,15 @@ def web(
     from monitor.service.http import uvicorn_options
     from monitor.web.app import create_app
 
+    import logging
+
+    from monitor.logs import setup_logging
+
     st = state(ctx)
     settings = st.settings
+    setup_logging(settings.log.level, json_format=settings.log.json_format)
+    # the access log (written by the app, Atom tokens left out), as uvicorn's own used to be
+    logging.getLogger("monitor.web.access").setLevel(logging.INFO)
     application = create_app(settings, st.store)
     uvicorn.run(
         application,
