@@ -26,7 +26,7 @@ def demo_cmd(
         help="open the web UI on the demo: with --dir, on the demo "
         "kept there (running it first if the folder has none)",
     ),
-    port: int = typer.Option(8080, "--port", help="port for --web"),
+    port: int = typer.Option(8080, "--port", min=1, max=65535, help="port for --web"),
 ) -> None:
     """Serve bundled feeds and Telegram pages on loopback, collect, match, fold stories, alert."""
     from monitor.demo import demo_db_url, run_demo

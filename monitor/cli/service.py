@@ -17,7 +17,8 @@ def run_cmd(
         5.0, "--tick", min=0.2, help="seconds between scans for due sources"
     ),
     port: Optional[int] = typer.Option(
-        None, "--port", help="serve /healthz and /metrics (and --web) on this port"
+        None, "--port", min=1, max=65535,
+        help="serve /healthz and /metrics (and --web) on this port"
     ),
     host: Optional[str] = typer.Option(None, "--host"),
     web: bool = typer.Option(False, "--web", help="serve the web UI on --port too"),

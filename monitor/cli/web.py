@@ -22,7 +22,9 @@ app.add_typer(user_app, name="user")
 def web(
     ctx: typer.Context,
     host: Optional[str] = typer.Option(None, "--host", help="default: settings.web.host"),
-    port: Optional[int] = typer.Option(None, "--port", help="default: settings.web.port"),
+    port: Optional[int] = typer.Option(
+        None, "--port", min=1, max=65535, help="default: settings.web.port"
+    ),
 ) -> None:
     """Serve the web UI (hits feed, review, watchlists, sources, desks) with uvicorn."""
     import uvicorn

@@ -33,6 +33,12 @@ def test_numbers_out_of_range_name_the_range(cli):
     assert code == 2 and "36500d" in err, err
 
 
+def test_ports_are_ports(cli):
+    for command in (["web"], ["run"], ["demo"]):
+        code, _, err = cli(*command, "--port", "70000")
+        assert code == 2 and "65535" in err, (command, err)
+
+
 def test_run_refuses_nan_and_infinite_seconds_before_starting(cli):
     for value in ("nan", "inf", "-inf", "1e309"):
         code, _, err = cli("run", "--tick", value)
@@ -154,3 +160,50 @@ def test_options_of_long_running_commands_parse_in_range_or_refuse(command, valu
         return  # a usage error: exit 2 with its message
     number = ctx.params[option.lstrip("-").replace("-", "_")]
     assert number == number and abs(number) <= 2**63 - 1  # finite and storable
+
+
+def numeric_params():
+    """(command path, parameter, number kind) for every int or float parameter of every command."""
+    from typing import Optional, Union, get_args, get_origin
+
+    def kind(param):
+        ann = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+        if ann is None:  # older typer: click's own parameter types
+            name = type(getattr(param, "type", None)).__name__
+            return "int" if "Int" in name else "float" if "Float" in name else None
+        if get_origin(ann) in (Union, Optional) or type(ann).__name__ == "UnionType":
+            ann = next((a for a in get_args(ann) if a is not type(None)), None)
+        return {int: "int", float: "float"}.get(ann)
+
+    out = []
+
+    def walk(command, path):
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, path + [name])
+        for param in command.params:
+            k = kind(param)
+            if k is not None and param.name not in ("version",):
+                out.append((path, param, k))
+
+    root = typer.main.get_command(app)
+    _bound_numbers(root)
+    walk(root, [])
+    return root, out
+
+
+def test_every_numeric_parameter_of_every_command_is_bounded():
+    root, params = numeric_params()
+    assert len(params) >= 15  # limits, ids, ports, ticks...
+    for path, param, kind in params:
+        command = root
+        for name in path:
+            command = command.commands[name]
+        hostile = ["99999999999999999999"] + (["nan", "inf", "1e309"] if kind == "float" else [])
+        for value in hostile:
+            args = [param.opts[0], value] if getattr(param, "opts", None) and \
+                param.opts[0].startswith("-") else [value]
+            with pytest.raises(_click_errors()) as caught:
+                command.make_context(" ".join(path), args)
+            message = caught.value.format_message()
+            assert "range" in message or "greater" in message or "less" in message, \
+                (path, param.name, value, message)
