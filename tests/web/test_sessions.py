@@ -129,3 +129,14 @@ def test_login_with_hostile_names_is_refused_not_a_500(client_for):
     r = c.post("/login", {"name": "ad\x00min", "password": PASSWORD})
     assert r.status_code == 303  # back where it came from, with the message
     assert not logged_in(c)
+
+
+def test_the_cli_lifecycle_ends_sessions_too(client_for, cli):
+    viewer = client_for("viewer")
+    code, _, err = cli("user", "role", "viewer", "operator")
+    assert code == 0, err
+    assert not logged_in(viewer)
+    viewer = client_for("viewer")
+    code, _, err = cli("user", "disable", "viewer")
+    assert code == 0, err
+    assert not logged_in(viewer)
