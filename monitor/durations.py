@@ -13,7 +13,10 @@ import re
 from monitor.errors import InvalidInput
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PART = re.compile(r"(\d+)\s*([smhdw])")
+_PART = re.compile(r"([0-9]+)\s*([smhdw])", re.ASCII)
+# No duration here is meaningfully longer than a century, and a longer one would overflow the
+# date arithmetic (and the database) wherever it is used: refused with this bound named.
+MAX_SECONDS = 100 * 365 * 86400
 
 
 UNITS_HELP = "s, m, h, d or w (e.g. 90s, 15m, 48h, 7d)"
@@ -28,20 +31,29 @@ def parse_duration(
     value = text.strip().lower()
     if allow_none and value in ("none", "off", "never"):
         return None
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         if bare_seconds:
-            return int(value)
+            return _bounded(int(value) if len(value) <= 20 else MAX_SECONDS + 1, text)
         raise InvalidInput(f"duration {text!r} needs a unit: {UNITS_HELP}")
     pos, total = 0, 0
     for m in _PART.finditer(value):
         if m.start() != pos:
             break
-        total += int(m.group(1)) * _UNITS[m.group(2)]
+        digits = m.group(1)
+        # past 20 digits it is out of range anyway (and int() of thousands of digits is refused)
+        total += MAX_SECONDS + 1 if len(digits) > 20 else int(digits) * _UNITS[m.group(2)]
         pos = m.end()
     if pos != len(value) or not value:
         extra = " or 'none'" if allow_none else ""
         raise InvalidInput(f"duration {text!r}: expected a number with a unit, {UNITS_HELP}{extra}")
-    return total
+    return _bounded(total, text)
+
+
+def _bounded(seconds: int, text: object) -> int:
+    if seconds > MAX_SECONDS:
+        raise InvalidInput(f"duration {str(text)[:40]!r}: at most {MAX_SECONDS // 86400}d "
+                           f"(0 to {MAX_SECONDS} seconds)")
+    return seconds
 
 
 def duration_value(
@@ -54,7 +66,7 @@ def duration_value(
     if isinstance(value, int):
         if value < 0:
             raise InvalidInput(f"{where}: a duration cannot be negative")
-        return value
+        return _bounded(value, value)
     if isinstance(value, str):
         return parse_duration(value, allow_none=allow_none, bare_seconds=True)
     raise InvalidInput(f"{where}: expected a duration such as 15m or a number of seconds")
@@ -72,8 +84,10 @@ def format_duration(seconds: int | None) -> str:
 def parse_throttle(text: str) -> tuple[int, int]:
     """``N/PERIOD`` such as ``5/1h`` → (5, 3600)."""
     count, sep, period = text.partition("/")
-    if not sep or not count.strip().isdigit() or int(count) < 1:
-        raise InvalidInput(f"throttle {text!r}: expected N/PERIOD such as 5/1h")
+    count = count.strip()
+    if not sep or not re.fullmatch(r"[0-9]{1,7}", count) or int(count) < 1:
+        raise InvalidInput(f"throttle {text!r}: expected N/PERIOD such as 5/1h "
+                           "(N from 1 to 9999999)")
     seconds = parse_duration(period)
     if not seconds:
         raise InvalidInput(f"throttle {text!r}: the period must be longer than zero")

@@ -31,5 +31,6 @@ def setup_logging(level: str = "INFO", *, json_format: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("httpx", "httpcore", "telethon", "apscheduler.executors.default", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "telethon", "apscheduler.executors.default", "uvicorn.access",
+                  "monitor.web.access"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -238,6 +237,16 @@ class WebSettings(_Section):
     port: int = Field(8080, ge=1, le=65535)
     secret_key: SecretStr | None = None
     secure_cookies: bool = False
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="reverse proxies whose X-Forwarded-For/-Proto are believed (addresses or "
+        "networks); none by default: the client address is the connection's",
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="bearer token /metrics requires (Authorization: Bearer ...); without one, "
+        "/metrics needs an admin login (monitor run --web) or is off",
+    )
 
 
 class LimitSettings(_Section):
@@ -362,17 +371,12 @@ class _TomlSource(PydanticBaseSettingsSource):
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a directory, expected a TOML file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    """A TOML settings file: at most ``monitor.files.CONFIG_MAX_BYTES``, a regular file (never a
+    device or a pipe that would hang the start), nesting the parser can take; ConfigError else."""
+    from monitor.files import CONFIG_MAX_BYTES, parse_toml, read_bounded
+
+    data = read_bounded(path, CONFIG_MAX_BYTES, error=ConfigError, what="config file")
+    return parse_toml(data, str(path), error=ConfigError)
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:

@@ -10,7 +10,6 @@ nothing. Durations are written with their unit (``15m``); a bare number in the f
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -126,12 +125,9 @@ def import_config(s: Session, path: Path, settings: Settings) -> ImportReport:
     Sources go through :func:`monitor.actions.sources.add_source` (locators, accounts and
     intervals are checked as on the command line, except that an interval in the file may be
     below the floor: it was accepted once), queries through the matcher's validation."""
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: no such file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: invalid TOML: {exc}") from None
+    from monitor.files import CONFIG_MAX_BYTES, parse_toml, read_bounded
+
+    data = parse_toml(read_bounded(path, CONFIG_MAX_BYTES, what="TOML file"), str(path))
     report = ImportReport()
     ctx = f"{path}"
     try:

@@ -26,7 +26,7 @@ from monitor.cli.common import (
     state,
     utc,
 )
-from monitor.errors import InvalidInput, NotFound
+from monitor.errors import NotFound
 
 overview = lazy_module("monitor.store.overview")
 
@@ -273,32 +273,32 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
             ],
         )
         return
-    typer.echo(f"story {story.id}: {story.title or ''}")
+    from monitor.textout import terminal_safe as safe  # stored text: no ESC or bidi acts
+
+    typer.echo(f"story {story.id}: {safe(story.title or '')}")
     typer.echo(
-        f"first seen {utc(story.first_seen_at)} at {story.first_source}; "
+        f"first seen {utc(story.first_seen_at)} at {safe(story.first_source or '')}; "
         f"{story.source_count} source(s), {story.item_count} item(s)"
     )
     for e in line:
-        typer.echo(f"  {utc(e.seen_at)}  {e.source:<24} {e.url or e.external_id}  [{e.joined}]")
+        typer.echo(f"  {utc(e.seen_at)}  {safe(e.source):<24} "
+                   f"{safe(e.url or e.external_id or '')}  [{e.joined}]")
 
 
 @app.command("import-opml")
 def import_opml_cmd(ctx: typer.Context, file: Path) -> None:
     """Add the feeds of an OPML file as rss sources (existing ones are left as they are)."""
     from monitor.actions.sources import add_feeds
+    from monitor.textout import terminal_safe
+    from monitor.files import INPUT_MAX_BYTES, read_bounded
     from monitor.sources.opml import parse_opml
 
-    try:
-        feeds = parse_opml(file.read_bytes())
-    except FileNotFoundError:
-        raise InvalidInput(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{file}: is a directory, expected an OPML file") from None
+    feeds = parse_opml(read_bounded(file, INPUT_MAX_BYTES, what="OPML file"))
     st = state(ctx)
     with st.unit() as s:
         report = add_feeds(s, st.settings, feeds)
     for line in report.skipped:
-        typer.echo(f"skipped: {line}", err=True)
+        typer.echo(f"skipped: {terminal_safe(line)}", err=True)
     typer.echo(f"added {len(report.added)} feed(s), skipped {len(report.skipped)}")
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 import typer
 
 from monitor.errors import InvalidInput, MonitorError, QuerySyntaxError
+from monitor.textout import csv_cell, terminal_safe
 
 if TYPE_CHECKING:  # pragma: no cover
     from monitor.settings import Settings
@@ -100,9 +101,14 @@ def parse_since(text: str | None) -> datetime | None:
             return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(text) or 0)
         except InvalidInput:
             raise InvalidInput(
-                f"--since {text!r}: expected a duration such as 24h or an ISO date"
+                f"--since {text!r}: expected a duration such as 24h (from 0s to 36500d) "
+                "or an ISO date"
             ) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 9999-12-31T23:59-12:00 is past the last representable instant
+        raise InvalidInput(f"--since {text!r}: a date from year 1 to 9999 in UTC") from None
 
 
 def utc(value: datetime | None) -> str:
@@ -154,7 +160,9 @@ def emit(
         writer.writerow(columns)
         n = 0
         for row in rows:
-            writer.writerow([_cell(row.get(c)) for c in columns])
+            # text from sources could be a formula; numbers and times never are
+            writer.writerow([csv_cell(v) if isinstance(v, str) else _cell(v)
+                             for v in (row.get(c) for c in columns)])
             n += 1
         return n
     if not rows:
@@ -162,7 +170,7 @@ def emit(
         return 0
 
     def clip(text: str) -> str:
-        text = text.replace("\n", " ")
+        text = terminal_safe(text.replace("\n", " "))  # no ESC sequence or bidi override acts
         return text if len(text) <= max_width else text[: max_width - 1] + "…"
 
     cells = [[clip(_cell(row.get(c))) for c in columns] for row in rows]
@@ -200,11 +208,80 @@ def _click_errors() -> tuple[type[Exception], ...]:
     return tuple(kinds)
 
 
+MAX_INT = 2**63 - 1  # what a BIGINT column (and SQLite's INTEGER) holds
+MAX_FLOAT = 1e12  # seconds, counts: beyond it a number means nothing here and breaks timers
+
+
+def _bound_numbers(command: Any) -> None:
+    """Bound every number an option or argument takes: a whole number must fit a BIGINT column
+    (and SQLite's INTEGER), a decimal must be finite and at most ``MAX_FLOAT`` — so
+    ``--limit 99999999999999999999`` or ``--tick nan`` is a usage error (exit 2, naming the range)
+    instead of an overflow deep inside or a timer that never fires."""
+    for sub in getattr(command, "commands", {}).values():
+        _bound_numbers(sub)
+    for param in command.params:
+        if not getattr(param, "_monitor_bounded", False):
+            param.process_value = _bounded(param, param.process_value)
+            param._monitor_bounded = True
+
+
+def _bad_parameter(param: Any) -> type[Exception]:
+    try:
+        from typer._click.core import Parameter
+        from typer._click.exceptions import BadParameter
+    except ImportError:
+        Parameter = BadParameter = None
+    if Parameter is not None and isinstance(param, Parameter):
+        return BadParameter
+    import click
+
+    return click.BadParameter
+
+
+def _bounded(param: Any, process: Any) -> Any:
+    def check(number: Any, ctx: Any) -> None:
+        if isinstance(number, bool):
+            return
+        if isinstance(number, int) and not -MAX_INT <= number <= MAX_INT:
+            raise _bad_parameter(param)(
+                f"{number} is not in the range {-MAX_INT}..{MAX_INT}.", ctx=ctx, param=param)
+        if isinstance(number, float) and not -MAX_FLOAT <= number <= MAX_FLOAT:  # nan too
+            raise _bad_parameter(param)(
+                f"{number} is not in the range {-MAX_FLOAT:g}..{MAX_FLOAT:g}.", ctx=ctx,
+                param=param)
+
+    def process_value(ctx: Any, value: Any) -> Any:
+        value = process(ctx, value)
+        for number in value if isinstance(value, (list, tuple)) else (value,):
+            check(number, ctx)
+        return value
+
+    return process_value
+
+
+def _not_utf8(args: Sequence[str]) -> int | None:
+    """The position of the first argument that was not valid UTF-8 (Python keeps such bytes as
+    lone surrogates, which would fail later, far from the cause), or None."""
+    for i, arg in enumerate(args):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return i + 1
+    return None
+
+
 def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     """Run the CLI, translating domain errors into messages and exit codes (never a traceback)."""
+    args = list(argv) if argv is not None else sys.argv[1:]
+    bad = _not_utf8(args)
+    if bad is not None:
+        typer.echo(f"error: argument {bad} is not valid UTF-8 text", err=True)
+        return 2
     try:
+        command = typer.main.get_command(app)
+        _bound_numbers(command)
         # click returns the code of a typer.Exit instead of raising it when not standalone
-        code = app(args=list(argv) if argv is not None else None, standalone_mode=False)
+        code = command.main(args=args, prog_name="monitor", standalone_mode=False)
         if isinstance(code, int):
             return code
     except QuerySyntaxError as exc:
@@ -231,4 +308,7 @@ def run_app(app: typer.Typer, argv: Sequence[str] | None = None) -> int:
     except _db.DatabaseError as exc:
         typer.echo(f"error: {_db.database_message(exc)}", err=True)
         return 1
+    except OverflowError as exc:  # a date or number beyond what the program can represent
+        typer.echo(f"error: a value is out of range: {exc}", err=True)
+        return 2
     return 0

@@ -50,6 +50,7 @@ def _serve_web(db_url: str, settings, port: int) -> None:
     import uvicorn
 
     from monitor.errors import AlreadyExists
+    from monitor.service.http import uvicorn_options
     from monitor.store import users as user_repo
     from monitor.store.db import Store
     from monitor.store.migrate import upgrade
@@ -71,7 +72,8 @@ def _serve_web(db_url: str, settings, port: int) -> None:
     )
     try:
         uvicorn.run(
-            create_app(settings, store), host=settings.web.host, port=port, log_level="warning"
+            create_app(settings, store), host=settings.web.host, port=port, log_level="warning",
+            **uvicorn_options(settings),
         )
     finally:
         store.dispose()

@@ -71,14 +71,23 @@ def term_test(
 ) -> None:
     """Whether and where QUERY matches: exit 0 on a match, 1 when not, 2 for an invalid query."""
     from monitor.match import MatchDoc
+    from monitor.textout import terminal_safe
 
     if (text is None) == (file is None):
         raise InvalidInput("give exactly one of --text or --file")
     if file is not None:
+        from monitor.files import INPUT_MAX_BYTES, read_bounded
+
         try:
-            body = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidInput(f"{file}: cannot read: {exc}") from None
+            if str(file) == "-":
+                body = sys.stdin.read(INPUT_MAX_BYTES + 1)
+                if len(body) > INPUT_MAX_BYTES:
+                    raise InvalidInput(f"standard input: longer than {INPUT_MAX_BYTES} characters,"
+                                       " the cap for a text to test")
+            else:
+                body = read_bounded(file, INPUT_MAX_BYTES, what="text file").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(f"{file}: not UTF-8 text (byte {exc.start})") from None
     else:
         body = text or ""
     matcher = _compile_one(ctx, query, _aliases(ctx))
@@ -91,7 +100,7 @@ def term_test(
     for hit in hits:
         spans = ", ".join(f"{sp.start}-{sp.end}" for sp in hit.spans)
         typer.echo(f"match in {hit.field} at {spans}")
-        typer.echo(f"  {hit.snippet}")
+        typer.echo(f"  {terminal_safe(hit.snippet)}")
 
 
 @term_app.command("backtest")

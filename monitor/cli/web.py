@@ -22,23 +22,32 @@ app.add_typer(user_app, name="user")
 def web(
     ctx: typer.Context,
     host: Optional[str] = typer.Option(None, "--host", help="default: settings.web.host"),
-    port: Optional[int] = typer.Option(None, "--port", help="default: settings.web.port"),
+    port: Optional[int] = typer.Option(
+        None, "--port", min=1, max=65535, help="default: settings.web.port"
+    ),
 ) -> None:
     """Serve the web UI (hits feed, review, watchlists, sources, desks) with uvicorn."""
     import uvicorn
 
+    from monitor.service.http import uvicorn_options
     from monitor.web.app import create_app
+
+    import logging
+
+    from monitor.logs import setup_logging
 
     st = state(ctx)
     settings = st.settings
+    setup_logging(settings.log.level, json_format=settings.log.json_format)
+    # the access log (written by the app, Atom tokens left out), as uvicorn's own used to be
+    logging.getLogger("monitor.web.access").setLevel(logging.INFO)
     application = create_app(settings, st.store)
     uvicorn.run(
         application,
         host=host or settings.web.host,
         port=port or settings.web.port,
-        proxy_headers=False,
-        server_header=False,
         log_level="info",
+        **uvicorn_options(settings),
     )
 
 

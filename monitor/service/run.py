@@ -148,11 +148,12 @@ class Service:
         # imported here: only a service with an HTTP port needs uvicorn and FastAPI
         import uvicorn
 
-        from monitor.service.http import ops_app
+        from monitor.service.http import ops_app, uvicorn_options
 
         app = ops_app(self)
-        config = uvicorn.Config(app, host=self.options.host or self.settings.web.host, port=self.options.port,
-                                log_level="warning", lifespan="off")
+        config = uvicorn.Config(app, host=self.options.host or self.settings.web.host,
+                                port=self.options.port, log_level="warning", lifespan="off",
+                                **uvicorn_options(self.settings))
 
         class _Server(uvicorn.Server):
             @contextlib.contextmanager

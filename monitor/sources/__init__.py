@@ -35,6 +35,19 @@ def source_classes() -> list[type[Source]]:
     return [source_class(name) for name in SOURCE_TYPES]
 
 
+def web_source_types() -> list[str]:
+    """The types a web user may add or edit: not those whose locator is a path on the server
+    (:attr:`Source.server_path`)."""
+    return sorted(t for t in SOURCE_TYPES if not source_class(t).server_path)
+
+
+def refuse_server_path(type_name: str) -> None:
+    """InvalidInput when a web user tries to add or re-point a source reading server files."""
+    if source_class(type_name).server_path:
+        raise InvalidInput(f"{type_name} sources read files on the server: add them with the "
+                           f"command line (monitor import {type_name}), not from the web")
+
+
 def scheduled_types() -> tuple[str, ...]:
     """The types collected on a schedule (:attr:`Source.scheduled`)."""
     return tuple(cls.type for cls in source_classes() if cls.scheduled)

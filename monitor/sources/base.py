@@ -88,6 +88,10 @@ class Source(abc.ABC):
     concurrency: ClassVar[int] = 4
     silence: ClassVar[Silence] = "pace"
     rate_limited_status: ClassVar[str | None] = None
+    # True when the locator is a path on the server: only the CLI (run by whoever owns the
+    # server) may add or change such a source; the web UI refuses, so no web user can make the
+    # service read /etc/passwd or another file they could not read themselves.
+    server_path: ClassVar[bool] = False
 
     @classmethod
     def concurrency_limit(cls, settings: "Settings") -> int:

@@ -325,6 +325,7 @@ class TelegramExportSource(Source):
     type = "telegram-export"
     scheduled = False  # imported on demand (`monitor import`)
     silence = "never"
+    server_path = True  # the locator is a file on the server: never from the web
 
     @classmethod
     def check_locator(cls, locator: str) -> str:

@@ -23,6 +23,7 @@ from monitor.errors import AlreadyExists, InvalidInput, NotFound
 from monitor.store.desks import desk_row
 from monitor.store.models import AuditEventRow, DeskMemberRow, DeskRow, HitRow, ReviewRow, UserRow
 from monitor.store.records import UserRecord, freeze
+from monitor.store.sessions import end_user_sessions
 from monitor.types import utcnow
 
 ROLES = ("viewer", "operator", "admin")
@@ -107,31 +108,39 @@ def user_names(s: Session) -> dict[int, str]:
 
 
 def remove_user(s: Session, ref: Any) -> None:
-    s.delete(_row(s, ref))
+    user = _row(s, ref)
+    end_user_sessions(s, user.id)  # the foreign key cascades too; SQLite may not enforce it
+    s.delete(user)
     s.flush()
 
 
 def set_password(s: Session, ref: Any, password: str) -> UserRecord:
-    """Replace a user's password (the lifecycle's reset)."""
+    """Replace a user's password (the lifecycle's reset); every session of the user ends."""
     user = _row(s, ref)
     user.password_hash = _hasher.hash(check_password_strength(password))
+    end_user_sessions(s, user.id)
     s.flush()
     return _record(s, user)
 
 
 def set_role(s: Session, ref: Any, role: str) -> UserRecord:
+    """Change a user's role; when it changes, every session of the user ends."""
     if role not in ROLES:
         raise InvalidInput(f"role {role!r}: expected one of {', '.join(ROLES)}")
     user = _row(s, ref)
+    if user.role != role:
+        end_user_sessions(s, user.id)
     user.role = role
     s.flush()
     return _record(s, user)
 
 
 def set_disabled(s: Session, ref: Any, disabled: bool) -> UserRecord:
-    """Disable a user (they are logged out at their next request and cannot log in) or enable
-    them again."""
+    """Disable a user (every session of theirs ends and they cannot log in) or enable them
+    again."""
     user = _row(s, ref)
+    if disabled:
+        end_user_sessions(s, user.id)
     user.disabled = disabled
     s.flush()
     return _record(s, user)
@@ -139,7 +148,8 @@ def set_disabled(s: Session, ref: Any, disabled: bool) -> UserRecord:
 
 def authenticate(s: Session, name: str, password: str) -> UserRecord | None:
     """The enabled user with this name and password, or None; records the login time."""
-    user = s.scalar(select(UserRow).where(UserRow.name == name))
+    # a NUL cannot be in a name (PostgreSQL text refuses it): no such user
+    user = None if "\x00" in name else s.scalar(select(UserRow).where(UserRow.name == name))
     try:
         _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):

@@ -373,12 +373,14 @@ def term_stats(s: Session, term_ids: Sequence[int]) -> dict[int, dict[str, int]]
 
 
 def watchlist_by_token(s: Session, token: str) -> tuple[int, str] | None:
-    """The (id, name) of the watchlist whose Atom token this is."""
-    if not token:
+    """The (id, name) of the enabled watchlist whose Atom token this is (a disabled watchlist's
+    feed is not served)."""
+    if not token or len(token) > 64 or "\x00" in token:
         return None
     row = s.execute(
         select(WatchlistRow.id, WatchlistRow.name).where(
-            and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None))
+            and_(WatchlistRow.atom_token == token, WatchlistRow.atom_token.is_not(None),
+                 WatchlistRow.enabled.is_(True))
         )
     ).first()
     return (row[0], row[1]) if row else None

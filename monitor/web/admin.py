@@ -19,7 +19,7 @@ from monitor.store import sources as source_repo
 from monitor.store import users as user_repo
 from monitor.store import watch as watch_repo
 from monitor.types import utcnow
-from monitor.web.deps import Ctx, act, need
+from monitor.web.deps import ID, Ctx, act, need, strict_int
 
 router = APIRouter()
 
@@ -30,15 +30,16 @@ def _interval(text: str) -> int | None:
 
 
 def _id(text: str, what: str) -> int:
-    if not text.isdigit():
+    value = strict_int(text, what)
+    if value is None:
         raise NotFound(f"choose a {what}")
-    return int(text)
+    return value
 
 
 @router.get("/sources")
 def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     from monitor.actions.status import cluster_status
-    from monitor.sources import SOURCE_TYPES
+    from monitor.sources import web_source_types
 
     web = request.app.state.web
     cluster = cluster_status(web.store, web.settings)
@@ -51,7 +52,7 @@ def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
         "sources.html",
         ctx,
         rows=rows,
-        types=sorted(SOURCE_TYPES),
+        types=web_source_types(),
         fmt=format_duration,
         why=why,
         cluster=cluster,
@@ -60,7 +61,10 @@ def sources_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 @router.post("/sources")
 def source_add(ctx: Ctx = Depends(act("operator"))):
+    from monitor.sources import refuse_server_path
+
     settings = ctx.request.app.state.web.settings
+    refuse_server_path(ctx.field("type"))
     with ctx.unit() as s:
         src = source_actions.add_source(
             s,
@@ -78,7 +82,7 @@ def source_add(ctx: Ctx = Depends(act("operator"))):
 
 
 @router.get("/sources/{source_id}")
-def source_page(source_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
+def source_page(source_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
     web = request.app.state.web
     with ctx.unit() as s:
         src = overview.source_record(s, source_id)
@@ -92,7 +96,7 @@ def source_page(source_id: int, request: Request, ctx: Ctx = Depends(need("viewe
 
 
 @router.post("/sources/{source_id}")
-def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
+def source_edit(source_id: ID, ctx: Ctx = Depends(act("operator"))):
     """Edit (name, locator, language, pinned interval), pause or resume."""
     action = ctx.field("action") or "save"
     settings = ctx.request.app.state.web.settings
@@ -103,6 +107,10 @@ def source_edit(source_id: int, ctx: Ctx = Depends(act("operator"))):
         elif action == "resume":
             source_repo.set_enabled(s, src.name, True)
         elif action == "save":
+            if ctx.field("locator") and ctx.field("locator") != src.locator:
+                from monitor.sources import refuse_server_path
+
+                refuse_server_path(src.type)  # a path on the server stays the CLI's to set
             source_actions.update_source(
                 s,
                 settings,
@@ -168,7 +176,7 @@ def desk_add(ctx: Ctx = Depends(act("operator"))):
 
 
 @router.post("/desks/{desk_id}")
-def desk_edit(desk_id: int, ctx: Ctx = Depends(act("operator"))):
+def desk_edit(desk_id: ID, ctx: Ctx = Depends(act("operator"))):
     """Add or remove a target, or remove the desk."""
     action = ctx.field("action")
     with ctx.unit() as s:
@@ -263,7 +271,7 @@ def alerts_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     before = request.query_params.get("before")
     with ctx.unit() as s:
         log = overview.alert_log(
-            s, desk_ids=ctx.desk_ids, before=int(before) if before and before.isdigit() else None
+            s, desk_ids=ctx.desk_ids, before=strict_int(before, "before")
         )
     return request.app.state.web.render(
         "alerts.html",
@@ -275,7 +283,7 @@ def alerts_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 
 @router.post("/deliveries/{delivery_id}/retry")
-def delivery_retry(delivery_id: int, ctx: Ctx = Depends(act("operator"))):
+def delivery_retry(delivery_id: ID, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
         delivery_repo.retry_delivery(s, delivery_id, user_id=ctx.user_id, now=utcnow())
     ctx.flash(f"Delivery {delivery_id} is pending again, due now.")
@@ -307,7 +315,7 @@ def user_add(ctx: Ctx = Depends(act("admin"))):
 
 
 @router.post("/users/{user_id}")
-def user_edit(user_id: int, ctx: Ctx = Depends(act("admin"))):
+def user_edit(user_id: ID, ctx: Ctx = Depends(act("admin"))):
     """Join or leave a desk, change the role, disable/enable, reset the password, or remove."""
     action = ctx.field("action")
     with ctx.unit() as s:

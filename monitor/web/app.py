@@ -3,12 +3,13 @@
 
 Server-rendered pages (Jinja2 with autoescape everywhere) plus a small vanilla script for live
 updates, live query validation, tests and backtests. Every response carries a strict CSP (no inline
-script or style) and the usual hardening headers; the session is a signed cookie (see
-:mod:`monitor.web.security`).
+script or style) and the usual hardening headers; the session is a signed cookie naming a session
+kept in the database (see :mod:`monitor.web.security`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,13 +17,21 @@ from typing import Any, Callable
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, pass_context
 from markupsafe import Markup
 
 from monitor.errors import MonitorError, NotFound, QuerySyntaxError
 from monitor.settings import Settings
+from monitor.store import sessions as session_repo
 from monitor.store import users as user_repo
 from monitor.store.db import Store
 from monitor.web.deps import Ctx, Forbidden, LoginRequired, act, current
@@ -39,6 +48,14 @@ from monitor.web.security import (
 )
 
 HERE = Path(__file__).resolve().parent
+access_log = logging.getLogger("monitor.web.access")
+
+
+def loggable_path(path: str) -> str:
+    """The request path for the access log: an Atom feed's token (its only credential) left out."""
+    if path.startswith("/atom/"):
+        return "/atom/<token>"
+    return path[:300]
 
 
 @dataclass
@@ -112,7 +129,7 @@ def create_app(
         settings=settings,
         store=store,
         signer=SessionSigner(key),
-        limiter=LoginLimiter(),
+        limiter=LoginLimiter(store),
         env=make_env(),
     )
     app = FastAPI(title="monitor", docs_url=None, redoc_url=None, openapi_url=None)
@@ -121,6 +138,9 @@ def create_app(
 
     @app.middleware("http")
     async def session_and_headers(request: Request, call_next):
+        if "\x00" in request.url.path or "%00" in request.url.query:
+            # no stored text holds a NUL (PostgreSQL refuses it): a 400 here, not a 500 deeper
+            return PlainTextResponse("a NUL character is not allowed in a URL", status_code=400)
         session = web.signer.loads(request.cookies.get(SESSION_COOKIE))
         fresh = session is None or "csrf" not in session
         request.state.session = {"csrf": new_csrf_token()} if fresh else session
@@ -138,6 +158,8 @@ def create_app(
             )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        access_log.info("%s %s %s %s", request.client.host if request.client else "-",
+                        request.method, loggable_path(request.url.path), response.status_code)
         if not request.url.path.startswith("/static/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
@@ -148,6 +170,15 @@ def create_app(
             or request.method != "GET"
             and request.headers.get("x-requested-with") == "fetch"
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError):
+        # a path id that is not a whole number in range (FastAPI's own answer would be 422)
+        where = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors()[:3])
+        message = f"bad request: {where or 'input'} is not valid"
+        if wants_json(request):
+            return JSONResponse({"error": message}, status_code=400)
+        return web.render("error.html", None, status=400, message=message, me=None)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
@@ -197,18 +228,21 @@ def create_app(
             )
         with ctx.unit() as s:
             user = user_repo.authenticate(s, name, password)
-            uid = user.id if user else None
-        if uid is None:
+            token = (session_repo.start_session(s, user.id, max_age=SESSION_MAX_AGE)
+                     if user else None)
+        if token is None:
             web.limiter.failed(name, ip)
             return login_form(ctx, status=401, error="Wrong name or password.")
-        web.limiter.succeeded(name)
+        web.limiter.succeeded(name, ip)
         # A new session (and CSRF token) at login: a token planted before login is worthless after.
-        ctx.request.state.session = {"uid": uid, "csrf": new_csrf_token()}
+        ctx.request.state.session = {"sid": token, "csrf": new_csrf_token()}
         ctx.request.state.session_dirty = True
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
     def logout(ctx: Ctx = Depends(act("viewer"))):
+        with ctx.unit() as s:
+            session_repo.end_session(s, ctx.request.state.session.get("sid"))
         ctx.request.state.session = {"csrf": new_csrf_token()}
         ctx.request.state.session_dirty = True
         return RedirectResponse("/login", status_code=303)

@@ -9,16 +9,36 @@ JSON API under ``/api`` goes through the same dependencies, so it has the same r
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Annotated, Any, Callable, Iterator
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from monitor.errors import InvalidInput
+from monitor.store import sessions as session_repo
 from monitor.store import users as user_repo
 from monitor.store import views
 from monitor.web.security import csrf_ok
+
+
+MAX_ID = 2**63 - 1  # the largest id a BIGINT column holds
+# An id in a URL path: a whole number 1..MAX_ID, else 400 (never a database overflow).
+ID = Annotated[int, Path(ge=1, le=MAX_ID)]
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def strict_int(value: Any, what: str, *, lo: int = 0, hi: int = MAX_ID) -> int | None:
+    """A whole number typed in a query or a form: None when empty, else ASCII digits from ``lo``
+    to ``hi`` — anything else (``²``, ``-1``, ``1_0``, 10**30) is an InvalidInput (400)."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return None
+    if not _DIGITS.fullmatch(text) or not lo <= int(text) <= hi:
+        raise InvalidInput(f"{what}: expected a whole number from {lo} to {hi}")
+    return int(text)
 
 
 class LoginRequired(Exception):
@@ -63,17 +83,25 @@ class Ctx:
 
     def field(self, name: str, default: str = "") -> str:
         value = self.form.get(name)
+        if isinstance(value, str) and "\x00" in value:  # no database text column holds a NUL
+            raise InvalidInput(f"{name}: a NUL character is not allowed")
         return value.strip() if isinstance(value, str) else default
+
+    def int_field(self, name: str, *, lo: int = 0, hi: int = MAX_ID) -> int | None:
+        """A form field holding a whole number (None when empty; 400 when not one in range)."""
+        return strict_int(self.form.get(name), name, lo=lo, hi=hi)
 
 
 def current(request: Request) -> Ctx:
-    """Load the session's user (every request: a disabled or removed user is out at once)."""
+    """Load the session's user (every request: an ended session, a disabled or removed user is
+    out at once)."""
     ctx = Ctx(request=request)
-    uid = request.state.session.get("uid")
-    if uid is None:
+    sid = request.state.session.get("sid")
+    if not isinstance(sid, str):
         return ctx
     with request.app.state.web.store.unit() as s:
-        user = user_repo.active_user(s, uid) if isinstance(uid, int) else None
+        uid = session_repo.session_user_id(s, sid)  # None once logged out or ended
+        user = user_repo.active_user(s, uid) if uid is not None else None
         if user is None:
             return ctx
         ctx.user_id, ctx.name, ctx.role = user.id, user.name, user.role
@@ -112,7 +140,8 @@ def act(role: str, *, login: bool = True) -> Callable[..., Any]:
             if not ctx.can(role):
                 raise Forbidden(f"this needs the {role} role")
         given = ctx.request.headers.get("x-csrf-token") or form.get("csrf_token")
-        if not csrf_ok(ctx.request.state.session.get("csrf"), given if isinstance(given, str) else None):
+        given = given if isinstance(given, str) else None
+        if not csrf_ok(ctx.request.state.session.get("csrf"), given):
             raise Forbidden("missing or wrong CSRF token: reload the page and try again")
         ctx.form = form
         return ctx

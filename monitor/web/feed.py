@@ -11,6 +11,7 @@ import csv
 import difflib
 import io
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 from urllib.parse import urlencode
@@ -25,7 +26,8 @@ from monitor.store import desks as desk_repo
 from monitor.store import feed as story_repo
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.web.deps import Ctx, act, need
+from monitor.textout import csv_cell
+from monitor.web.deps import ID, Ctx, act, need, strict_int
 from monitor.web.security import safe_url
 
 router = APIRouter()
@@ -34,8 +36,8 @@ CARDS = 30
 FILTER_KEYS = ("watchlist", "desk", "source", "lang", "state", "since", "term", "view")
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.strip().isdigit() else None
+def _int(value: str | None, what: str = "number") -> int | None:
+    return strict_int(value, what)
 
 
 def hit_filter(request: Request, ctx: Ctx) -> views.HitFilter:
@@ -49,10 +51,10 @@ def hit_filter(request: Request, ctx: Ctx) -> views.HitFilter:
             since = None
     state = q.get("state") if q.get("state") in user_repo.VERDICTS else None
     return views.HitFilter(
-        watchlist_id=_int(q.get("watchlist")),
-        desk_id=_int(q.get("desk")),
-        source_id=_int(q.get("source")),
-        term_id=_int(q.get("term")),
+        watchlist_id=_int(q.get("watchlist"), "watchlist"),
+        desk_id=_int(q.get("desk"), "desk"),
+        source_id=_int(q.get("source"), "source"),
+        term_id=_int(q.get("term"), "term"),
         language=(q.get("lang") or "").strip().lower() or None,
         review_state=state,
         since=since,
@@ -103,7 +105,7 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
         zone = page_zone(s, f)
         latest = views.latest_hit_id(s)
         if single:
-            before = _int(request.query_params.get("before"))
+            before = _int(request.query_params.get("before"), "before")
             rows = views.feed(s, f, before=before, limit=PAGE)
             terms = {}
             if f.term_id is not None:
@@ -131,7 +133,7 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
                 tz=zone,
                 terms=terms,
             )
-        at, sid = request.query_params.get("at"), _int(request.query_params.get("story"))
+        at, sid = request.query_params.get("at"), _int(request.query_params.get("story"), "story")
         before = None
         if at and sid is not None:
             try:
@@ -165,7 +167,7 @@ def feed_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 def feed_updates(request: Request, ctx: Ctx = Depends(need("viewer"))):
     """What arrived since ``after`` (a hit id), rendered, for the live feed: the cards of the
     stories with new hits (``view`` unset), or the new single hits."""
-    after = _int(request.query_params.get("after")) or 0
+    after = _int(request.query_params.get("after"), "after") or 0
     f = hit_filter(request, ctx)
     single = request.query_params.get("view") == "hits" or f.term_id is not None
     web = request.app.state.web
@@ -207,7 +209,7 @@ def _word_diff(old: str, new: str) -> list[tuple[str, str]]:
 
 
 @router.get("/items/{item_id}")
-def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
+def item_page(item_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         page = views.item_page(s, item_id, allowed=ctx.allowed)
         if page is None:
@@ -252,7 +254,7 @@ def item_page(item_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
 
 
 @router.post("/hits/{hit_id}/review")
-def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
+def review(hit_id: ID, ctx: Ctx = Depends(act("viewer"))):
     verdict = ctx.field("verdict") or None
     assignee = ctx.field("assignee")
     with ctx.unit() as s:
@@ -265,7 +267,7 @@ def review(hit_id: int, ctx: Ctx = Depends(act("viewer"))):
             reviewer_id=ctx.user_id,
             verdict=verdict,
             note=ctx.field("note") or None,
-            assignee_id=int(assignee) if assignee.isdigit() else None,
+            assignee_id=ctx.int_field("assignee") if assignee not in ("", "none") else None,
             unassign=assignee == "none",
         )
     if ctx.request.headers.get("x-requested-with") == "fetch":
@@ -318,11 +320,7 @@ def _export_rows(ctx: Ctx, f: views.HitFilter) -> Iterator[dict[str, Any]]:
             }
 
 
-def _csv_cell(value: Any) -> Any:
-    # Spreadsheets run cells starting with = + - @ as formulas: quote them (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+_csv_cell = csv_cell  # spreadsheets run cells starting with = + - @ as formulas: quoted
 
 
 @router.get("/export.csv")
@@ -360,6 +358,14 @@ def export_jsonl(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 
 ATOM = "http://www.w3.org/2005/Atom"
+# what XML 1.0 cannot hold at all, escaped or not: C0 controls but tab/newline/return, lone
+# surrogates, U+FFFE/U+FFFF. ElementTree writes them as they are, which no reader parses.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(value: str | None) -> str:
+    """``value`` with the characters XML cannot carry replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", value or "")
 
 
 @router.get("/atom/{token}")
@@ -373,20 +379,20 @@ def atom(token: str, request: Request):
         rows = views.feed(s, views.HitFilter(watchlist_id=wl_id), limit=100)
     ET.register_namespace("", ATOM)
     feed_el = ET.Element(f"{{{ATOM}}}feed")
-    ET.SubElement(feed_el, f"{{{ATOM}}}title").text = f"monitor: {name}"
+    ET.SubElement(feed_el, f"{{{ATOM}}}title").text = xml_text(f"monitor: {name}")
     ET.SubElement(feed_el, f"{{{ATOM}}}id").text = f"urn:monitor:watchlist:{token[:8]}"
     updated = rows[0].created_at if rows else datetime.now(timezone.utc)
     ET.SubElement(feed_el, f"{{{ATOM}}}updated").text = updated.isoformat()
     for r in rows:
         entry = ET.SubElement(feed_el, f"{{{ATOM}}}entry")
         ET.SubElement(entry, f"{{{ATOM}}}id").text = f"urn:monitor:hit:{r.id}"
-        ET.SubElement(entry, f"{{{ATOM}}}title").text = (r.title or r.snippet or "")[:300]
+        ET.SubElement(entry, f"{{{ATOM}}}title").text = xml_text((r.title or r.snippet or "")[:300])
         ET.SubElement(entry, f"{{{ATOM}}}updated").text = r.created_at.isoformat()
         author = ET.SubElement(entry, f"{{{ATOM}}}author")
-        ET.SubElement(author, f"{{{ATOM}}}name").text = r.source
+        ET.SubElement(author, f"{{{ATOM}}}name").text = xml_text(r.source)
         if safe_url(r.url):
-            ET.SubElement(entry, f"{{{ATOM}}}link", href=r.url)
+            ET.SubElement(entry, f"{{{ATOM}}}link", href=xml_text(r.url))
         # type="text": readers show it as text; ElementTree escapes it for the XML.
-        ET.SubElement(entry, f"{{{ATOM}}}summary", type="text").text = r.snippet or ""
+        ET.SubElement(entry, f"{{{ATOM}}}summary", type="text").text = xml_text(r.snippet)
     body = ET.tostring(feed_el, encoding="unicode", xml_declaration=True)
     return Response(body, media_type="application/atom+xml; charset=utf-8")

@@ -1,8 +1,11 @@
 """Sessions, CSRF tokens, login rate limiting and the sanitizers every page relies on.
 
-The session is a signed cookie (HMAC-SHA256 over a JSON body with an issue time): it holds the user
-id and the CSRF token, nothing secret. The key is ``settings.web.secret_key``; without one a random
-key is made per process, so sessions end on restart — acceptable for a single intranet server.
+The session cookie is signed (HMAC-SHA256 over a JSON body with an issue time): it holds the CSRF
+token and, once logged in, a session token whose hash is a row of ``web_sessions``
+(:mod:`monitor.store.sessions`). Logout deletes that row; a password or role change, or disabling
+the user, deletes all of the user's rows, so every copy of an old cookie is refused. The signing key
+is ``settings.web.secret_key``; without one a random key is made per process, so sessions end on
+restart (and two processes do not share sessions) — set one when running more than one.
 
 Every state change (any non-GET request) must carry the session's CSRF token, as the
 ``csrf_token`` form field or the ``X-CSRF-Token`` header (the page's JavaScript sends the header).
@@ -18,11 +21,13 @@ import html
 import json
 import re
 import secrets
-import threading
 import time
-from collections import deque
+from datetime import datetime, timedelta
 
 from markupsafe import Markup
+
+from monitor.store import sessions as session_repo
+from monitor.types import utcnow
 
 from monitor.sources.urls import safe_url  # noqa: F401  (also re-exported for the templates)
 
@@ -38,10 +43,12 @@ class SessionSigner:
         self._key = hashlib.sha256(b"monitor-session\0" + raw).digest()
 
     def _mac(self, body: bytes) -> str:
-        return base64.urlsafe_b64encode(hmac.new(self._key, body, hashlib.sha256).digest()).decode().rstrip("=")
+        digest = hmac.new(self._key, body, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
     def dumps(self, data: dict) -> str:
-        body = base64.urlsafe_b64encode(json.dumps({**data, "iat": int(time.time())}).encode()).decode()
+        raw = json.dumps({**data, "iat": int(time.time())}).encode()
+        body = base64.urlsafe_b64encode(raw).decode()
         return f"{body}.{self._mac(body.encode())}"
 
     def loads(self, value: str | None) -> dict | None:
@@ -69,40 +76,43 @@ def csrf_ok(expected: str | None, given: str | None) -> bool:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per user name and per client address in ``window`` s.
+    """Failed logins counted in the database, so every process serving the UI shares the counts.
 
-    In memory, per process: enough to stop password guessing against one server; a successful
-    login does not clear the address's count (one good account must not unlock guessing others).
+    Two limits over ``window`` seconds: ``per_account`` failures for one account name from one
+    address (a user's own typos lock out only that name from that address, never the whole
+    address), and ``per_address`` failures from one address across all names (one address cannot
+    guess through many names). A successful login clears its account-and-address count only: one
+    good account must not unlock guessing at others.
     """
 
-    def __init__(self, attempts: int = 5, window: float = 300.0):
-        self.attempts, self.window = attempts, window
-        self._fails: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, store, per_account: int = 5, per_address: int = 100,
+                 window: float = 300.0):
+        self.store = store
+        self.per_account, self.per_address, self.window = per_account, per_address, window
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        q = self._fails.setdefault(key, deque())
-        while q and now - q[0] > self.window:
-            q.popleft()
-        return q
+    @staticmethod
+    def _keys(name: str, ip: str) -> tuple[str, str]:
+        # the name hashed: any text (NUL, megabytes) makes a short, storable key
+        digest = hashlib.sha256(name.casefold().encode("utf-8", "replace")).hexdigest()[:32]
+        return f"a:{ip[:200]}|{digest}", f"ip:{ip[:200]}"
+
+    def _since(self) -> datetime:
+        return utcnow() - timedelta(seconds=self.window)
 
     def blocked(self, name: str, ip: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            return any(len(self._recent(k, now)) >= self.attempts for k in (f"u:{name.lower()}", f"ip:{ip}"))
+        account, address = self._keys(name, ip)
+        with self.store.unit() as s:
+            counts = session_repo.login_failures(s, [account, address], self._since())
+        return counts[account] >= self.per_account or counts[address] >= self.per_address
 
     def failed(self, name: str, ip: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"u:{name.lower()}", f"ip:{ip}"):
-                self._recent(key, now).append(now)
-            if len(self._fails) > 10_000:  # bound memory under a spray of names
-                for key in [k for k, q in self._fails.items() if not q]:
-                    del self._fails[key]
+        with self.store.unit() as s:
+            session_repo.record_login_failure(s, list(self._keys(name, ip)),
+                                              forget_before=self._since())
 
-    def succeeded(self, name: str) -> None:
-        with self._lock:
-            self._fails.pop(f"u:{name.lower()}", None)
+    def succeeded(self, name: str, ip: str) -> None:
+        with self.store.unit() as s:
+            session_repo.clear_login_failures(s, self._keys(name, ip)[0])
 
 
 # ---------------------------------------------------------------- hostile text

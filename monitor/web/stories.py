@@ -14,7 +14,7 @@ from monitor.errors import InvalidInput, NotFound
 from monitor.store import feed as story_repo
 from monitor.store import users as user_repo
 from monitor.store import views
-from monitor.web.deps import Ctx, act, need
+from monitor.web.deps import ID, Ctx, act, need
 from monitor.web.feed import _int, choices, filter_query, hit_filter, page_zone
 
 router = APIRouter()
@@ -24,7 +24,7 @@ PAGE = 50
 @router.get("/stories")
 def stories_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
     f = hit_filter(request, ctx)
-    at, sid = request.query_params.get("at"), _int(request.query_params.get("story"))
+    at, sid = request.query_params.get("at"), _int(request.query_params.get("story"), "story")
     before = None
     if at and sid is not None:
         try:
@@ -52,8 +52,8 @@ def stories_page(request: Request, ctx: Ctx = Depends(need("viewer"))):
 
 
 @router.get("/stories/{story_id}")
-def story_page(story_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
-    desk = _int(request.query_params.get("desk"))
+def story_page(story_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
+    desk = _int(request.query_params.get("desk"), "desk")
     with ctx.unit() as s:
         story = story_repo.get_story(s, story_id)
         if story is None or not story_repo.story_visible(s, story_id, ctx.allowed):
@@ -69,7 +69,7 @@ def story_page(story_id: int, request: Request, ctx: Ctx = Depends(need("viewer"
 
 
 @router.post("/stories/{story_id}/review")
-def story_review(story_id: int, ctx: Ctx = Depends(act("viewer"))):
+def story_review(story_id: ID, ctx: Ctx = Depends(act("viewer"))):
     """One verdict for every hit of the story the reader may see (each gets its review row)."""
     verdict = ctx.field("verdict")
     if verdict not in user_repo.VERDICTS:

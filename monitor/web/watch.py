@@ -14,7 +14,7 @@ from monitor.store import views
 from monitor.store import watch as watch_repo
 from monitor.store.records import WatchlistRecord
 from monitor.types import utcnow
-from monitor.web.deps import Ctx, act, need
+from monitor.web.deps import ID, Ctx, act, need, strict_int
 
 router = APIRouter()
 
@@ -34,7 +34,7 @@ def _settings(ctx: Ctx):
 
 
 def _desk(text: str) -> int | None:
-    return int(text) if text.isdigit() else None
+    return strict_int(text, "desk")
 
 
 @router.get("/watchlists")
@@ -59,7 +59,7 @@ def watchlist_add(ctx: Ctx = Depends(act("operator"))):
 
 
 @router.get("/watchlists/{wl_id}")
-def watchlist_page(wl_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
+def watchlist_page(wl_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         wl = _see(ctx, s, wl_id)
         terms = watch_repo.list_terms(s, watchlist=wl.id)
@@ -73,7 +73,7 @@ def watchlist_page(wl_id: int, request: Request, ctx: Ctx = Depends(need("viewer
 
 
 @router.post("/watchlists/{wl_id}")
-def watchlist_edit(wl_id: int, ctx: Ctx = Depends(act("operator"))):
+def watchlist_edit(wl_id: ID, ctx: Ctx = Depends(act("operator"))):
     """Change the description, desk or enabled flag; or rotate the Atom token."""
     what = ctx.field("action")
     with ctx.unit() as s:
@@ -95,7 +95,7 @@ def watchlist_edit(wl_id: int, ctx: Ctx = Depends(act("operator"))):
 
 
 @router.post("/watchlists/{wl_id}/terms")
-def term_add(wl_id: int, ctx: Ctx = Depends(act("operator"))):
+def term_add(wl_id: ID, ctx: Ctx = Depends(act("operator"))):
     with ctx.unit() as s:
         wl = _see(ctx, s, wl_id)
         term = watch_repo.add_term(
@@ -112,7 +112,7 @@ def term_add(wl_id: int, ctx: Ctx = Depends(act("operator"))):
 
 
 @router.get("/terms/{term_id}")
-def term_page(term_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))):
+def term_page(term_id: ID, request: Request, ctx: Ctx = Depends(need("viewer"))):
     with ctx.unit() as s:
         term = watch_repo.get_term(s, term_id)
         wl = _see(ctx, s, term.watchlist_id)
@@ -127,7 +127,7 @@ def term_page(term_id: int, request: Request, ctx: Ctx = Depends(need("viewer"))
 
 
 @router.post("/terms/{term_id}")
-def term_edit(term_id: int, ctx: Ctx = Depends(act("operator"))):
+def term_edit(term_id: ID, ctx: Ctx = Depends(act("operator"))):
     """Save a new query (a new version), or enable/disable the term."""
     action = ctx.field("action")
     with ctx.unit() as s:
@@ -199,17 +199,17 @@ def api_backtest(ctx: Ctx = Depends(act("operator"))):
 
     web = ctx.request.app.state.web
     query = ctx.field("query")
-    days_text = ctx.field("days")
-    days = int(days_text) if days_text.isdigit() and int(days_text) > 0 else None
+    days = ctx.int_field("days", hi=36_500) or None  # 0 or empty: all
     with ctx.unit() as s:
         aliases = watch_repo.alias_map(s)
         check = term_actions.check_result(query, aliases, web.settings.match)
         if not check["ok"]:
             return JSONResponse(check)
         saved = None
-        if ctx.field("term").isdigit():
+        term_id = ctx.int_field("term")
+        if term_id is not None:
             try:
-                term = watch_repo.get_term(s, int(ctx.field("term")))
+                term = watch_repo.get_term(s, term_id)
             except NotFound:
                 term = None
             if term is not None:

@@ -239,7 +239,7 @@ def serve(args: list[str], db_url: str, server: DemoServer) -> tuple[int, str, s
     the desk's alerts to the loopback webhook; SIGTERM stops it with exit 0."""
     port = free_port()
     args = [str(port) if a == "9108" else a for a in args]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "MONITOR_WEB__METRICS_TOKEN": "scrape"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--db", db_url, *args, "--tick", "0.5"],
         cwd=ROOT,
@@ -264,7 +264,10 @@ def serve(args: list[str], db_url: str, server: DemoServer) -> tuple[int, str, s
         )
         assert health.json()["status"] == "ok" and health.json()["last_scan"]
         assert httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200
-        assert "monitor_fetches_total" in httpx.get(f"http://127.0.0.1:{port}/metrics").text
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert httpx.get(metrics).status_code == 401  # not public
+        scrape = httpx.get(metrics, headers={"Authorization": "Bearer scrape"})
+        assert "monitor_fetches_total" in scrape.text
         assert server.received, "the service delivered no alert to the desk's webhook"
     finally:
         proc.send_signal(signal.SIGTERM)

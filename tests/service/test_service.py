@@ -290,7 +290,9 @@ def test_sigterm_stops_gracefully_with_health_and_metrics(db_url):
         feeds = GrowingFeeds(server, feeds=2)
         prepare(db_url, feeds)
         port = free_port()
-        proc = spawn(db_url, "--port", str(port))
+        proc = spawn(db_url, "--port", str(port), env={"MONITOR_WEB__METRICS_TOKEN": "scrape"})
+        scrape = urllib.request.Request(f"http://127.0.0.1:{port}/metrics",
+                                        headers={"Authorization": "Bearer scrape"})
         try:
             deadline = time.monotonic() + 60
             health = metrics = None
@@ -298,7 +300,7 @@ def test_sigterm_stops_gracefully_with_health_and_metrics(db_url):
                 try:
                     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
                         health = json.loads(r.read())
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                    with urllib.request.urlopen(scrape, timeout=2) as r:
                         metrics = r.read().decode()
                     if 'monitor_items_total{kind="new",source_type="rss"} 12.0' in metrics:
                         break

@@ -46,8 +46,10 @@ class DeskRow(Base):
 
 class DeskMemberRow(Base):
     __tablename__ = "desk_members"
-    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"), primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    desk_id: Mapped[int] = mapped_column(ForeignKey("desks.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
 
 
 class DeskTargetRow(Base):
@@ -64,3 +66,25 @@ class DeskTargetRow(Base):
     __table_args__ = (
         CheckConstraint("url IS NOT NULL OR url_env IS NOT NULL", name="url_or_env"),
     )
+
+
+class WebSessionRow(Base):
+    """A logged-in web session: the cookie holds the token, the database its SHA-256 only.
+
+    Logout deletes the row; a password or role change, disabling or removing the user deletes all
+    of the user's rows, so every cookie issued before is worthless at its next request."""
+
+    __tablename__ = "web_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LoginFailureRow(Base):
+    """One failed login, under each limiter key it counts against (shared by every process)."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = _pk()
+    key: Mapped[str] = mapped_column(String(400), index=True)
+    at: Mapped[datetime] = mapped_column(index=True)
