@@ -24,12 +24,15 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Callable, Sequence
 
 from monitor import metrics
 from monitor.alerts.outbox import route_new_hits
-from monitor.dedup import stories
+from monitor.dedup import coverage, stories
+from monitor.dedup.eventrep import represent
+from monitor.dedup.events import EventParams
+from monitor.durations import duration_value
 from monitor.errors import SourceError
 from monitor.faults import crashpoint
 from monitor.ingest import batch as steps
@@ -39,12 +42,13 @@ from monitor.match import MatchDoc
 from monitor.schedule import Outcome, next_state
 from monitor.settings import Settings
 from monitor.sources import Batch, CollectContext, sanitize, scheduled_types, source_class
+from monitor.store import events as event_repo
 from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store import stories as story_repo
 from monitor.store.db import Session, Store
-from monitor.store.locks import RETENTION, lock_keys, story_keys
+from monitor.store.locks import COVERAGE, RETENTION, lock_keys, story_keys
 from monitor.store.values import SourceState, StoryDecision
 from monitor.types import utcnow
 
@@ -91,6 +95,17 @@ class PassSummary:
 AlertsHook = Callable[..., int]
 
 
+def _event_text(value) -> str:
+    """What the coverage level reads of an item: its title (when the text does not start with
+    it), then its text."""
+    text, title = value.text or "", (value.title or "").strip()
+    return f"{title}\n{text}" if title and not text.startswith(title) else text
+
+
+def _utc(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 class Pipeline:
     """Runs sources end to end against one store. Safe to share between tasks of one event loop."""
 
@@ -108,6 +123,10 @@ class Pipeline:
         self._running: set[int] = set()
         # Called (from the ingesting thread) after a batch committed, e.g. to wake the alert worker.
         self.on_commit: Callable[[BatchResult], None] | None = None
+        # the coverage level's index of stories in the window (built on first use, kept in step
+        # with what every writer stored: see monitor.dedup.coverage)
+        window = float(duration_value(settings.dedup.coverage_window))
+        self.coverage = coverage.CoverageIndex(window, EventParams(window_hours=window / 3600))
 
     @contextlib.contextmanager
     def writing(self):
@@ -124,14 +143,20 @@ class Pipeline:
         batch = sanitize.clean_batch(batch, self.settings.limits)  # every source passes here
         result = BatchResult()
         watch = metrics.Stopwatch(result.seconds)
-        with self._write_lock, self.store.unit() as s:
-            # several nodes: ingest shares the retention lock, so a prune never runs beside it
-            lock_keys(s, [RETENTION], shared=True)
-            watch.lap("wait")  # for the other writers of this process (and retention)
-            source = source_repo.source_state(s, source_id)
-            if source is None:
-                raise SourceError(f"source {source_id} vanished")
-            self._ingest(s, source, batch, collector or source.type, now, result, watch)
+        with self._write_lock:
+            try:
+                with self.store.unit() as s:
+                    # several nodes: ingest shares the retention lock, so a prune never runs
+                    # beside it
+                    lock_keys(s, [RETENTION], shared=True)
+                    watch.lap("wait")  # for the other writers of this process (and retention)
+                    source = source_repo.source_state(s, source_id)
+                    if source is None:
+                        raise SourceError(f"source {source_id} vanished")
+                    self._ingest(s, source, batch, collector or source.type, now, result, watch)
+            except BaseException:
+                self.coverage.invalidate()  # it may hold this batch's items: rebuild next time
+                raise
         watch.lap("commit")
         crashpoint("after_commit")
         for stage, seconds in result.seconds.items():
@@ -170,14 +195,21 @@ class Pipeline:
             footer, state = steps.learn_footer(state, texts, recent)
         clusters = [prepare.cluster(c.value, footer or source.footer, dedup) for c in fresh]
         watch.lap("dedup")
-        decision = self._stories(s, steps.story_entries(fresh, source.id, clusters))
+        reps = ({c.item_id: represent(_event_text(c.value), c.value.published_at
+                                      or c.value.fetched_at) for c in fresh}
+                if dedup.coverage and fresh else {})
+        watch.lap("represent")
+        decision, placer = self._stories(s, steps.story_entries(fresh, source.id, clusters), reps)
         result.stories_joined = sum(p.how != "new" for p in decision.placements)
         watch.lap("stories")
         # write: stories first (items name theirs), items, then their keys and bands
-        story_of = story_repo.write_new_stories(s, decision, now=now)
+        story_of = story_repo.write_new_stories(
+            s, decision, now=now, ids=placer.story_ids if placer else None)
         item_repo.write_items(s, source.id, steps.item_writes(prepared, decision, story_of,
                                                               collector=collector))
         story_repo.link_stories(s, decision, story_of)
+        if placer is not None:
+            event_repo.write_rows(s, placer.rows)
         crashpoint("after_items")
         for deletion in batch.deletions:
             result.deleted += item_repo.mark_deleted(s, source.id, deletion.external_ids,
@@ -199,12 +231,16 @@ class Pipeline:
         source_repo.write_resume_state(s, source.id, resume)
         watch.lap("write")
 
-    def _stories(self, s: Session, entries: Sequence[stories.Entry]) -> StoryDecision:
-        """Read the story candidates of the new items, decide their stories (pure)."""
+    def _stories(self, s: Session, entries: Sequence[stories.Entry],
+                 reps: dict) -> tuple[StoryDecision, coverage.Placer | None]:
+        """Read the story candidates of the new items, decide their stories (pure): copies
+        first, then (``reps``: the items' event representations) coverage of the same event."""
         dedup = self.settings.dedup
-        # several nodes: batches sharing a key or a band decide their stories one at a time
-        lock_keys(s, story_keys([k for e in entries for k in e.cluster.keys],
-                                [b for e in entries for b in e.cluster.bands]))
+        # several nodes: batches sharing a key or a band decide their stories one at a time; any
+        # story may be a candidate for coverage, so batches compared with them take turns
+        keys = story_keys([k for e in entries for k in e.cluster.keys],
+                          [b for e in entries for b in e.cluster.bands])
+        lock_keys(s, keys + [COVERAGE] if reps else keys)
         owners = story_repo.key_owners(s, [v for e in entries for _, v in e.cluster.keys])
         owned = {o.value for o in owners}
         # an item with a stored exact key joins that key's story: its bands need no candidates
@@ -214,8 +250,26 @@ class Pipeline:
         near = (story_repo.band_candidates(s, bands, min(e.seen_at for e in entries) - window,
                                            max(e.seen_at for e in entries) + window)
                 if bands else [])
-        return stories.decide(entries, stories.Candidates(owners, near), window=window,
-                              similarity=dedup.similarity, score=prepare.similarity)
+        placer = self._placer(s, reps, len(entries)) if reps else None
+        joiners = stories.JOINERS + (placer.join,) if placer else stories.JOINERS
+        decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
+                                  similarity=dedup.similarity, score=prepare.similarity,
+                                  joiners=joiners, placed=placer.placed if placer else None)
+        return decision, placer
+
+    def _placer(self, s: Session, reps: dict, n: int) -> coverage.Placer:
+        """The coverage step of a batch, its index caught up with every committed row (under
+        the coverage lock: nothing commits rows meanwhile)."""
+        index = self.coverage
+        if index.loaded and not index.catch_up(event_repo.rows_after(s, index.seq)):
+            index.invalidate()  # a desk correction moved an item: rebuild
+        if not index.loaded:
+            since = min(r.published for r in reps.values()) - index.window
+            index.load(event_repo.window_rows(s, _utc(since)))
+            index.seq = max(index.seq, event_repo.last_seq(s))
+        # new stories of the batch take their ids now, so the index can name them
+        story_ids = story_repo.take_story_ids(s, n)
+        return coverage.Placer(index, reps, story_ids, seq=index.seq + 1)
 
     def _match(self, s: Session, source: SourceState, changed: Sequence[steps.Changed],
                story_of: dict[int, int], now: datetime, watch: metrics.Stopwatch) -> list[int]:
