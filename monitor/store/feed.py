@@ -174,6 +174,7 @@ def _timeline_select():
         ItemRow.fetched_at,
         ItemRow.deleted_at,
         ItemRow.dedup_kind.label("how"),
+        ItemRow.dedup_reason.label("reason"),
         ItemRow.channel_username,
         ItemRow.fwd_from_name,
         or_(

@@ -248,10 +248,20 @@ class TimelineEntry:
     fwd_from_name: str | None
     forwarded: bool = False  # the item carries a forward header
     joined: str = ""
+    reason: str | None = None  # why it joined, in words (which key, what similarity, facts)
 
     @property
     def seen_at(self) -> datetime:
         return self.published_at or self.fetched_at
+
+    @property
+    def level(self) -> str:
+        """``first`` (started the story), ``copy`` (forward, same URL or text, near-duplicate),
+        ``coverage`` (the same event in other words) or ``desk`` (an editor's correction)."""
+        if self.how in (None, "new"):
+            return "first"
+        return {"rewrite": "coverage", "abridged": "coverage", "desk": "desk"}.get(self.how,
+                                                                                 "copy")
 
 
 JOINED = {
@@ -260,6 +270,9 @@ JOINED = {
     "url": "same URL",
     "text": "same text",
     "near": "near-duplicate",
+    "rewrite": "coverage: rewrite",
+    "abridged": "coverage: abridged",
+    "desk": "placed by the desk",
 }
 
 
