@@ -220,6 +220,7 @@ class StoryRecord:
     first_source: str | None  # the first source's name
     item_count: int
     source_count: int
+    merged_into: int | None = None  # a desk merged it into that story
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +271,9 @@ JOINED = {
     "url": "same URL",
     "text": "same text",
     "near": "near-duplicate",
-    "rewrite": "coverage: rewrite",
-    "abridged": "coverage: abridged",
-    "desk": "placed by the desk",
+    "rewrite": "rewrite",
+    "abridged": "abridged",
+    "desk": "by the desk",
 }
 
 
