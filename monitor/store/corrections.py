@@ -56,8 +56,8 @@ def recount(s: Session, story_id: int) -> None:
                   .values(item_count=0, source_count=0))
         return
     n, sources, last = s.execute(
-        select(func.count(_ITEMS.c.id), func.count(func.distinct(_ITEMS.c.source_id)), func.max(when))
-        .where(_ITEMS.c.story_id == story_id)).one()
+        select(func.count(_ITEMS.c.id), func.count(func.distinct(_ITEMS.c.source_id)),
+               func.max(when)).where(_ITEMS.c.story_id == story_id)).one()
     s.execute(update(_STORIES).where(_STORIES.c.id == story_id).values(
         first_item_id=first[0], first_source_id=first[1], first_seen_at=first[2],
         last_seen_at=last, item_count=n, source_count=sources, title=_title(first[3], first[4])))
