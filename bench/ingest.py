@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -98,6 +99,7 @@ def make_items(posts: list[str], n: int, rng: random.Random) -> list[Item]:
 
 
 _SUFFIX = "бвгджзклмнпрстфхцчшщ"
+_WORD = re.compile(r"[^\W\d_]{4,}")
 
 
 def replicas(posts: list[str], n: int, start: int, until: datetime, span: timedelta,
@@ -105,7 +107,7 @@ def replicas(posts: list[str], n: int, start: int, until: datetime, span: timede
     """``n`` distinct replicas (numbered from ``start``) spread over ``span`` before ``until``."""
     counts: dict[str, int] = {}
     for p in posts:
-        for w in set(p.split()):
+        for w in set(_WORD.findall(p.lower())):
             counts[w] = counts.get(w, 0) + 1
     items = []
     for i in range(start, start + n):
@@ -113,8 +115,9 @@ def replicas(posts: list[str], n: int, start: int, until: datetime, span: timede
         while r:
             r, d = divmod(r, len(_SUFFIX))
             code += _SUFFIX[d]
-        text = " ".join(w + code if len(w) > 3 and w.isalpha() and counts.get(w, 0) <= 20 else w
-                        for w in rng.choice(posts).split())
+        post = posts[(i * 7919) % len(posts)]  # each post once per replica, in mixed order
+        text = _WORD.sub(lambda m: m[0] + code if counts.get(m[0].lower(), 0) <= 20 else m[0],
+                         post)
         at = until - span + span * ((i - start + 1) / n)
         items.append(Item(external_id=f"r{i}", fetched_at=at, published_at=at, text=text,
                           url=f"https://t.me/channel{i % 7}/r{i}",
