@@ -250,11 +250,17 @@ class Pipeline:
         near = (story_repo.band_candidates(s, bands, min(e.seen_at for e in entries) - window,
                                            max(e.seen_at for e in entries) + window)
                 if bands else [])
-        placer = self._placer(s, reps, len(entries)) if reps else None
-        joiners = stories.JOINERS + (placer.join,) if placer else stories.JOINERS
-        decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
-                                  similarity=dedup.similarity, score=prepare.similarity,
-                                  joiners=joiners, placed=placer.placed if placer else None)
+        for attempt in (1, 2):
+            placer = self._placer(s, reps, len(entries)) if reps else None
+            joiners = stories.JOINERS + (placer.join,) if placer else stories.JOINERS
+            decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
+                                      similarity=dedup.similarity, score=prepare.similarity,
+                                      joiners=joiners, placed=placer.placed if placer else None)
+            joined = {p.story_id for p in decision.placements
+                      if p.how in coverage.COVERAGE_KINDS}
+            if attempt == 2 or not story_repo.missing_stories(s, joined):
+                break
+            self.coverage.invalidate()  # retention pruned a story the index held: rebuild
         return decision, placer
 
     def _placer(self, s: Session, reps: dict, n: int) -> coverage.Placer:

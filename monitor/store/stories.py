@@ -75,6 +75,15 @@ def band_candidates(s: Session, bands: Sequence[str], lo: datetime, hi: datetime
             for band, item_id, story_id, when in rows]
 
 
+def missing_stories(s: Session, ids: set[int]) -> set[int]:
+    """Those of ``ids`` that are no story (pruned) or no longer take items (merged away)."""
+    if not ids:
+        return set()
+    live = s.scalars(select(_STORIES.c.id).where(_STORIES.c.id.in_(sorted(ids)),
+                                                 _STORIES.c.merged_into.is_(None)))
+    return ids - set(live)
+
+
 def take_story_ids(s: Session, n: int) -> list[int]:
     """``n`` story ids taken up front (for :func:`write_new_stories`)."""
     return allocate_ids(s, _STORIES, n)

@@ -15,7 +15,7 @@ from monitor.settings import Settings
 from monitor.sources.base import Batch
 from monitor.store import feed
 from monitor.store import sources as source_repo
-from monitor.store.models import EventItemRow, ItemRow
+from monitor.store.models import EventItemRow, ItemRow, StoryRow
 from monitor.types import Item as Value
 
 T0 = datetime(2024, 11, 26, 9, 0, tzinfo=UTC)
@@ -193,3 +193,18 @@ def test_dev_set_rewrites_fold_and_templates_stay_apart(store):
     assert not guarded
     kinds = {it.dedup_kind for it in stored.values()}
     assert {"rewrite", "abridged"} <= kinds
+
+
+def test_a_story_pruned_under_the_index_is_not_joined(store, chans):
+    p = make(store)
+    background(p, chans["chan-c"])
+    p.ingest(chans["chan-a"], Batch(items=[post("f1", FIRE, 0)]))
+    story = items(store)["f1"].story_id
+    with store.unit() as s:  # as retention prunes a hitless story whole (not through ingest)
+        s.execute(ItemRow.__table__.delete().where(ItemRow.story_id == story))
+        s.execute(StoryRow.__table__.delete().where(StoryRow.id == story))
+    p.ingest(chans["chan-b"], Batch(items=[post("f2", FIRE_REWRITE, 0.7)]))
+    by = items(store)
+    assert by["f2"].dedup_kind == "new"  # (SQLite may give the pruned story's id again)
+    with store.unit() as s:
+        assert s.get(StoryRow, by["f2"].story_id).first_item_id == by["f2"].id
