@@ -208,3 +208,49 @@ def test_a_story_pruned_under_the_index_is_not_joined(store, chans):
     assert by["f2"].dedup_kind == "new"  # (SQLite may give the pruned story's id again)
     with store.unit() as s:
         assert s.get(StoryRow, by["f2"].story_id).first_item_id == by["f2"].id
+
+
+def test_two_nodes_racing_on_one_event_make_one_story(pg_store, monkeypatch):
+    """PostgreSQL, two pipelines (two nodes) ingest a post and its rewrite at the same moment,
+    each pausing after it read the index's new rows: the coverage lock makes the second wait for
+    the first's commit, so it sees the first's story."""
+    import threading
+    import time
+
+    from monitor.store import events as event_repo
+
+    store = pg_store
+    with store.unit() as s:
+        a, b, c = (source_repo.add_source(s, type="telegram-web", locator=f"loc-{n}",
+                                          name=n).id for n in ("a", "b", "c"))
+    nodes = [make(store), make(store)]
+    background(nodes[0], c)  # both indexes loaded: the race goes through rows_after
+    nodes[1].ingest(c, Batch(items=[post("bg-more", "Погода: в Твери ожидается туман", -1)]))
+    assert all(node.coverage.loaded for node in nodes)
+    read = event_repo.rows_after
+
+    def slow(s, seq):
+        rows = read(s, seq)
+        time.sleep(0.3)  # both would decide on what they read here, without the lock
+        return rows
+
+    monkeypatch.setattr(event_repo, "rows_after", slow)
+    start = threading.Barrier(2)
+    errors = []
+
+    def run(node, source, value):
+        try:
+            start.wait()
+            node.ingest(source, Batch(items=[value]))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(nodes[0], a, post("f1", FIRE, 0))),
+               threading.Thread(target=run, args=(nodes[1], b, post("f2", FIRE_REWRITE, 0.2)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    by = items(store)
+    assert by["f1"].story_id == by["f2"].story_id
