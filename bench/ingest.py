@@ -18,7 +18,7 @@ hits, alerts, commit.
 With ``--window N`` it measures the coverage level (``dedup.coverage``) at N items in its window:
 N distinct items spread over the 72 hours before now are ingested first (setup: timed and
 printed, not the figure), each a *replica* of a corpus post whose words held by at most 20 posts
-get a per-replica suffix (so replicas are distinct events, not copies, while the common words and
+get a per-replica prefix (so replicas are distinct events, not copies, while the common words and
 their frequencies stay real). Then a restarted pipeline (its index rebuilt from the stored window
 in its first batch: timed apart) ingests ``--items`` new replicas with coverage on, and another
 ``--items`` with coverage off, so the two per-item costs compare at the same window.
@@ -116,13 +116,18 @@ def replicas(posts: list[str], n: int, start: int, until: datetime, span: timede
             r, d = divmod(r, len(_SUFFIX))
             code += _SUFFIX[d]
         post = posts[(i * 7919) % len(posts)]  # each post once per replica, in mixed order
-        text = _WORD.sub(lambda m: m[0] + code if counts.get(m[0].lower(), 0) <= 20 else m[0],
-                         post)
+        text = _WORD.sub(lambda m: _renamed(m[0], code) if counts.get(m[0].lower(), 0) <= 20
+                         else m[0], post)
         at = until - span + span * ((i - start + 1) / n)
         items.append(Item(external_id=f"r{i}", fetched_at=at, published_at=at, text=text,
                           url=f"https://t.me/channel{i % 7}/r{i}",
                           channel_username=f"channel{i % 7}"))
     return items
+
+
+def _renamed(word: str, code: str) -> str:
+    """The word with a replica's prefix (stems and name keys differ; capitals stay)."""
+    return code.capitalize() + word[0].lower() + word[1:] if word[0].isupper() else code + word
 
 
 async def ingest_all(pipeline, sources, items, stages, *, first: dict | None = None):
