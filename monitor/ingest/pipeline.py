@@ -256,8 +256,8 @@ class Pipeline:
             decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
                                       similarity=dedup.similarity, score=prepare.similarity,
                                       joiners=joiners, placed=placer.placed if placer else None)
-            joined = {p.story_id for p in decision.placements
-                      if p.how in coverage.COVERAGE_KINDS}
+            joined = {p.story_id for p in decision.placements  # stored stories it joined
+                      if p.how in coverage.COVERAGE_KINDS and p.story_id is not None}
             if attempt == 2 or not story_repo.missing_stories(s, joined):
                 break
             self.coverage.invalidate()  # retention pruned a story the index held: rebuild

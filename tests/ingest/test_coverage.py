@@ -33,6 +33,12 @@ FIRE = ("Производственное здание горит в подмо�
         "площади 1300 квадратных метров, сообщает МЧС")
 FIRE_REWRITE = ("Крупный пожар на производственном предприятии в подмосковном Климовске: "
                 "площадь возгорания выросла до 2 тысяч квадратных метров, обрушилась кровля")
+LONG = ("Прогулочное судно с пассажирами перевернулось в Баренцевом море рядом с селом "
+        "Териберка, все спасены, начата проверка, сообщила транспортная прокуратура. "
+        "На борту находились 11 туристов и 2 члена экипажа. Капитана судна задержали, "
+        "в его крови нашли алкоголь, возбуждено уголовное дело.")
+FLASH = ("Прогулочное судно с пассажирами перевернулось в Баренцевом море рядом с селом "
+         "Териберка, все спасены")
 NIGHT1 = ("ПВО за ночь уничтожила 24 украинских БПЛА над Белгородской и Курской областями, "
           "сообщило Минобороны")
 NIGHT2 = ("ПВО за ночь уничтожила 31 украинский БПЛА над Белгородской и Курской областями, "
@@ -108,9 +114,14 @@ def test_coverage_off_leaves_rewrites_apart(store, chans):
 def test_items_of_one_batch_see_each_other(store, chans):
     p = make(store)
     background(p, chans["chan-c"])
-    p.ingest(chans["chan-a"], Batch(items=[post("f1", FIRE, 0), post("f2", FIRE_REWRITE, 0.5)]))
+    p.ingest(chans["chan-a"], Batch(items=[post("f1", FIRE, 0)]))
+    # one batch: a rewrite of a stored story's item, and a post and its flash, both new
+    p.ingest(chans["chan-b"], Batch(items=[post("f2", FIRE_REWRITE, 0.5), post("n1", LONG, 1),
+                                           post("n2", FLASH, 1.2)]))
     by = items(store)
     assert by["f2"].story_id == by["f1"].story_id and by["f2"].dedup_kind == "rewrite"
+    assert by["n2"].story_id == by["n1"].story_id != by["f1"].story_id
+    assert by["n2"].dedup_kind in ("abridged", "rewrite")
 
 
 def test_the_index_survives_a_restart_and_sees_another_nodes_items(store, chans):
