@@ -15,14 +15,17 @@ window (:mod:`monitor.dedup.events`) and joins the best one, or starts its own (
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitor.dedup.eventindex import MemoryIndex, Weighted
-from monitor.dedup.eventrep import Representation
+from monitor.dedup.eventrep import Representation, represent
 from monitor.dedup.events import DEFAULT, Clusterer, Decision, EventParams, weigh
 from monitor.dedup.stories import Entry, Join, State
 from monitor.store.values import EventRow, NewStory
+from monitor.types import Item
 
 COVERAGE_KINDS = frozenset({"rewrite", "abridged"})
 
@@ -126,6 +129,51 @@ class Placer:
                           weighted.to_bytes()))
         self.coverage.seq = self.seq
         self.seq += 1
+
+
+def event_text(value: Item) -> str:
+    """What the coverage level reads of an item: its title (when the text does not start with
+    it), then its text."""
+    text, title = value.text or "", (value.title or "").strip()
+    return f"{title}\n{text}" if title and not text.startswith(title) else text
+
+
+class Representations:
+    """Items' event representations, worked out before the batch's transaction (:meth:`prepare`)
+    and kept by content and time (a feed polled again brings the same entries: each is
+    represented once), as bytes (~1 KB each), the least recently used forgotten past ``size``.
+    Thread-safe."""
+
+    def __init__(self, size: int = 20_000,
+                 work: Callable[[Item], Representation] | None = None):
+        self.size = size
+        self.work = work or (lambda v: represent(event_text(v), v.published_at or v.fetched_at))
+        self._reps: OrderedDict[tuple, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(value: Item) -> tuple:
+        return value.content_hash, value.published_at or value.fetched_at
+
+    def prepare(self, values: Iterable[Item]) -> None:
+        for value in values:
+            self.get(value)
+
+    def get(self, value: Item) -> Representation:
+        key = self.key(value)
+        with self._lock:
+            data = self._reps.get(key)
+            if data is not None:
+                self._reps.move_to_end(key)
+        if data is not None:
+            return Representation.from_bytes(data)
+        rep = self.work(value)
+        data = rep.to_bytes()
+        with self._lock:
+            self._reps[key] = data
+            while len(self._reps) > self.size:
+                self._reps.popitem(last=False)
+        return rep
 
 
 def level(how: str | None) -> str:

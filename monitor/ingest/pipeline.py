@@ -30,7 +30,6 @@ from typing import Callable, Sequence
 from monitor import metrics
 from monitor.alerts.outbox import route_new_hits
 from monitor.dedup import coverage, stories
-from monitor.dedup.eventrep import represent
 from monitor.dedup.events import EventParams
 from monitor.durations import duration_value
 from monitor.errors import SourceError
@@ -95,13 +94,6 @@ class PassSummary:
 AlertsHook = Callable[..., int]
 
 
-def _event_text(value) -> str:
-    """What the coverage level reads of an item: its title (when the text does not start with
-    it), then its text."""
-    text, title = value.text or "", (value.title or "").strip()
-    return f"{title}\n{text}" if title and not text.startswith(title) else text
-
-
 def _utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
 
@@ -127,6 +119,7 @@ class Pipeline:
         # with what every writer stored: see monitor.dedup.coverage)
         window = float(duration_value(settings.dedup.coverage_window))
         self.coverage = coverage.CoverageIndex(window, EventParams(window_hours=window / 3600))
+        self.representations = coverage.Representations()
 
     @contextlib.contextmanager
     def writing(self):
@@ -143,6 +136,9 @@ class Pipeline:
         batch = sanitize.clean_batch(batch, self.settings.limits)  # every source passes here
         result = BatchResult()
         watch = metrics.Stopwatch(result.seconds)
+        if self.settings.dedup.coverage:  # pure work, before the transaction
+            self.representations.prepare(v for v in batch.items if not v.deleted_at)
+            watch.lap("represent")
         with self._write_lock:
             try:
                 with self.store.unit() as s:
@@ -195,10 +191,8 @@ class Pipeline:
             footer, state = steps.learn_footer(state, texts, recent)
         clusters = [prepare.cluster(c.value, footer or source.footer, dedup) for c in fresh]
         watch.lap("dedup")
-        reps = ({c.item_id: represent(_event_text(c.value), c.value.published_at
-                                      or c.value.fetched_at) for c in fresh}
+        reps = ({c.item_id: self.representations.get(c.value) for c in fresh}
                 if dedup.coverage and fresh else {})
-        watch.lap("represent")
         decision, placer = self._stories(s, steps.story_entries(fresh, source.id, clusters), reps)
         result.stories_joined = sum(p.how != "new" for p in decision.placements)
         watch.lap("stories")

@@ -283,3 +283,25 @@ def test_a_long_post_cut_to_its_terms_keeps_only_names_among_them() -> None:
     ids = {t for t, _ in rep.terms}
     assert all(t in ids for t, *_ in rep.names)
     assert Representation.from_bytes(rep.to_bytes()) == rep
+
+
+def test_representations_are_worked_out_once_per_content_and_time() -> None:
+    from monitor.dedup.coverage import Representations
+    from monitor.types import Item
+
+    calls = []
+
+    def work(value):
+        calls.append(value.external_id)
+        return represent(value.text, value.published_at)
+
+    reps = Representations(size=2, work=work)
+    a = Item(external_id="a", fetched_at=T0, published_at=T0, text="Пожар в Климовске")
+    b = Item(external_id="b", fetched_at=T0, published_at=T0, text="Снег в Москве")
+    c = Item(external_id="c", fetched_at=T0, published_at=T0, text="Туман в Твери")
+    reps.prepare([a, b, a])
+    assert calls == ["a", "b"]
+    assert reps.get(a) == represent(a.text, T0)
+    reps.prepare([c])  # the least recently used (b) is forgotten
+    reps.prepare([a, b])
+    assert calls == ["a", "b", "c", "b"]
