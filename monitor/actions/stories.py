@@ -26,10 +26,10 @@ class Merge:
     items: int  # items moved
 
 
-def split_item(s: Session, item_id: int, *, user_id: int | None = None,
-               by: str = "the desk") -> Split:
-    """Move an item out of its story into one of its own."""
-    old, new = corrections.split_item(s, item_id, by=by, now=utcnow())
+def split_item(s: Session, item_id: int, *, user_id: int | None = None, by: str = "the desk",
+               story_id: int | None = None) -> Split:
+    """Move an item out of its story (``story_id``, when given) into one of its own."""
+    old, new = corrections.split_item(s, item_id, by=by, now=utcnow(), story_id=story_id)
     user_repo.audit(s, user_id, "story.split", f"item:{item_id}", from_story=old, to_story=new,
                     by=by)
     return Split(item_id, old, new)

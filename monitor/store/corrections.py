@@ -69,9 +69,10 @@ def _title(title: str | None, text: str | None) -> str | None:
     return (text or "").strip().split("\n", 1)[0][:300] or None
 
 
-def split_item(s: Session, item_id: int, *, by: str, now: datetime) -> tuple[int, int]:
-    """Move item ``item_id`` out of its story into a new story of its own; returns (the story it
-    left, the new story)."""
+def split_item(s: Session, item_id: int, *, by: str, now: datetime,
+               story_id: int | None = None) -> tuple[int, int]:
+    """Move item ``item_id`` out of its story (which must be ``story_id`` when given) into a new
+    story of its own; returns (the story it left, the new story)."""
     item = s.get(ItemRow, item_id)
     if item is None:
         raise NotFound(f"no item with id {item_id}")
@@ -80,6 +81,8 @@ def split_item(s: Session, item_id: int, *, by: str, now: datetime) -> tuple[int
     old = item.story_id
     if old is None:
         raise InvalidInput(f"item {item_id} belongs to no story")
+    if story_id is not None and old != story_id:
+        raise NotFound(f"no item {item_id} in story {story_id}")
     others = s.scalar(select(func.count(ItemRow.id)).where(ItemRow.story_id == old,
                                                             ItemRow.id != item_id))
     if not others:

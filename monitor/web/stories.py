@@ -102,9 +102,8 @@ def story_split(story_id: int, ctx: Ctx = Depends(act("operator"))):
     if item_id is None:
         raise InvalidInput("item_id: expected an item id")
     with ctx.unit() as s:
-        if item_id not in {e.item_id for e in story_repo.timeline(s, story_id, cap=10**9)}:
-            raise NotFound(f"no item {item_id} in story {story_id}")
-        done = story_actions.split_item(s, item_id, user_id=ctx.user_id, by=ctx.name)
+        done = story_actions.split_item(s, item_id, user_id=ctx.user_id, by=ctx.name,
+                                        story_id=story_id)
     ctx.flash(f"Item {item_id} split out of story {story_id} into story {done.new_story}.")
     return RedirectResponse(f"/stories/{story_id}", status_code=303)
 
