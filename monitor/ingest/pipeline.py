@@ -140,6 +140,9 @@ class Pipeline:
             self.representations.prepare(v for v in batch.items if not v.deleted_at)
             watch.lap("represent")
         with self._write_lock:
+            if self.settings.dedup.coverage and not self.coverage.loaded and batch.items:
+                self._load_coverage(min(v.published_at or v.fetched_at for v in batch.items))
+                watch.lap("index")
             try:
                 with self.store.unit() as s:
                     # several nodes: ingest shares the retention lock, so a prune never runs
@@ -256,6 +259,16 @@ class Pipeline:
                 break
             self.coverage.invalidate()  # retention pruned a story the index held: rebuild
         return decision, placer
+
+    def _load_coverage(self, earliest: datetime) -> None:
+        """Build the coverage index from the stored window before the batch's transaction (read
+        in a unit of its own, decoded after it): the transaction only catches up with what was
+        committed meanwhile."""
+        with self.store.unit() as s:
+            seq = event_repo.last_seq(s)
+            rows = event_repo.window_rows(s, earliest - timedelta(seconds=self.coverage.window))
+        self.coverage.load([r for r in rows if r.seq <= seq])
+        self.coverage.seq = max(self.coverage.seq, seq)
 
     def _placer(self, s: Session, reps: dict, n: int) -> coverage.Placer:
         """The coverage step of a batch, its index caught up with every committed row (under
