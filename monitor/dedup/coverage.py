@@ -11,6 +11,8 @@ window (:mod:`monitor.dedup.events`) and joins the best one, or starts its own (
   the copy level (:meth:`Placer.join`) and the hook that records every placed item in the index
   (:meth:`Placer.placed`), so the batch's items see each other; :attr:`Placer.rows` are the rows
   to store. New stories of the batch get the ids taken up front (``story_ids``, by ``ref``).
+* :class:`Representations` — the items' representations, worked out before the transaction and
+  kept by content and time, so a re-polled entry is represented once.
 """
 
 from __future__ import annotations
