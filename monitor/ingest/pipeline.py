@@ -24,7 +24,7 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
 from monitor import metrics
@@ -35,6 +35,7 @@ from monitor.durations import duration_value
 from monitor.errors import SourceError
 from monitor.faults import crashpoint
 from monitor.ingest import batch as steps
+from monitor.ingest import coverage as coverage_index
 from monitor.ingest import prepare, versions
 from monitor.ingest.matchers import MatcherCache
 from monitor.match import MatchDoc
@@ -94,10 +95,6 @@ class PassSummary:
 AlertsHook = Callable[..., int]
 
 
-def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
-
-
 class Pipeline:
     """Runs sources end to end against one store. Safe to share between tasks of one event loop."""
 
@@ -141,7 +138,8 @@ class Pipeline:
             watch.lap("represent")
         with self._write_lock:
             if self.settings.dedup.coverage and not self.coverage.loaded and batch.items:
-                self._load_coverage(min(v.published_at or v.fetched_at for v in batch.items))
+                coverage_index.load(self.store, self.coverage,
+                                    min(v.published_at or v.fetched_at for v in batch.items))
                 watch.lap("index")
             try:
                 with self.store.unit() as s:
@@ -248,7 +246,8 @@ class Pipeline:
                                            max(e.seen_at for e in entries) + window)
                 if bands else [])
         for attempt in (1, 2):
-            placer = self._placer(s, reps, len(entries)) if reps else None
+            placer = (coverage_index.placer(s, self.coverage, reps, len(entries))
+                      if reps else None)
             joiners = stories.JOINERS + (placer.join,) if placer else stories.JOINERS
             decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
                                       similarity=dedup.similarity, score=prepare.similarity,
@@ -259,30 +258,6 @@ class Pipeline:
                 break
             self.coverage.invalidate()  # retention pruned a story the index held: rebuild
         return decision, placer
-
-    def _load_coverage(self, earliest: datetime) -> None:
-        """Build the coverage index from the stored window before the batch's transaction (read
-        in a unit of its own, decoded after it): the transaction only catches up with what was
-        committed meanwhile."""
-        with self.store.unit() as s:
-            seq = event_repo.last_seq(s)
-            rows = event_repo.window_rows(s, earliest - timedelta(seconds=self.coverage.window))
-        self.coverage.load([r for r in rows if r.seq <= seq])
-        self.coverage.seq = max(self.coverage.seq, seq)
-
-    def _placer(self, s: Session, reps: dict, n: int) -> coverage.Placer:
-        """The coverage step of a batch, its index caught up with every committed row (under
-        the coverage lock: nothing commits rows meanwhile)."""
-        index = self.coverage
-        if index.loaded and not index.catch_up(event_repo.rows_after(s, index.seq)):
-            index.invalidate()  # a desk correction moved an item: rebuild
-        if not index.loaded:
-            since = min(r.published for r in reps.values()) - index.window
-            index.load(event_repo.window_rows(s, _utc(since)))
-            index.seq = max(index.seq, event_repo.last_seq(s))
-        # new stories of the batch take their ids now, so the index can name them
-        story_ids = story_repo.take_story_ids(s, n)
-        return coverage.Placer(index, reps, story_ids, seq=index.seq + 1)
 
     def _match(self, s: Session, source: SourceState, changed: Sequence[steps.Changed],
                story_of: dict[int, int], now: datetime, watch: metrics.Stopwatch) -> list[int]:
