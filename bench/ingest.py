@@ -14,6 +14,16 @@ exact keys, MinHash), stories, write (items, versions, payloads, keys, bands, cu
 hits, alerts, commit.
 
     python bench/ingest.py --items 5000 --backend sqlite --backend postgresql
+
+With ``--window N`` it measures the coverage level (``dedup.coverage``) at N items in its window:
+N distinct items spread over the 72 hours before now are ingested first (setup: timed and
+printed, not the figure), each a *replica* of a corpus post whose words held by at most 20 posts
+get a per-replica prefix (so replicas are distinct events, not copies, while the common words and
+their frequencies stay real). Then a restarted pipeline (its index rebuilt from the stored window
+in its first batch: timed apart) ingests ``--items`` new replicas with coverage on, and another
+``--items`` with coverage off, so the two per-item costs compare at the same window.
+
+    python bench/ingest.py --window 50000 --items 2000 --backend sqlite --backend postgresql
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import argparse
 import asyncio
 import json
 import random
+import re
 import sys
 import tempfile
 import time
@@ -85,6 +96,106 @@ def make_items(posts: list[str], n: int, rng: random.Random) -> list[Item]:
                           url=f"https://t.me/channel{i % 7}/{i}", channel_username=f"channel{i % 7}",
                           raw=json.dumps({"id": i, "text": text}, ensure_ascii=False).encode()))
     return items
+
+
+_SUFFIX = "бвгджзклмнпрстфхцчшщ"
+_WORD = re.compile(r"[^\W\d_]{4,}")
+
+
+def replicas(posts: list[str], n: int, start: int, until: datetime, span: timedelta,
+             rng: random.Random) -> list[Item]:
+    """``n`` distinct replicas (numbered from ``start``) spread over ``span`` before ``until``."""
+    counts: dict[str, int] = {}
+    for p in posts:
+        for w in set(_WORD.findall(p.lower())):
+            counts[w] = counts.get(w, 0) + 1
+    items = []
+    for i in range(start, start + n):
+        r, code = i // len(posts) + 1, ""
+        while r:
+            r, d = divmod(r, len(_SUFFIX))
+            code += _SUFFIX[d]
+        post = posts[(i * 7919) % len(posts)]  # each post once per replica, in mixed order
+        text = _WORD.sub(lambda m: _renamed(m[0], code) if counts.get(m[0].lower(), 0) <= 20
+                         else m[0], post)
+        at = until - span + span * ((i - start + 1) / n)
+        items.append(Item(external_id=f"r{i}", fetched_at=at, published_at=at, text=text,
+                          url=f"https://t.me/channel{i % 7}/r{i}",
+                          channel_username=f"channel{i % 7}"))
+    return items
+
+
+def _renamed(word: str, code: str) -> str:
+    """The word with a replica's prefix (stems and name keys differ; capitals stay)."""
+    return code.capitalize() + word[0].lower() + word[1:] if word[0].isupper() else code + word
+
+
+async def ingest_all(pipeline, sources, items, stages, *, first: dict | None = None):
+    """Batches of 100 per source in time order; returns (wall, cpu, stories joined)."""
+    joined = 0
+    by_source: dict[int, list[Item]] = {}
+    for i, item in enumerate(items):
+        by_source.setdefault(sources[i % 7], []).append(item)
+    batches = sorted(((sid, chunk[j:j + 100]) for sid, chunk in by_source.items()
+                      for j in range(0, len(chunk), 100)), key=lambda b: b[1][0].published_at)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    for n, (sid, chunk) in enumerate(batches):
+        b0 = time.perf_counter()
+        res = await asyncio.to_thread(pipeline.ingest, sid, Batch(items=chunk))
+        joined += res.stories_joined
+        if n == 0 and first is not None:  # one-off costs (the index built): reported apart
+            first.update(seconds=time.perf_counter() - b0, stages=res.seconds, items=len(chunk))
+            cpu0, t0 = time.process_time(), time.perf_counter()
+            continue
+        for stage, seconds in res.seconds.items():
+            stages[stage] = stages.get(stage, 0.0) + seconds
+    return time.perf_counter() - t0, time.process_time() - cpu0, joined
+
+
+def _per_item(stages: dict[str, float], n: int) -> str:
+    return ", ".join(f"{stage} {seconds / n * 1e6:,.0f} µs" for stage, seconds in
+                     sorted(stages.items(), key=lambda kv: -kv[1]) if seconds / n * 1e6 >= 1)
+
+
+async def run_window(backend: str, args, posts) -> None:
+    url, drop = database(backend, args.pg_url)
+    store = Store(url)
+    rng = random.Random(3)
+    now = datetime.now(timezone.utc)
+    try:
+        upgrade(store)
+        with store.unit() as s:
+            sources = [source_repo.add_source(s, type="telegram-web", locator=f"channel{k}",
+                                              name=f"channel{k}").id for k in range(7)]
+        window = replicas(posts, args.window, 0, now - timedelta(minutes=30), timedelta(hours=71),
+                          rng)
+        settings = Settings(database_url=url)
+        async with pipeline_for(store, settings) as pipeline:
+            wall, cpu, joined = await ingest_all(pipeline, sources, window, {})
+        print(f"{backend:>10}: window of {len(window):,} items ingested in {wall:.0f} s "
+              f"({len(window) / wall:,.0f} items/s, {joined:,} joined a story)")
+        for coverage in (True, False):
+            items = replicas(posts, args.items, args.window + (0 if coverage else args.items),
+                             now, timedelta(minutes=30), rng)
+            settings = Settings(database_url=url, dedup={"coverage": coverage})
+            stages: dict[str, float] = {}
+            first: dict = {}
+            async with pipeline_for(store, settings) as pipeline:  # a restart: index rebuilt
+                wall, cpu, joined = await ingest_all(pipeline, sources, items, stages,
+                                                     first=first)
+            label = "coverage on " if coverage else "coverage off"
+            n = len(items) - first["items"]
+            print(f"{'':>12}{label}: {n:,} items at {args.window:,} in the window: "
+                  f"{wall / n * 1e6:,.0f} µs/item wall, {cpu / n * 1e6:,.0f} "
+                  f"µs/item CPU here ({n / wall:,.0f} items/s), {joined:,} joined")
+            print(" " * 14 + "per item: " + _per_item(stages, n))
+            print(" " * 14 + f"first batch after the restart ({first['items']} items): "
+                  f"{first['seconds']:.2f} s: " + ", ".join(
+                      f"{k} {v:.2f} s" for k, v in sorted(first["stages"].items(),
+                                                         key=lambda kv: -kv[1]) if v >= 0.01))
+    finally:
+        store.dispose()
+        drop()
 
 
 def database(backend: str, pg_url: str) -> tuple[str, callable]:
@@ -156,9 +267,15 @@ def main() -> None:
     ap.add_argument("--terms", type=int, default=1000)
     ap.add_argument("--backend", action="append", choices=["sqlite", "postgresql"])
     ap.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    ap.add_argument("--window", type=int, default=0,
+                    help="measure the coverage level at this many items in its window")
     args = ap.parse_args()
     rng = random.Random(1)
     posts = load_posts()
+    if args.window:
+        for backend in args.backend or ["sqlite", "postgresql"]:
+            asyncio.run(run_window(backend, args, list(dict.fromkeys(posts))))
+        return
     terms = make_terms(posts, args.terms, rng)
     items = make_items(posts, args.items, rng)
     for backend in args.backend or ["sqlite", "postgresql"]:

@@ -191,6 +191,13 @@ class DedupSettings(_Section):
     num_perm: int = Field(128, ge=16)
     lsh_threshold: float = Field(0.6, gt=0, lt=1)
     similarity: float = Field(0.75, gt=0, le=1, description="Jaccard needed to confirm a near-duplicate")
+    coverage: bool = Field(True, description="fold rewritten coverage of one event into its story")
+    coverage_window: str = Field("72h", description="how recent a story must be to be joined")
+
+    @field_validator("coverage_window", mode="before")
+    @classmethod
+    def _window(cls, value: Any) -> Any:
+        return _duration_setting(value, allow_none=False)
 
 
 def _duration_setting(value: Any, *, allow_none: bool) -> Any:
@@ -221,14 +228,9 @@ class AlertSettings(_Section):
     silent_after: str = Field("48h", description="longest silence before a source is flagged "
                               "(sooner for sources that post often)")
 
-    @field_validator("default_max_age", mode="before")
+    @field_validator("default_max_age", "silent_after", mode="before")
     @classmethod
-    def _max_age(cls, value: Any) -> Any:
-        return _duration_setting(value, allow_none=True)
-
-    @field_validator("silent_after", mode="before")
-    @classmethod
-    def _silent_after(cls, value: Any) -> Any:
+    def _durations(cls, value: Any) -> Any:
         return _duration_setting(value, allow_none=True)
 
 

@@ -63,6 +63,7 @@ def _register() -> None:
     from monitor.cli import sources  # noqa: F401, I001
     from monitor.cli import alerts, collect, demo, desks, matching, service, telegram, web  # noqa: F401, I001
     from monitor.cli import status, worker  # noqa: F401, I001  (cluster: monitor worker, monitor status)
+    from monitor.cli import stories  # noqa: F401, I001  (desk corrections of stories)
 
 
 _register()

@@ -252,6 +252,8 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
                     "fetched_at": e.fetched_at,
                     "how": e.how,
                     "joined": e.joined,
+                    "level": e.level,
+                    "reason": e.reason,
                     "language": e.language,
                 }
                 for e in line
@@ -269,6 +271,8 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
                 "fetched_at",
                 "how",
                 "joined",
+                "level",
+                "reason",
                 "language",
             ],
         )
@@ -280,9 +284,13 @@ def story_cmd(ctx: typer.Context, story_id: int, fmt: Format = FORMAT) -> None:
         f"first seen {utc(story.first_seen_at)} at {safe(story.first_source or '')}; "
         f"{story.source_count} source(s), {story.item_count} item(s)"
     )
+    if story.merged_into:
+        typer.echo(f"merged into story {story.merged_into}")
     for e in line:
-        typer.echo(f"  {utc(e.seen_at)}  {safe(e.source):<24} "
-                   f"{safe(e.url or e.external_id or '')}  [{e.joined}]")
+        typer.echo(f"  {utc(e.seen_at)}  #{e.item_id:<7} {safe(e.source):<24} "
+                   f"{safe(e.url or e.external_id or '')}  [{e.level}: {e.joined}]")
+        if e.reason and e.level != "first":
+            typer.echo(f"      {safe(e.reason)}")
 
 
 @app.command("import-opml")

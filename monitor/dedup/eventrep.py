@@ -294,6 +294,7 @@ def represent(text: str, published: datetime, *, tz: tzinfo = UTC) -> Representa
         keep = sorted(counts, key=lambda t: (-counts[t], t))[:MAX_TERMS]
         counts = {t: counts[t] for t in keep}
         lead &= counts.keys()
+        names = {t: n for t, n in names.items() if t in counts}  # a name is one of the terms
     return Representation(
         published=published.timestamp(), day=published.astimezone(tz).toordinal(),
         terms=tuple(sorted(counts.items())), lead=frozenset(lead),

@@ -134,8 +134,10 @@ def story_title(title: str | None, text: str | None) -> str | None:
 
 def decide(entries: Sequence[Entry], candidates: Candidates, *, window: timedelta,
            similarity: float, score: Callable[[bytes, bytes], float],
-           joiners: Iterable[Joiner] = JOINERS) -> StoryDecision:
-    """Place every new item of a batch (see the module docstring)."""
+           joiners: Iterable[Joiner] = JOINERS,
+           placed: Callable[[Entry, int | NewStory], None] | None = None) -> StoryDecision:
+    """Place every new item of a batch (see the module docstring). ``placed`` hears of each
+    placement in turn (the coverage level records it in its index)."""
     state = State(owners={}, text_since={}, bands={}, window=window, similarity=similarity,
                   score=score)
     for owner in candidates.owners:
@@ -165,6 +167,8 @@ def decide(entries: Sequence[Entry], candidates: Candidates, *, window: timedelt
             state.owners.setdefault(value, join.story)
         for band in cluster.bands:
             state.bands.setdefault(band, []).append((join.story, entry.seen_at, cluster.signature))
+        if placed is not None:
+            placed(entry, join.story)
         existing = join.story if isinstance(join.story, int) else None
         placements.append(Placement(
             item_id=entry.item_id, source_id=entry.source_id, seen_at=entry.seen_at,

@@ -102,7 +102,8 @@ def item_writes(prepared: Prepared, decision: StoryDecision, story_of: Mapping[i
             p = placed[c.item_id]
             out.append(ItemWrite("new", c.item_id, c.value, 1, c.norm_text, c.language,
                                  collector=collector, story_id=story_of[c.item_id],
-                                 dedup_kind=p.how, minhash=p.signature))
+                                 dedup_kind=p.how, minhash=p.signature,
+                                 dedup_reason=None if p.how == "new" else p.reason))
         else:
             out.append(ItemWrite("version", c.item_id, c.value, c.version, c.norm_text, c.language,
                                  keep_date=c.change.keep_date))

@@ -29,22 +29,26 @@ from typing import Callable, Sequence
 
 from monitor import metrics
 from monitor.alerts.outbox import route_new_hits
-from monitor.dedup import stories
+from monitor.dedup import coverage, stories
+from monitor.dedup.events import EventParams
+from monitor.durations import duration_value
 from monitor.errors import SourceError
 from monitor.faults import crashpoint
 from monitor.ingest import batch as steps
+from monitor.ingest import coverage as coverage_index
 from monitor.ingest import prepare, versions
 from monitor.ingest.matchers import MatcherCache
 from monitor.match import MatchDoc
 from monitor.schedule import Outcome, next_state
 from monitor.settings import Settings
 from monitor.sources import Batch, CollectContext, sanitize, scheduled_types, source_class
+from monitor.store import events as event_repo
 from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store import stories as story_repo
 from monitor.store.db import Session, Store
-from monitor.store.locks import RETENTION, lock_keys, story_keys
+from monitor.store.locks import COVERAGE, RETENTION, lock_keys, story_keys
 from monitor.store.values import SourceState, StoryDecision
 from monitor.types import utcnow
 
@@ -108,6 +112,11 @@ class Pipeline:
         self._running: set[int] = set()
         # Called (from the ingesting thread) after a batch committed, e.g. to wake the alert worker.
         self.on_commit: Callable[[BatchResult], None] | None = None
+        # the coverage level's index of stories in the window (built on first use, kept in step
+        # with what every writer stored: see monitor.dedup.coverage)
+        window = float(duration_value(settings.dedup.coverage_window))
+        self.coverage = coverage.CoverageIndex(window, EventParams(window_hours=window / 3600))
+        self.representations = coverage.Representations()
 
     @contextlib.contextmanager
     def writing(self):
@@ -124,14 +133,27 @@ class Pipeline:
         batch = sanitize.clean_batch(batch, self.settings.limits)  # every source passes here
         result = BatchResult()
         watch = metrics.Stopwatch(result.seconds)
-        with self._write_lock, self.store.unit() as s:
-            # several nodes: ingest shares the retention lock, so a prune never runs beside it
-            lock_keys(s, [RETENTION], shared=True)
-            watch.lap("wait")  # for the other writers of this process (and retention)
-            source = source_repo.source_state(s, source_id)
-            if source is None:
-                raise SourceError(f"source {source_id} vanished")
-            self._ingest(s, source, batch, collector or source.type, now, result, watch)
+        if self.settings.dedup.coverage:  # pure work, before the transaction
+            self.representations.prepare(v for v in batch.items if not v.deleted_at)
+            watch.lap("represent")
+        with self._write_lock:
+            if self.settings.dedup.coverage and not self.coverage.loaded and batch.items:
+                coverage_index.load(self.store, self.coverage,
+                                    min(v.published_at or v.fetched_at for v in batch.items))
+                watch.lap("index")
+            try:
+                with self.store.unit() as s:
+                    # several nodes: ingest shares the retention lock, so a prune never runs
+                    # beside it
+                    lock_keys(s, [RETENTION], shared=True)
+                    watch.lap("wait")  # for the other writers of this process (and retention)
+                    source = source_repo.source_state(s, source_id)
+                    if source is None:
+                        raise SourceError(f"source {source_id} vanished")
+                    self._ingest(s, source, batch, collector or source.type, now, result, watch)
+            except BaseException:
+                self.coverage.invalidate()  # it may hold this batch's items: rebuild next time
+                raise
         watch.lap("commit")
         crashpoint("after_commit")
         for stage, seconds in result.seconds.items():
@@ -170,14 +192,19 @@ class Pipeline:
             footer, state = steps.learn_footer(state, texts, recent)
         clusters = [prepare.cluster(c.value, footer or source.footer, dedup) for c in fresh]
         watch.lap("dedup")
-        decision = self._stories(s, steps.story_entries(fresh, source.id, clusters))
+        reps = ({c.item_id: self.representations.get(c.value) for c in fresh}
+                if dedup.coverage and fresh else {})
+        decision, placer = self._stories(s, steps.story_entries(fresh, source.id, clusters), reps)
         result.stories_joined = sum(p.how != "new" for p in decision.placements)
         watch.lap("stories")
         # write: stories first (items name theirs), items, then their keys and bands
-        story_of = story_repo.write_new_stories(s, decision, now=now)
+        story_of = story_repo.write_new_stories(
+            s, decision, now=now, ids=placer.story_ids if placer else None)
         item_repo.write_items(s, source.id, steps.item_writes(prepared, decision, story_of,
                                                               collector=collector))
         story_repo.link_stories(s, decision, story_of)
+        if placer is not None:
+            event_repo.write_rows(s, placer.rows)
         crashpoint("after_items")
         for deletion in batch.deletions:
             result.deleted += item_repo.mark_deleted(s, source.id, deletion.external_ids,
@@ -199,12 +226,16 @@ class Pipeline:
         source_repo.write_resume_state(s, source.id, resume)
         watch.lap("write")
 
-    def _stories(self, s: Session, entries: Sequence[stories.Entry]) -> StoryDecision:
-        """Read the story candidates of the new items, decide their stories (pure)."""
+    def _stories(self, s: Session, entries: Sequence[stories.Entry],
+                 reps: dict) -> tuple[StoryDecision, coverage.Placer | None]:
+        """Read the story candidates of the new items, decide their stories (pure): copies
+        first, then (``reps``: the items' event representations) coverage of the same event."""
         dedup = self.settings.dedup
-        # several nodes: batches sharing a key or a band decide their stories one at a time
-        lock_keys(s, story_keys([k for e in entries for k in e.cluster.keys],
-                                [b for e in entries for b in e.cluster.bands]))
+        # several nodes: batches sharing a key or a band decide their stories one at a time; any
+        # story may be a candidate for coverage, so batches compared with them take turns
+        keys = story_keys([k for e in entries for k in e.cluster.keys],
+                          [b for e in entries for b in e.cluster.bands])
+        lock_keys(s, keys + [COVERAGE] if reps else keys)
         owners = story_repo.key_owners(s, [v for e in entries for _, v in e.cluster.keys])
         owned = {o.value for o in owners}
         # an item with a stored exact key joins that key's story: its bands need no candidates
@@ -214,8 +245,19 @@ class Pipeline:
         near = (story_repo.band_candidates(s, bands, min(e.seen_at for e in entries) - window,
                                            max(e.seen_at for e in entries) + window)
                 if bands else [])
-        return stories.decide(entries, stories.Candidates(owners, near), window=window,
-                              similarity=dedup.similarity, score=prepare.similarity)
+        for attempt in (1, 2):
+            placer = (coverage_index.placer(s, self.coverage, reps, len(entries))
+                      if reps else None)
+            joiners = stories.JOINERS + (placer.join,) if placer else stories.JOINERS
+            decision = stories.decide(entries, stories.Candidates(owners, near), window=window,
+                                      similarity=dedup.similarity, score=prepare.similarity,
+                                      joiners=joiners, placed=placer.placed if placer else None)
+            joined = {p.story_id for p in decision.placements  # stored stories it joined
+                      if p.how in coverage.COVERAGE_KINDS and p.story_id is not None}
+            if attempt == 2 or not story_repo.missing_stories(s, joined):
+                break
+            self.coverage.invalidate()  # retention pruned a story the index held: rebuild
+        return decision, placer
 
     def _match(self, s: Session, source: SourceState, changed: Sequence[steps.Changed],
                story_of: dict[int, int], now: datetime, watch: metrics.Stopwatch) -> list[int]:

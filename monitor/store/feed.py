@@ -86,6 +86,7 @@ def _story_select():
         SourceRow.name.label("first_source"),
         StoryRow.item_count,
         StoryRow.source_count,
+        StoryRow.merged_into,
     ).outerjoin(SourceRow, SourceRow.id == StoryRow.first_source_id)
 
 
@@ -174,6 +175,7 @@ def _timeline_select():
         ItemRow.fetched_at,
         ItemRow.deleted_at,
         ItemRow.dedup_kind.label("how"),
+        ItemRow.dedup_reason.label("reason"),
         ItemRow.channel_username,
         ItemRow.fwd_from_name,
         or_(
@@ -248,7 +250,7 @@ def list_stories(
 
     ``since`` keeps stories active since then; ``watchlist_id``, ``allowed`` or ``with_hits``
     keep stories with hits (of that watchlist, of those watchlists, of any)."""
-    q = _story_select()
+    q = _story_select().where(StoryRow.merged_into.is_(None))
     if since is not None:
         q = q.where(StoryRow.last_seen_at >= since)
     if watchlist_id is not None or allowed is not None or with_hits:

@@ -92,6 +92,7 @@ def write_items(s: Session, source_id: int, writes: Sequence[ItemWrite]) -> None
                 fetched_at=w.value.fetched_at, content_hash=w.value.content_hash, version=1,
                 collector=w.collector, norm_text=w.norm_text, language=w.language,
                 deleted_at=w.value.deleted_at, story_id=w.story_id, dedup_kind=w.dedup_kind,
+                dedup_reason=w.dedup_reason,
                 minhash=w.minhash, **_content(w.value))
             continue
         cols = (_version_columns(w) if w.kind == "version"

@@ -34,6 +34,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 RETENTION = "retention"  # ingest holds it shared; retention takes it exclusively
+# the coverage level: taken with a batch's story keys when it compares items with the stories of
+# the window (any story may be a candidate), and by desk corrections of stories
+COVERAGE = "stories:coverage"
 
 _LOCK = {
     False: text(

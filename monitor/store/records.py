@@ -220,6 +220,7 @@ class StoryRecord:
     first_source: str | None  # the first source's name
     item_count: int
     source_count: int
+    merged_into: int | None = None  # a desk merged it into that story
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,10 +249,20 @@ class TimelineEntry:
     fwd_from_name: str | None
     forwarded: bool = False  # the item carries a forward header
     joined: str = ""
+    reason: str | None = None  # why it joined, in words (which key, what similarity, facts)
 
     @property
     def seen_at(self) -> datetime:
         return self.published_at or self.fetched_at
+
+    @property
+    def level(self) -> str:
+        """``first`` (started the story), ``copy`` (forward, same URL or text, near-duplicate),
+        ``coverage`` (the same event in other words) or ``desk`` (an editor's correction)."""
+        if self.how in (None, "new"):
+            return "first"
+        return {"rewrite": "coverage", "abridged": "coverage", "desk": "desk"}.get(self.how,
+                                                                                 "copy")
 
 
 JOINED = {
@@ -260,6 +271,9 @@ JOINED = {
     "url": "same URL",
     "text": "same text",
     "near": "near-duplicate",
+    "rewrite": "rewrite",
+    "abridged": "abridged",
+    "desk": "by the desk",
 }
 
 

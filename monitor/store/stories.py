@@ -75,10 +75,26 @@ def band_candidates(s: Session, bands: Sequence[str], lo: datetime, hi: datetime
             for band, item_id, story_id, when in rows]
 
 
-def write_new_stories(s: Session, decision: StoryDecision, *, now: datetime) -> dict[int, int]:
+def missing_stories(s: Session, ids: set[int]) -> set[int]:
+    """Those of ``ids`` that are no story (pruned) or no longer take items (merged away)."""
+    if not ids:
+        return set()
+    live = s.scalars(select(_STORIES.c.id).where(_STORIES.c.id.in_(sorted(ids)),
+                                                 _STORIES.c.merged_into.is_(None)))
+    return ids - set(live)
+
+
+def take_story_ids(s: Session, n: int) -> list[int]:
+    """``n`` story ids taken up front (for :func:`write_new_stories`)."""
+    return allocate_ids(s, _STORIES, n)
+
+
+def write_new_stories(s: Session, decision: StoryDecision, *, now: datetime,
+                      ids: Sequence[int] | None = None) -> dict[int, int]:
     """Insert the stories a batch starts (before their items); the story id of every placed
-    item, by item id."""
-    ids = allocate_ids(s, _STORIES, len(decision.new_stories))
+    item, by item id. ``ids``: taken up front (by ``ref``; unused ones stay unused)."""
+    if ids is None:
+        ids = allocate_ids(s, _STORIES, len(decision.new_stories))
     insert_rows(s, _STORIES, [
         dict(id=story_id, first_item_id=new.first_item_id, first_source_id=new.first_source_id,
              first_seen_at=new.first_seen_at, last_seen_at=new.first_seen_at, item_count=1,

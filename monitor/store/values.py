@@ -113,6 +113,7 @@ class ItemWrite:
     collector: str | None = None
     story_id: int | None = None
     dedup_kind: str | None = None
+    dedup_reason: str | None = None
     minhash: bytes | None = None
 
 
@@ -185,6 +186,17 @@ class Placement:
     bands: tuple[str, ...] = ()
     signature: bytes | None = None
     renewed: tuple[str, ...] = ()  # text keys whose story ended: this item's story owns them now
+
+
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """One stored item of the coverage level's index (``event_items``): its story, its sequence
+    number (given in commit order) and its weighted event representation's bytes."""
+
+    item_id: int
+    story_id: int
+    seq: int
+    rep: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
+from monitor.actions import stories as story_actions
 from monitor.errors import InvalidInput, NotFound
 from monitor.store import feed as story_repo
 from monitor.store import users as user_repo
@@ -58,6 +59,8 @@ def story_page(story_id: ID, request: Request, ctx: Ctx = Depends(need("viewer")
         story = story_repo.get_story(s, story_id)
         if story is None or not story_repo.story_visible(s, story_id, ctx.allowed):
             raise NotFound(f"no story {story_id}")
+        if story.merged_into is not None:  # a desk merged it: its items are there now
+            return RedirectResponse(f"/stories/{story.merged_into}", status_code=303)
         f = views.HitFilter(desk_id=desk, allowed=ctx.allowed)
         card = next(iter(story_repo.cards(s, [story], views.HitFilter(allowed=ctx.allowed))), None)
         line = story_repo.timeline(s, story_id)
@@ -90,3 +93,28 @@ def story_review(story_id: ID, ctx: Ctx = Depends(act("viewer"))):
         back if back.startswith("/") and not back.startswith("//") else f"/stories/{story_id}",
         status_code=303,
     )
+
+
+@router.post("/stories/{story_id}/split")
+def story_split(story_id: int, ctx: Ctx = Depends(act("operator"))):
+    """Move one item of the story into a story of its own (later ingest keeps it there)."""
+    item_id = _int(ctx.field("item_id"))
+    if item_id is None:
+        raise InvalidInput("item_id: expected an item id")
+    with ctx.unit() as s:
+        done = story_actions.split_item(s, item_id, user_id=ctx.user_id, by=ctx.name,
+                                        story_id=story_id)
+    ctx.flash(f"Item {item_id} split out of story {story_id} into story {done.new_story}.")
+    return RedirectResponse(f"/stories/{story_id}", status_code=303)
+
+
+@router.post("/stories/{story_id}/merge")
+def story_merge(story_id: int, ctx: Ctx = Depends(act("operator"))):
+    """Merge another story into this one (its items, keys and hits move here)."""
+    other = _int(ctx.field("other"))
+    if other is None:
+        raise InvalidInput("other: expected a story id")
+    with ctx.unit() as s:
+        done = story_actions.merge_stories(s, story_id, other, user_id=ctx.user_id, by=ctx.name)
+    ctx.flash(f"Story {other} merged into story {story_id} ({done.items} item(s)).")
+    return RedirectResponse(f"/stories/{story_id}", status_code=303)

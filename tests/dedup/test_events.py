@@ -267,3 +267,41 @@ def test_an_update_with_a_new_toll_joins_its_incident() -> None:
     b = "Число погибших при обстреле автобуса в Новой Каховке выросло до 4, еще 7 пострадали"
     (s1, _), (s2, d2) = feed(c, [(a, 0), (b, 0.5)])
     assert s2 == s1, d2.vetoes
+
+
+def test_a_long_post_cut_to_its_terms_keeps_only_names_among_them() -> None:
+    # more distinct terms than MAX_TERMS, a name used once among them: the representation stays
+    # serialisable (each name is one of its terms)
+    from monitor.dedup.eventrep import MAX_TERMS
+
+    syl = [c + v for c in "бвгдзклмнпрст" for v in "аеиоу"]
+    words = " ".join(syl[i % 65] + syl[(i // 65 + 3 * i) % 65] + syl[(7 * i + 1) % 65] + "ка"
+                     for i in range(MAX_TERMS + 10))
+    text = f"Шойгу приехал в Бердянск. {words} {words}"
+    rep = represent(text, T0)
+    assert len(rep.terms) <= MAX_TERMS
+    ids = {t for t, _ in rep.terms}
+    assert all(t in ids for t, *_ in rep.names)
+    assert Representation.from_bytes(rep.to_bytes()) == rep
+
+
+def test_representations_are_worked_out_once_per_content_and_time() -> None:
+    from monitor.dedup.coverage import Representations
+    from monitor.types import Item
+
+    calls = []
+
+    def work(value):
+        calls.append(value.external_id)
+        return represent(value.text, value.published_at)
+
+    reps = Representations(size=2, work=work)
+    a = Item(external_id="a", fetched_at=T0, published_at=T0, text="Пожар в Климовске")
+    b = Item(external_id="b", fetched_at=T0, published_at=T0, text="Снег в Москве")
+    c = Item(external_id="c", fetched_at=T0, published_at=T0, text="Туман в Твери")
+    reps.prepare([a, b, a])
+    assert calls == ["a", "b"]
+    assert reps.get(a) == represent(a.text, T0)
+    reps.prepare([c])  # the least recently used (b) is forgotten
+    reps.prepare([a, b])
+    assert calls == ["a", "b", "c", "b"]

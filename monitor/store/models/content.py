@@ -77,6 +77,9 @@ class StoryRow(Base):
     source_count: Mapped[int] = mapped_column(default=1)
     title: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
+    # a desk merged this story into another (a plain id, like first_item_id): its items, keys
+    # and hits moved there
+    merged_into: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class ItemRow(Base):
@@ -86,6 +89,7 @@ class ItemRow(Base):
     external_id: Mapped[str] = mapped_column(String(512))
     story_id: Mapped[int | None] = mapped_column(ForeignKey("stories.id", ondelete="SET NULL"), index=True)
     dedup_kind: Mapped[str | None] = mapped_column(String(20))  # how it joined its story
+    dedup_reason: Mapped[str | None] = mapped_column(Text)  # why, in words (coverage, desk)
     url: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text, default="")
@@ -194,3 +198,18 @@ class LshBandRow(Base):
     # the composite index (a lone seen_at index lured the planner into scanning the window)
     seen_at: Mapped[datetime]
     __table_args__ = (Index("ix_lsh_bands_key_seen", "band_key", "seen_at"),)
+
+
+class EventItemRow(Base):
+    """An item's event representation (:class:`monitor.dedup.eventindex.Weighted` bytes) and its
+    story, for the coverage level's in-memory index: rebuilt from the window's rows at start, kept
+    up to date from rows with a larger ``seq`` (given under the coverage lock, so in commit
+    order). A desk correction rewrites an item's row with a new ``seq``."""
+
+    __tablename__ = "event_items"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    story_id: Mapped[int] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"), index=True)
+    seen_at: Mapped[datetime] = mapped_column(index=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    rep: Mapped[bytes] = mapped_column(LargeBinary)
