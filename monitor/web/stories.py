@@ -98,7 +98,7 @@ def story_review(story_id: ID, ctx: Ctx = Depends(act("viewer"))):
 @router.post("/stories/{story_id}/split")
 def story_split(story_id: int, ctx: Ctx = Depends(act("operator"))):
     """Move one item of the story into a story of its own (later ingest keeps it there)."""
-    item_id = _int(ctx.field("item_id"))
+    item_id = ctx.int_field("item_id", lo=1)
     if item_id is None:
         raise InvalidInput("item_id: expected an item id")
     with ctx.unit() as s:
@@ -111,7 +111,7 @@ def story_split(story_id: int, ctx: Ctx = Depends(act("operator"))):
 @router.post("/stories/{story_id}/merge")
 def story_merge(story_id: int, ctx: Ctx = Depends(act("operator"))):
     """Merge another story into this one (its items, keys and hits move here)."""
-    other = _int(ctx.field("other"))
+    other = ctx.int_field("other", lo=1)
     if other is None:
         raise InvalidInput("other: expected a story id")
     with ctx.unit() as s:

@@ -33,7 +33,9 @@ def test_only_operators_correct_stories_and_only_with_the_token(store, client_fo
     assert oper.post(f"/stories/{story}/split", {"item_id": f2}, csrf=False).status_code == 403
     assert oper.post(f"/stories/{night}/split", {"item_id": f2}).status_code == 404
     r = oper.post(f"/stories/{story}/merge", {"other": "x"})  # back to the form, with a message
-    assert r.status_code == 303 and "expected a story id" in oper.get("/stories").text
+    assert r.status_code == 303 and "other: expected a whole number" in oper.get("/stories").text
+    r = oper.post(f"/stories/{story}/merge", {"other": ""})
+    assert r.status_code == 303 and "other: expected a story id" in oper.get("/stories").text
     r = oper.post(f"/stories/{story}/split", {"item_id": f2})
     assert r.status_code == 303 and r.headers["location"] == f"/stories/{story}"
     r = oper.post(f"/stories/{story}/merge", {"other": night})
