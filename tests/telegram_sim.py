@@ -117,7 +117,8 @@ class SimTelegram:
         self.channels: dict[int, SimChannel] = {}
         self.by_name: dict[str, SimChannel] = {}
         self.accounts: dict[str, SimAccount] = {}
-        self.drop_rate, self.delay, self.random_flood, self.cap = drop_rate, delay, random_flood, cap
+        self.drop_rate, self.delay = drop_rate, delay
+        self.random_flood, self.cap = random_flood, cap
         self._pts = 0
         self.dropped = 0
 
@@ -355,7 +356,8 @@ class SimDesk:
         self.store, self.settings, self.world = store, settings, world
         self.pipeline = Pipeline(store, settings, alerts_hook=False)
         CLIENTS.reset()
-        CLIENTS.factory = lambda _settings, account: world.client(account or "")
+        self._factory = lambda _settings, account: world.client(account or "")
+        CLIENTS.factory = self._factory
         self.first_stored: dict[tuple[int, str], float] = {}
         self.alerts = 0
         ingest = self.pipeline.ingest
@@ -374,6 +376,9 @@ class SimDesk:
         from monitor.service.scheduler import LocalDispatcher, Scanner, type_limits
         from monitor.service.telegram import run_live
 
+        from monitor.sources.telegram_accounts import CLIENTS
+
+        CLIENTS.factory = self._factory  # again after a run_virtual, which resets CLIENTS
         dispatcher = LocalDispatcher(self.pipeline.run_source, type_limits(self.settings))
         scanner = Scanner(self.pipeline, dispatcher, max_jitter=0)
         stop = asyncio.Event()
@@ -398,8 +403,11 @@ class SimDesk:
 
 def run_virtual(coro_fn: Callable[[], Any], world: SimTelegram) -> Any:
     """Run ``coro_fn()`` on a :class:`VirtualLoop` with :func:`monitor.types.utcnow` reading
-    the simulator's clock."""
+    the simulator's clock. Afterwards the process-wide client pool is reset to real clients: the
+    simulator's ones (bound to this closed loop, answering from this world) must not reach a
+    later test — a ``monitor collect`` in the same process would ask them, not the server."""
     from monitor import types as mtypes
+    from monitor.sources.telegram_accounts import CLIENTS
 
     loop = VirtualLoop()
     world.loop = loop
@@ -409,5 +417,6 @@ def run_virtual(coro_fn: Callable[[], Any], world: SimTelegram) -> Any:
         return loop.run_until_complete(coro_fn())
     finally:
         mtypes.set_clock(None)
+        CLIENTS.reset()
         asyncio.set_event_loop(None)
         loop.close()
