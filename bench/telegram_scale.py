@@ -41,6 +41,12 @@ from monitor.store.models import AlertRow, ItemRow, ItemVersionRow, SourceRow  #
 from tests.telegram_sim import SimDesk, SimTelegram, run_virtual  # noqa: E402
 
 
+# Flood limits just above the default budgets (telegram.budget.*: history 2400/h, messages
+# 1200/h, resolve 40/h, join 20/h, dialogs 12/h): a burst after a pause can cross them.
+TIGHT_LIMITS = {"history": (45, 60.0, 10), "messages": (25, 60.0, 10),
+                "resolve": (12, 900.0, 600), "join": (6, 900.0, 900), "dialogs": (4, 600.0, 30)}
+
+
 def rates(n: int, rng) -> list[float]:
     """Posts per day: heavy-tailed (1 % ~1000/day, 10 % ~24-96/day, the rest 1-8/day)."""
     out = []
@@ -121,12 +127,19 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=4)
     ap.add_argument("--hours", type=float, default=24)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--random-flood", type=float, default=0.0005,
+                    help="share of calls answered with a FloodWait besides the flood limits")
+    ap.add_argument("--loose-limits", action="store_true",
+                    help="the simulator's default flood limits (far above the budgets)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    world = SimTelegram(seed=args.seed)
+    world = SimTelegram(seed=args.seed, random_flood=args.random_flood)
+    if not args.loose_limits:
+        world.limits.update(TIGHT_LIMITS)
     names = [f"a{i + 1}" for i in range(args.accounts)]
     settings_kw = dict(api_id=1, api_hash="x", accounts={n: TelegramAccount() for n in names})
-    tmp = Path(tempfile.mkdtemp(prefix="tgscale-"))
+    shm = Path("/dev/shm")  # the database in memory when it can be: the bench measures the
+    tmp = Path(tempfile.mkdtemp(prefix="tgscale-", dir=shm if shm.is_dir() else None))  # desk
     url = f"sqlite:///{tmp / 'bench.db'}"
     settings = Settings(data_dir=tmp, database_url=url, telegram=TelegramSettings(**settings_kw),
                         alerts=AlertSettings(operators_desk="ops"))
@@ -166,7 +179,7 @@ def report(store, world, desk, log, names, args, wall, settings) -> None:
         versions = {(v.item_id, v.text) for v in s.scalars(select(ItemVersionRow))}
         ops = [a for a in s.scalars(select(AlertRow)) if a.kind == "operator"]
     posts = {k: v for k, v in log["posts"].items() if k[0] not in log["private"]}
-    stored = lat_live = lat_poll = 0
+    stored = 0
     live, polled = [], []
     for (cid, mid), (at, joined) in posts.items():
         key = (by_channel[cid], str(mid))
@@ -189,14 +202,18 @@ def report(store, world, desk, log, names, args, wall, settings) -> None:
 
     print(f"channels {args.channels}, accounts {len(names)}, {args.hours:g} simulated hours, "
           f"wall {wall:.0f} s")
-    print(f"posts published {len(posts)}, stored {stored} ({100 * stored / max(1, len(posts)):.3f} %)")
+    print(f"posts published {len(posts)}, stored {stored} "
+          f"({100 * stored / max(1, len(posts)):.3f} %)")
     print(f"publish -> stored p95: joined {p95(live):.1f} s ({len(live)} posts), not joined "
           f"{p95(polled):.0f} s ({len(polled)} posts; polling ceiling "
           f"{settings.telegram.poll_max_interval} s)")
     print(f"edits recorded {edits_ok}/{len(log['edits'])} "
           f"({100 * edits_ok / max(1, len(log['edits'])):.1f} %), deletions recorded "
-          f"{dels_ok}/{len(log['deletions'])} ({100 * dels_ok / max(1, len(log['deletions'])):.1f} %)")
-    print(f"FloodWait total {flood:.0f} s = {100 * flood / account_time:.3f} % of account time")
+          f"{dels_ok}/{len(log['deletions'])} "
+          f"({100 * dels_ok / max(1, len(log['deletions'])):.1f} %)")
+    print(f"FloodWait total {flood:.0f} s = {100 * flood / account_time:.3f} % of account time; "
+          f"FloodWaits answered {dict(world.floods)} (random share {args.random_flood:g}, "
+          f"{'loose' if args.loose_limits else 'tight'} limits)")
     print(f"updates dropped by the simulator {world.dropped}; channels joined at the end "
           f"{sum(len(a.joined) for a in world.accounts.values())}")
     print(f"operator alerts for the logged-out account: {len(down_alerts)}; channels disabled: "

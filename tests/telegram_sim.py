@@ -119,6 +119,8 @@ class SimTelegram:
         self.accounts: dict[str, SimAccount] = {}
         self.drop_rate, self.delay = drop_rate, delay
         self.random_flood, self.cap = random_flood, cap
+        self.limits = dict(LIMITS)  # a bench may tighten them
+        self.floods: defaultdict[str, int] = defaultdict(int)  # FloodWaits answered, per class
         self._pts = 0
         self.dropped = 0
 
@@ -188,7 +190,7 @@ class SimTelegram:
     def _charge(self, acc: SimAccount, cls: str, request: Any = None) -> None:
         if acc.logged_out:
             raise errors.AuthKeyUnregisteredError(request)
-        limit, window, first = LIMITS[cls]
+        limit, window, first = self.limits[cls]
         now, calls = self.t(), acc.calls[cls]
         while calls and calls[0] < now - window:
             calls.popleft()
@@ -200,6 +202,7 @@ class SimTelegram:
             acc.strikes[cls] += 1
             acc.last_flood[cls] = now
             acc.flood_seconds += seconds
+            self.floods[cls] += 1
             calls.clear()
             raise errors.FloodWaitError(request, capture=seconds)
 
