@@ -7,7 +7,10 @@ account gates, keepers (joins, membership, health) and recheck window, into SQLi
 The world: a few channels post every minute or two, some every half hour, most a few times a
 day; 5 % of posts are edited and 2 % deleted, 1-6 h after they were published; 0.2 % of live
 updates are dropped and the others arrive 0.5-5 s late; one account is logged out at hour 8 (and
-logged in again at hour 14); five channels are renamed at hour 10, three go private at hour 12.
+logged in again at hour 14); five channels are renamed at hour 10, three go private at hour 12
+(a shorter run keeps these at the same share of its length). FloodWait is on: the simulator's
+flood limits sit just above the default budgets and a random share of calls (--random-flood) is
+answered with a FloodWait too; each FloodWait is longer after a recent one.
 The desk starts in steady state: every channel was resolved and collected before (cursor at its
 last post), spread over the accounts, none joined yet; the keepers join them, busiest first, at
 the join budget's pace. Prints: % of posts stored; publish → stored p95 for posts of joined
@@ -70,12 +73,13 @@ async def publish(world: SimTelegram, chans, per_day, hours: float, log: dict) -
         while t < hours * 3600:
             events.append((t, "post", ch))
             t += rng.expovariate(rate / 86400)
-    for when, kind, label in ((8 * 3600, "logout", "a3"), (14 * 3600, "login", "a3")):
+    hour = hours * 3600 / 24  # the day's events at the same share of a shorter run
+    for when, kind, label in ((8 * hour, "logout", "a3"), (14 * hour, "login", "a3")):
         events.append((when, kind, label))
     for i, ch in enumerate(chans[200:205]):
-        events.append((10 * 3600 + i, "rename", ch))
+        events.append((10 * hour + i, "rename", ch))
     for i, ch in enumerate(chans[300:303]):
-        events.append((12 * 3600 + i, "private", ch))
+        events.append((12 * hour + i, "private", ch))
     events.sort(key=lambda e: e[0])
     pending: list = []  # (when, kind, channel, msg id)
     for when, kind, what in events:
