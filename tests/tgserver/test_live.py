@@ -144,9 +144,9 @@ async def test_on_restart_catch_up_alone_delivers_the_posts_missed_while_down(
         tg_server, publisher, store, desk):
     """No poll after the restart: the listener resumes the update state the session file saved
     when the service stopped (``telegram_live.catch_up``) and the missed posts arrive as live
-    updates. Observed on this server (piltover): the channel difference it answers holds the
-    missed *posts* but not edits or deletions made meanwhile — on the server those are found
-    by the recheck window (tests/tgserver/test_scale.py), whichever way Telegram answers."""
+    updates. Observed on this server (piltover): catch-up brings back the missed *posts*, but
+    no edit or deletion made meanwhile reached the client — those are found by the recheck
+    window (tests/tgserver/test_scale.py), whichever way Telegram answers."""
     channel, first, pipeline = desk("catchup")
     await collect(pipeline)
     async with service(pipeline):
