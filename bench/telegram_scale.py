@@ -7,7 +7,10 @@ account gates, keepers (joins, membership, health) and recheck window, into SQLi
 The world: a few channels post every minute or two, some every half hour, most a few times a
 day; 5 % of posts are edited and 2 % deleted, 1-6 h after they were published; 0.2 % of live
 updates are dropped and the others arrive 0.5-5 s late; one account is logged out at hour 8 (and
-logged in again at hour 14); five channels are renamed at hour 10, three go private at hour 12.
+logged in again at hour 14); five channels are renamed at hour 10, three go private at hour 12
+(a shorter run keeps these at the same share of its length). FloodWait is on: the simulator's
+flood limits sit just above the default budgets and a random share of calls (--random-flood) is
+answered with a FloodWait too; each FloodWait is longer after a recent one.
 The desk starts in steady state: every channel was resolved and collected before (cursor at its
 last post), spread over the accounts, none joined yet; the keepers join them, busiest first, at
 the join budget's pace. Prints: % of posts stored; publish → stored p95 for posts of joined
@@ -41,6 +44,12 @@ from monitor.store.models import AlertRow, ItemRow, ItemVersionRow, SourceRow  #
 from tests.telegram_sim import SimDesk, SimTelegram, run_virtual  # noqa: E402
 
 
+# Flood limits just above the default budgets (telegram.budget.*: history 2400/h, messages
+# 1200/h, resolve 40/h, join 20/h, dialogs 12/h): a burst after a pause can cross them.
+TIGHT_LIMITS = {"history": (45, 60.0, 10), "messages": (25, 60.0, 10),
+                "resolve": (12, 900.0, 600), "join": (6, 900.0, 900), "dialogs": (4, 600.0, 30)}
+
+
 def rates(n: int, rng) -> list[float]:
     """Posts per day: heavy-tailed (1 % ~1000/day, 10 % ~24-96/day, the rest 1-8/day)."""
     out = []
@@ -64,12 +73,13 @@ async def publish(world: SimTelegram, chans, per_day, hours: float, log: dict) -
         while t < hours * 3600:
             events.append((t, "post", ch))
             t += rng.expovariate(rate / 86400)
-    for when, kind, label in ((8 * 3600, "logout", "a3"), (14 * 3600, "login", "a3")):
+    hour = hours * 3600 / 24  # the day's events at the same share of a shorter run
+    for when, kind, label in ((8 * hour, "logout", "a3"), (14 * hour, "login", "a3")):
         events.append((when, kind, label))
     for i, ch in enumerate(chans[200:205]):
-        events.append((10 * 3600 + i, "rename", ch))
+        events.append((10 * hour + i, "rename", ch))
     for i, ch in enumerate(chans[300:303]):
-        events.append((12 * 3600 + i, "private", ch))
+        events.append((12 * hour + i, "private", ch))
     events.sort(key=lambda e: e[0])
     pending: list = []  # (when, kind, channel, msg id)
     for when, kind, what in events:
@@ -121,12 +131,19 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=4)
     ap.add_argument("--hours", type=float, default=24)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--random-flood", type=float, default=0.0005,
+                    help="share of calls answered with a FloodWait besides the flood limits")
+    ap.add_argument("--loose-limits", action="store_true",
+                    help="the simulator's default flood limits (far above the budgets)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    world = SimTelegram(seed=args.seed)
+    world = SimTelegram(seed=args.seed, random_flood=args.random_flood)
+    if not args.loose_limits:
+        world.limits.update(TIGHT_LIMITS)
     names = [f"a{i + 1}" for i in range(args.accounts)]
     settings_kw = dict(api_id=1, api_hash="x", accounts={n: TelegramAccount() for n in names})
-    tmp = Path(tempfile.mkdtemp(prefix="tgscale-"))
+    shm = Path("/dev/shm")  # the database in memory when it can be: the bench measures the
+    tmp = Path(tempfile.mkdtemp(prefix="tgscale-", dir=shm if shm.is_dir() else None))  # desk
     url = f"sqlite:///{tmp / 'bench.db'}"
     settings = Settings(data_dir=tmp, database_url=url, telegram=TelegramSettings(**settings_kw),
                         alerts=AlertSettings(operators_desk="ops"))
@@ -166,7 +183,7 @@ def report(store, world, desk, log, names, args, wall, settings) -> None:
         versions = {(v.item_id, v.text) for v in s.scalars(select(ItemVersionRow))}
         ops = [a for a in s.scalars(select(AlertRow)) if a.kind == "operator"]
     posts = {k: v for k, v in log["posts"].items() if k[0] not in log["private"]}
-    stored = lat_live = lat_poll = 0
+    stored = 0
     live, polled = [], []
     for (cid, mid), (at, joined) in posts.items():
         key = (by_channel[cid], str(mid))
@@ -189,14 +206,18 @@ def report(store, world, desk, log, names, args, wall, settings) -> None:
 
     print(f"channels {args.channels}, accounts {len(names)}, {args.hours:g} simulated hours, "
           f"wall {wall:.0f} s")
-    print(f"posts published {len(posts)}, stored {stored} ({100 * stored / max(1, len(posts)):.3f} %)")
+    print(f"posts published {len(posts)}, stored {stored} "
+          f"({100 * stored / max(1, len(posts)):.3f} %)")
     print(f"publish -> stored p95: joined {p95(live):.1f} s ({len(live)} posts), not joined "
           f"{p95(polled):.0f} s ({len(polled)} posts; polling ceiling "
           f"{settings.telegram.poll_max_interval} s)")
     print(f"edits recorded {edits_ok}/{len(log['edits'])} "
           f"({100 * edits_ok / max(1, len(log['edits'])):.1f} %), deletions recorded "
-          f"{dels_ok}/{len(log['deletions'])} ({100 * dels_ok / max(1, len(log['deletions'])):.1f} %)")
-    print(f"FloodWait total {flood:.0f} s = {100 * flood / account_time:.3f} % of account time")
+          f"{dels_ok}/{len(log['deletions'])} "
+          f"({100 * dels_ok / max(1, len(log['deletions'])):.1f} %)")
+    print(f"FloodWait total {flood:.0f} s = {100 * flood / account_time:.3f} % of account time; "
+          f"FloodWaits answered {dict(world.floods)} (random share {args.random_flood:g}, "
+          f"{'loose' if args.loose_limits else 'tight'} limits)")
     print(f"updates dropped by the simulator {world.dropped}; channels joined at the end "
           f"{sum(len(a.joined) for a in world.accounts.values())}")
     print(f"operator alerts for the logged-out account: {len(down_alerts)}; channels disabled: "

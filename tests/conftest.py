@@ -34,6 +34,22 @@ CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 BACKENDS = ("sqlite", "postgresql")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_telegram_pool():
+    """Every test starts with an empty process-wide Telegram pool (``CLIENTS``): no client, no
+    gate. ``monitor run`` has one per process, but tests share a process, and an account's gate
+    carries its budget (tokens spent), its FloodWait pause and its health from one test to the
+    next: a test that started the service once too often left the next one's keeper waiting
+    minutes for a ``dialogs`` token (in the full suite only), as a simulator's client factory
+    once answered a later test's resolve."""
+    yield
+    import sys
+
+    accounts = sys.modules.get("monitor.sources.telegram_accounts")
+    if accounts is not None:
+        accounts.CLIENTS.reset()
+
+
 CHROMIUM = os.environ.get("MONITOR_TEST_CHROMIUM", "/usr/bin/chromium")
 
 
@@ -113,7 +129,8 @@ class _PgAdmin:
 
     def create(self, name: str, template: str | None = None) -> str:
         with self.engine.connect() as c:
-            c.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+            c.execute(text(f'CREATE DATABASE "{name}"'
+                           + (f' TEMPLATE "{template}"' if template else "")))
         return self.url_for(name)
 
     def drop(self, name: str) -> None:
@@ -128,8 +145,8 @@ def pg_admin():
         with admin.engine.connect() as c:
             c.execute(text("SELECT 1"))
     except Exception as exc:  # a core backend: fail loudly, never skip silently
-        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc.__class__.__name__}); start it or "
-                    "run with --backend sqlite")
+        pytest.fail(f"PostgreSQL at {PG_URL} is not reachable ({exc.__class__.__name__}); "
+                    "start it or run with --backend sqlite")
     yield admin
     with admin.engine.connect() as c:
         names = c.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),

@@ -14,7 +14,10 @@ helper as separate processes (never import or copy its code).
 What the server does differently from Telegram (its README): no FloodWait, no membership cap, no
 logout; message ids are one counter for the whole server (a channel's ids skip); a new channel's
 first message is the service message "channel created"; ``get_messages(ids=[...])`` omits deleted
-ids instead of returning None in their place.
+ids instead of returning None in their place. Catch-up after a restart (observed here with
+Telethon 1.39 and a session file): ``updates.getDifference`` points at the channel and
+``getChannelDifference`` returns the posts made meanwhile, but not edits or deletions made
+meanwhile (none reached the client's update dispatch in our probe).
 """
 
 from __future__ import annotations

@@ -117,7 +117,10 @@ class SimTelegram:
         self.channels: dict[int, SimChannel] = {}
         self.by_name: dict[str, SimChannel] = {}
         self.accounts: dict[str, SimAccount] = {}
-        self.drop_rate, self.delay, self.random_flood, self.cap = drop_rate, delay, random_flood, cap
+        self.drop_rate, self.delay = drop_rate, delay
+        self.random_flood, self.cap = random_flood, cap
+        self.limits = dict(LIMITS)  # a bench may tighten them
+        self.floods: defaultdict[str, int] = defaultdict(int)  # FloodWaits answered, per class
         self._pts = 0
         self.dropped = 0
 
@@ -187,7 +190,7 @@ class SimTelegram:
     def _charge(self, acc: SimAccount, cls: str, request: Any = None) -> None:
         if acc.logged_out:
             raise errors.AuthKeyUnregisteredError(request)
-        limit, window, first = LIMITS[cls]
+        limit, window, first = self.limits[cls]
         now, calls = self.t(), acc.calls[cls]
         while calls and calls[0] < now - window:
             calls.popleft()
@@ -199,6 +202,7 @@ class SimTelegram:
             acc.strikes[cls] += 1
             acc.last_flood[cls] = now
             acc.flood_seconds += seconds
+            self.floods[cls] += 1
             calls.clear()
             raise errors.FloodWaitError(request, capture=seconds)
 
@@ -355,7 +359,8 @@ class SimDesk:
         self.store, self.settings, self.world = store, settings, world
         self.pipeline = Pipeline(store, settings, alerts_hook=False)
         CLIENTS.reset()
-        CLIENTS.factory = lambda _settings, account: world.client(account or "")
+        self._factory = lambda _settings, account: world.client(account or "")
+        CLIENTS.factory = self._factory
         self.first_stored: dict[tuple[int, str], float] = {}
         self.alerts = 0
         ingest = self.pipeline.ingest
@@ -374,6 +379,9 @@ class SimDesk:
         from monitor.service.scheduler import LocalDispatcher, Scanner, type_limits
         from monitor.service.telegram import run_live
 
+        from monitor.sources.telegram_accounts import CLIENTS
+
+        CLIENTS.factory = self._factory  # again after a run_virtual, which resets CLIENTS
         dispatcher = LocalDispatcher(self.pipeline.run_source, type_limits(self.settings))
         scanner = Scanner(self.pipeline, dispatcher, max_jitter=0)
         stop = asyncio.Event()
@@ -398,8 +406,11 @@ class SimDesk:
 
 def run_virtual(coro_fn: Callable[[], Any], world: SimTelegram) -> Any:
     """Run ``coro_fn()`` on a :class:`VirtualLoop` with :func:`monitor.types.utcnow` reading
-    the simulator's clock."""
+    the simulator's clock. Afterwards the process-wide client pool is reset to real clients: the
+    simulator's ones (bound to this closed loop, answering from this world) must not reach a
+    later test — a ``monitor collect`` in the same process would ask them, not the server."""
     from monitor import types as mtypes
+    from monitor.sources.telegram_accounts import CLIENTS
 
     loop = VirtualLoop()
     world.loop = loop
@@ -409,5 +420,6 @@ def run_virtual(coro_fn: Callable[[], Any], world: SimTelegram) -> Any:
         return loop.run_until_complete(coro_fn())
     finally:
         mtypes.set_clock(None)
+        CLIENTS.reset()
         asyncio.set_event_loop(None)
         loop.close()

@@ -36,7 +36,7 @@ from monitor.settings import Settings
 from monitor.sources.base import Batch
 from monitor.sources.telegram import TelegramSource, renamed
 from monitor.sources.telegram_accounts import CLIENTS, ClientPool
-from monitor.sources.telegram_live import TelegramListener
+from monitor.sources.telegram_live import TelegramListener, catch_up
 from monitor.sources.telegram_pace import POLL
 from monitor.store import sources as source_repo
 from monitor.store import telegram as tg_repo
@@ -174,7 +174,7 @@ class AccountKeeper:
         self.listener.start()
         if self.settings.telegram.catch_up:
             with contextlib.suppress(Exception):
-                await client.catch_up()  # missed updates arrive through the handlers
+                await catch_up(client)  # missed updates arrive through the handlers
         log.info("live updates on for account %r", self.name or "default")
 
     async def _down(self) -> None:

@@ -155,7 +155,8 @@ def session_string(settings: Any, account: str | None = None) -> str:
     stored = SQLiteSession(str(path))
     try:
         if stored.auth_key is None or stored.auth_key.key is None or not stored.server_address:
-            raise ConfigError(f"the session at {path} is not signed in: run `monitor telegram login`")
+            raise ConfigError(f"the session at {path} is not signed in: "
+                              f"run `monitor telegram login`")
         return StringSession.save(stored)
     finally:
         stored.close()
@@ -306,10 +307,15 @@ class ClientPool:
         self._made.clear()
 
     def reset(self) -> None:
-        """Forget every client and gate (tests and simulations start afresh)."""
+        """Forget every client and gate and go back to real clients (:func:`make_client`, no
+        ``on_down``): tests and simulations start afresh, and leave nothing behind — a swapped
+        ``factory`` left on the process-wide :data:`CLIENTS` would hand later users a
+        simulator's client."""
         self._clients.clear()
         self._made.clear()
         self._gates.clear()
+        self.factory = make_client
+        self.on_down = None
 
 
 CLIENTS = ClientPool()

@@ -12,6 +12,9 @@ handed to ``await on_batch(source, batch)``:
 Live batches never carry a cursor: updates can be missed silently, so only the ascending poll
 (:meth:`TelegramListener.gap_fill`, the same code as ``TelegramSource.collect``) may advance it;
 what it re-reads is deduplicated by message id in the store.
+
+:func:`catch_up` fetches what happened while the service was down (posts, edits, deletions) from
+the update state the session file saved at the last disconnect, once the handlers are registered.
 """
 
 from __future__ import annotations
@@ -30,6 +33,42 @@ from monitor.types import Deletion, utcnow
 log = logging.getLogger(__name__)
 
 OnBatch = Callable[[SourceConfig, Batch], Awaitable[None]]
+
+
+async def catch_up(client: Any) -> bool:
+    """Ask for the updates missed since the session last disconnected; True when a saved update
+    state was resumed (a session file that was connected before), False for a fresh one.
+
+    Telethon 1.39 reads the saved state only at ``connect()`` and only for clients built with
+    ``catch_up=True``, which also starts fetching before any handler is registered (what it
+    fetches then is dispatched to nobody). Otherwise ``connect()`` starts from the server's
+    *current* state, and ``client.catch_up()`` finds nothing missed. So the client is built
+    without it, and here — after the handlers are registered — the state the session saved is
+    loaded into the client's message box (as Telethon's ``connect`` does) before asking for
+    the difference.
+    """
+    from telethon._updates import ChannelState, Entity, EntityType, SessionState
+
+    resumed = False
+    box, session = getattr(client, "_message_box", None), getattr(client, "session", None)
+    states = list(session.get_update_states()) if session is not None and box is not None else []
+    common = next((st for eid, st in states if eid == 0), None)
+    if common is not None and common.pts:
+        channels = [ChannelState(eid, st.pts) for eid, st in states if eid != 0]
+        box.load(SessionState(0, 0, False, common.pts, common.qts, int(common.date.timestamp()),
+                              common.seq, None), channels)
+        for state in channels:
+            try:
+                peer = session.get_input_entity(state.channel_id)
+            except ValueError:
+                log.warning("no access hash cached for channel %s: not caught up",
+                            state.channel_id)
+                continue
+            client._mb_entity_cache.put(Entity(EntityType.CHANNEL, peer.channel_id,
+                                               peer.access_hash))
+        resumed = True
+    await client.catch_up()
+    return resumed
 
 
 class TelegramListener:

@@ -28,8 +28,12 @@ CLAIM = "Срочно: под Донецком погибли шесть сев�
 
 
 def msg(i: int, text: str, **kw) -> types.Message:
-    return types.Message(id=i, peer_id=types.PeerChannel(CH), date=T0 + timedelta(minutes=i), message=text,
-                         post=True, **kw)
+    return types.Message(id=i, peer_id=types.PeerChannel(CH), date=T0 + timedelta(minutes=i),
+                         message=text, post=True, **kw)
+
+
+def new(message: types.Message, pts: int) -> types.UpdateNewChannelMessage:
+    return types.UpdateNewChannelMessage(message=message, pts=pts, pts_count=1)
 
 
 async def dispatch(client: TelegramClient, update) -> None:
@@ -49,7 +53,8 @@ def live_world(store, history: list) -> tuple[Pipeline, Settings, Callable[[], T
     """A resolved channel source, a pipeline and a maker of an offline client whose channel has
     ``history`` (call it inside the event loop: Telethon 1.39 builds clients only there)."""
     with store.unit() as s:
-        src = source_repo.add_source(s, type="telegram", locator="novosti_test", name="@novosti_test")
+        src = source_repo.add_source(s, type="telegram", locator="novosti_test",
+                                     name="@novosti_test")
         src.state = {"channel_id": CH, "access_hash": 987654321, "username": "novosti_test"}
     settings = Settings(database_url=store.url, telegram=TelegramSettings(api_id=1, api_hash="x"))
     fake = FakeTelegram(channel(), history)
@@ -77,13 +82,15 @@ def test_live_events_are_ingested_through_the_pipeline(store):
         task = asyncio.create_task(run_live(pipeline, settings, stop))
         try:
             await until(lambda: bool(client.list_event_handlers()))
-            await dispatch(client, types.UpdateNewChannelMessage(message=msg(6, CLAIM), pts=1, pts_count=1))
+            await dispatch(client, new(msg(6, CLAIM), 1))
             await until(lambda: item("6") is not None)
-            edited = msg(6, CLAIM + " Обновлено: погибли семь.", edit_date=T0 + timedelta(minutes=20))
-            await dispatch(client, types.UpdateEditChannelMessage(message=edited, pts=2, pts_count=1))
+            edited = msg(6, CLAIM + " Обновлено: погибли семь.",
+                         edit_date=T0 + timedelta(minutes=20))
+            await dispatch(client, types.UpdateEditChannelMessage(message=edited, pts=2,
+                                                                  pts_count=1))
             await until(lambda: item("6").version == 2)
-            await dispatch(client, types.UpdateDeleteChannelMessages(channel_id=CH, messages=[6], pts=3,
-                                                                      pts_count=1))
+            await dispatch(client, types.UpdateDeleteChannelMessages(channel_id=CH, messages=[6],
+                                                                      pts=3, pts_count=1))
             await until(lambda: item("6").deleted_at is not None)
         finally:
             stop.set()
@@ -105,7 +112,8 @@ def test_live_events_are_ingested_through_the_pipeline(store):
 
 def test_an_account_without_credentials_is_skipped(store, caplog):
     with store.unit() as s:
-        src = source_repo.add_source(s, type="telegram", locator="chan", name="@chan", account="second")
+        src = source_repo.add_source(s, type="telegram", locator="chan", name="@chan",
+                                     account="second")
         src.state = {"channel_id": CH, "access_hash": 1}
     pipeline = Pipeline(store, Settings(database_url=store.url), alerts_hook=False)
 
@@ -137,18 +145,25 @@ def test_a_disabled_channel_stops_being_ingested_live(store, monkeypatch):
         task = asyncio.create_task(run_live(pipeline, settings, stop))
         try:
             await until(lambda: bool(client.list_event_handlers()))
-            await dispatch(client, types.UpdateNewChannelMessage(message=msg(1, "Первый пост"), pts=1, pts_count=1))
+            await dispatch(client, new(msg(1, "Первый пост"), 1))
             await until(lambda: stored() == {"1"})
+
+            def routed() -> bool:  # the listener's handlers route the channel to its source
+                return any(getattr(cb, "__self__", None) is not None
+                           and cb.__self__.source_for(CH) is not None
+                           for cb, _ in client.list_event_handlers())
+
+            assert routed()
             with store.unit() as s:  # the operator disables the account's only channel
                 source_repo.set_enabled(s, "@novosti_test", False)
-            await asyncio.sleep(1.0)  # a few reloads
-            await dispatch(client, types.UpdateNewChannelMessage(message=msg(2, "Второй пост"), pts=2, pts_count=1))
+            await until(lambda: not routed())  # a reload saw it (waited for, not slept on)
+            await dispatch(client, new(msg(2, "Второй пост"), 2))
             await asyncio.sleep(0.5)
             assert stored() == {"1"}
             with store.unit() as s:  # and enables it again
                 source_repo.set_enabled(s, "@novosti_test", True)
-            await asyncio.sleep(1.0)
-            await dispatch(client, types.UpdateNewChannelMessage(message=msg(3, "Третий пост"), pts=3, pts_count=1))
+            await until(routed)
+            await dispatch(client, new(msg(3, "Третий пост"), 3))
             await until(lambda: stored() == {"1", "3"})
         finally:
             stop.set()

@@ -16,6 +16,7 @@ from monitor.errors import AccountUnavailable
 from monitor.schedule import Outcome, Rules, next_state
 from monitor.service.telegram_plan import Capacity, plan
 from monitor.settings import AlertSettings, Settings, TelegramAccount, TelegramSettings
+from monitor.sources.telegram_accounts import CLIENTS, make_client
 from monitor.sources.telegram_pace import AccountGate
 from monitor.store import desks as desk_repo
 from monitor.store import telegram as tg_repo
@@ -181,3 +182,22 @@ def test_edits_and_deletions_while_nobody_listened_are_found_by_the_recheck(stor
         texts = [v.text for v in s.scalars(select(ItemVersionRow).where(
             ItemVersionRow.item_id == edited.id).order_by(ItemVersionRow.version))]
     assert texts == [f"{chans[0].username} первая версия", "исправлено: вторая версия"]
+
+
+def test_a_simulation_leaves_the_process_wide_client_pool_as_it_found_it(store, tmp_path):
+    """The simulator's clients must not outlive its run: a ``monitor collect`` later in the same
+    process (the tgserver tests, in the full suite) would ask the simulated world for a channel
+    made on a real server and be told no channel has that username."""
+    world = SimTelegram(seed=6)
+    settings, _ = _world(store, tmp_path, world, ["a1"], per_account=1)
+    desk = SimDesk(store, settings, world)
+    run_virtual(lambda: desk.run(60), world)
+    first = world.accounts["a1"].client
+    assert first is not None and sum(first.requests.values()) > 0
+    assert CLIENTS.factory is make_client and CLIENTS.on_down is None
+    assert CLIENTS.gates() == {} and CLIENTS._clients == {}
+    run_virtual(lambda: desk.run(60), world)  # the same desk runs again on a new loop
+    again = world.accounts["a1"].client
+    assert again is not first and sum(again.requests.values()) > 0
+    assert CLIENTS.factory is make_client
+

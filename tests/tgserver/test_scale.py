@@ -1,7 +1,9 @@
 """Desk-scale Telegram against a real MTProto server: the account keeper joins an assigned
-channel by itself and its posts arrive live; edits and deletions made while the service was down
-arrive through catch-up (``telegram.catch_up``) from the session file; the recheck window finds
-edits and deletions of a channel that is polled, not joined (the server omits deleted ids)."""
+channel by itself and its posts arrive live; what happened while the service was down is recorded
+on restart — the posts through catch-up or the gap-fill poll, the edits and deletions through the
+recheck window (on this server catch-up brought back no edits or deletions, only posts:
+tests/tgserver/test_live.py shows catch-up alone for posts); the recheck window finds edits and
+deletions of a channel that is polled, not joined (the server omits deleted ids)."""
 
 from __future__ import annotations
 
