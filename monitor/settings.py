@@ -9,7 +9,6 @@ Secrets are ``SecretStr``: they print as ``**********`` and :func:`redacted` nev
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -412,40 +411,3 @@ def load_settings(config: str | Path | None = None, **overrides: Any) -> Setting
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
     finally:
         _CURRENT_TOML[0] = None
-
-
-def redacted(settings: Settings) -> dict[str, Any]:
-    """The effective settings as plain data with every secret replaced by a marker."""
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, SecretStr):
-            return "**********" if value.get_secret_value() else ""
-        if isinstance(value, BaseModel):
-            # by the key a file uses (``log.json``, not the attribute ``json_format``), so the
-            # output loads back
-            return {(f.alias or k): walk(getattr(value, k)) for k, f in type(value).model_fields.items()}
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [walk(v) for v in value]
-        if isinstance(value, (Path, ipaddress.IPv4Network, ipaddress.IPv6Network)):
-            return str(value)
-        return value
-
-    data = walk(settings)
-    data["database_url"] = redact_url(settings.db_url)
-    return data
-
-
-def redact_url(url: str) -> str:
-    """Hide the password in a database or service URL (``user:***@host``)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "**********"
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url

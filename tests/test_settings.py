@@ -7,7 +7,8 @@ import pytest
 from pydantic import BaseModel
 
 from monitor.errors import ConfigError
-from monitor.settings import Settings, load_settings, redacted
+from monitor.redact import redacted
+from monitor.settings import Settings, load_settings
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config" / "monitor.example.toml"
 

@@ -41,7 +41,7 @@ for sub, name in (
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Create or migrate the schema (creates the SQLite file, mode 0600, if needed)."""
-    from monitor.settings import redact_url
+    from monitor.redact import redact_url
     from monitor.store.migrate import upgrade
 
     st = state(ctx)
@@ -71,7 +71,7 @@ def config_show(
     ctx: typer.Context, fmt: str = typer.Option("toml", "--format", help="toml or json")
 ) -> None:
     """Print the effective settings (secrets redacted); the TOML output loads back with --config."""
-    from monitor.settings import redacted
+    from monitor.redact import redacted
 
     if fmt not in ("toml", "json"):
         raise InvalidInput(f"--format {fmt!r}: expected toml or json")
