@@ -9,8 +9,9 @@ day; 5 % of posts are edited and 2 % deleted, 1-6 h after they were published; 0
 updates are dropped and the others arrive 0.5-5 s late; one account is logged out at hour 8 (and
 logged in again at hour 14); five channels are renamed at hour 10, three go private at hour 12
 (a shorter run keeps these at the same share of its length). FloodWait is on: the simulator's
-flood limits sit just above the default budgets and a random share of calls (--random-flood) is
-answered with a FloodWait too; each FloodWait is longer after a recent one.
+flood limits sit near the default budgets (TIGHT_LIMITS; --loose-limits: far above them) and
+a random share of calls (--random-flood) is answered with a FloodWait too; each FloodWait is
+longer after a recent one.
 The desk starts in steady state: every channel was resolved and collected before (cursor at its
 last post), spread over the accounts, none joined yet; the keepers join them, busiest first, at
 the join budget's pace. Prints: % of posts stored; publish → stored p95 for posts of joined
@@ -44,8 +45,10 @@ from monitor.store.models import AlertRow, ItemRow, ItemVersionRow, SourceRow  #
 from tests.telegram_sim import SimDesk, SimTelegram, run_virtual  # noqa: E402
 
 
-# Flood limits just above the default budgets (telegram.budget.*: history 2400/h, messages
-# 1200/h, resolve 40/h, join 20/h, dialogs 12/h): a burst after a pause can cross them.
+# Flood limits near the default budgets (telegram.budget.*: history 2400/h, messages 1200/h,
+# resolve 40/h, join 20/h, dialogs 12/h, burst 5): history and messages just above them; join
+# (6 per 15 min) and resolve (12 per 15 min) below what a budget plus a full burst allows, so
+# those classes do flood — and a FloodWait pauses the whole account (600-900 s, doubling).
 TIGHT_LIMITS = {"history": (45, 60.0, 10), "messages": (25, 60.0, 10),
                 "resolve": (12, 900.0, 600), "join": (6, 900.0, 900), "dialogs": (4, 600.0, 30)}
 
