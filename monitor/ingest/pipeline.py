@@ -39,6 +39,7 @@ from monitor.match import MatchDoc
 from monitor.schedule import Outcome, next_state
 from monitor.settings import Settings
 from monitor.sources import Batch, CollectContext, sanitize, scheduled_types, source_class
+from monitor.sources.base import SourceConfig
 from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
@@ -89,6 +90,22 @@ class PassSummary:
 
 
 AlertsHook = Callable[..., int]
+RECORD_EVERY = 200  # runs whose outcomes a pass writes in one transaction
+
+
+@dataclass(frozen=True, slots=True)
+class Deferred:
+    """A run's outcome waiting for :meth:`Pipeline.record_many`, with its quiet last batch."""
+
+    source_id: int
+    outcome: Outcome
+    quiet: Batch | None = None
+
+
+def _quiet(batch: Batch) -> bool:
+    """Nothing but "not modified": no items, no deletions, no move, no cursor."""
+    return (batch.not_modified and not batch.items and not batch.deletions
+            and not batch.new_locator and batch.cursor is None and batch.check_again_in is None)
 
 
 class Pipeline:
@@ -250,10 +267,18 @@ class Pipeline:
     # ------------------------------------------------------------------ runs (async)
 
     async def run_source(self, source_id: int, *,
-                         progress: Callable[[int], None] | None = None) -> RunResult:
-        """Collect one source: ingest each batch it yields, then record the outcome."""
-        with self.store.unit() as s:
-            config = source_repo.source_config(s, source_id)
+                         progress: Callable[[int], None] | None = None,
+                         config: SourceConfig | None = None,
+                         deferred: list[Deferred] | None = None) -> RunResult:
+        """Collect one source: ingest each batch it yields, then record the outcome.
+
+        With ``deferred`` (a pass: :meth:`collect`), the outcome is not written here but
+        appended there for :meth:`record_many`, and so is a last batch that brings nothing but
+        "not modified" (no items, no deletions: its validators and state go with the outcome, in
+        one statement for many sources; lost in a crash, they only cost a refetch)."""
+        if config is None:
+            with self.store.unit() as s:
+                config = source_repo.source_config(s, source_id)
         if config is None:
             raise SourceError(f"no source with id {source_id}")
         result = RunResult(source=config.name)
@@ -267,12 +292,23 @@ class Pipeline:
         min_interval = None
         http_status = None
         again = None
+        held: Batch | None = None  # a quiet batch, written with the outcome unless one follows
         try:
             collector = source_class(config.type)()
             ctx = CollectContext(settings=self.settings, fetcher=self.fetcher,
                                  executor=self.executor, progress=progress,
                                  recent_posts=self._recent_reader(source_id))
             async for batch in collector.collect(config, ctx):
+                if held is not None:
+                    await asyncio.to_thread(self.ingest, source_id, held)
+                    held = None
+                if deferred is not None and _quiet(batch):
+                    held = batch
+                    result.batches += 1
+                    not_modified = True
+                    min_interval = batch.min_interval or min_interval
+                    http_status = batch.http_status or http_status
+                    continue
                 res = await asyncio.to_thread(self.ingest, source_id, batch)
                 result.batches += 1
                 result.new += res.new
@@ -300,6 +336,12 @@ class Pipeline:
         metrics.FETCHES.labels(config.type, result.status).inc()
         metrics.RUN_SECONDS.labels(config.type).observe((utcnow() - started).total_seconds())
         result.error = f"{type(error).__name__}: {error}" if error else None
+        if deferred is not None:
+            outcome = (Outcome.from_error(error) if error is not None else
+                       Outcome(not_modified=not_modified, status=http_status,
+                               min_interval=min_interval, check_again_in=again))
+            deferred.append(Deferred(source_id, outcome, None if error else held))
+            return result
         try:  # inside the source's own error handling: a failure here is this source's alone
             await asyncio.to_thread(self.record_outcome, source_id, error=error,
                                     not_modified=not_modified, min_interval=min_interval,
@@ -349,6 +391,47 @@ class Pipeline:
         elif health.enabled and not new.enabled:
             log.warning("source %s stopped after %d consecutive errors", new.name, new.error_count)
 
+    def record_many(self, runs: Sequence[Deferred], *, now: datetime | None = None) -> None:
+        """:meth:`record` for many runs in one transaction: their sources read in one query,
+        their recent dates in another, the new health (and quiet batches' validators and state)
+        written in one executemany."""
+        if not runs:
+            return
+        now = now or utcnow()
+        since = now - timedelta(days=7)
+        with self._write_lock, self.store.unit() as s:
+            known = source_repo.healths_and_states(s, [r.source_id for r in runs])
+            rules, wanted = {}, []
+            for run in runs:
+                if run.source_id not in known:
+                    continue
+                health = known[run.source_id][0]
+                rules[run.source_id] = source_class(health.type).schedule_rules(self.settings,
+                                                                                health)
+                if run.outcome.error is None and rules[run.source_id].fixed_interval is None:
+                    wanted.append(run.source_id)
+            dates = item_repo.recent_dates_of(s, wanted, since=since) if wanted else {}
+            states, resumes, changes = [], {}, []
+            for run in runs:
+                if run.source_id not in known:
+                    continue
+                health, source = known[run.source_id]
+                new = next_state(health, run.outcome, now=now, rules=rules[run.source_id],
+                                 recent_dates=dates.get(run.source_id, ()))
+                states.append(new)
+                changes.append((health, new))
+                if run.quiet is not None:
+                    batch = sanitize.clean_batch(run.quiet, self.settings.limits)
+                    resumes[run.source_id] = steps.resume_state(
+                        source, batch, source.state, now=now, had_new=False, footer=None)
+            source_repo.write_outcomes(s, states, resumes)
+        for health, new in changes:
+            if new.retired and not health.retired:
+                log.warning("source %s is gone: retired", new.name)
+            elif health.enabled and not new.enabled:
+                log.warning("source %s stopped after %d consecutive errors", new.name,
+                            new.error_count)
+
     async def collect(self, *, names: Sequence[str] | None = None, everything: bool = False,
                       types: Sequence[str] | None = None,
                       progress: Callable[[RunResult], None] | None = None,
@@ -360,17 +443,32 @@ class Pipeline:
         if not names and types is None:
             types = scheduled_types()
         with self.store.unit() as s:
-            ids = [src.id for src in source_repo.due_sources(s, names=names, everything=everything,
-                                                             types=None if names else types)]
+            configs = source_repo.due_sources(s, names=names, everything=everything,
+                                              types=None if names else types)
         summary = PassSummary()
         limit = asyncio.Semaphore(max(1, self.settings.fetch.concurrency))
+        # The runs' outcomes are written together, RECORD_EVERY at a time, not one transaction
+        # per source: a pass of 304s is mostly this write.
+        pending: list[Deferred] = []
 
-        async def one(source_id: int) -> RunResult:
+        async def flush() -> None:
+            runs = pending[:]
+            del pending[:]
+            try:
+                await asyncio.to_thread(self.record_many, runs)
+            except Exception:  # noqa: BLE001 - the sources stay due: the next pass looks again
+                log.exception("recording the outcome of %d sources failed", len(runs))
+
+        async def one(config: SourceConfig) -> RunResult:
             # Nothing one source does may cancel the others' fetches: whatever escapes
             # run_source (a vanished row, a broken database connection) becomes its result.
+            source_id = config.id
             try:
                 async with limit:
-                    res = await self.run_source(source_id, progress=item_progress)
+                    res = await self.run_source(source_id, progress=item_progress, config=config,
+                                                deferred=pending)
+                if len(pending) >= RECORD_EVERY:
+                    await flush()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - logged, and counted as this source's error
@@ -384,7 +482,11 @@ class Pipeline:
                     log.exception("progress callback failed")
             return res
 
-        for res in await asyncio.gather(*(one(i) for i in ids)):
+        try:
+            done = await asyncio.gather(*(one(c) for c in configs))
+        finally:
+            await flush()
+        for res in done:
             summary.results.append(res)
             summary.fetched += res.status != "error"
             summary.not_modified += res.status == "not_modified"

@@ -171,6 +171,20 @@ def recent_texts(s: Session, source_id: int, *, limit: int) -> list[str]:
                           .order_by(_ITEMS.c.id.desc()).limit(limit)))
 
 
+def recent_dates_of(s: Session, source_ids: Sequence[int], *,
+                    since: datetime) -> dict[int, list[datetime]]:
+    """:func:`recent_dates` of many sources in one query (per 500 ids)."""
+    out: dict[int, list[datetime]] = {i: [] for i in source_ids}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        q = select(_ITEMS.c.source_id, _ITEMS.c.published_at).where(
+            _ITEMS.c.source_id.in_(ids[i:i + 500]), _ITEMS.c.published_at >= since,
+            _ITEMS.c.date_flag.is_(None))
+        for source_id, published in s.execute(q):
+            out[source_id].append(published)
+    return out
+
+
 def recent_dates(s: Session, source_id: int, *, since: datetime) -> list[datetime]:
     """Published times (good dates only) of a source's items since ``since``: its pace."""
     return list(s.scalars(select(_ITEMS.c.published_at).where(

@@ -144,6 +144,42 @@ def write_health(s: Session, state: SourceHealth) -> None:
               .values(**{name: getattr(state, name) for name in _HEALTH}))
 
 
+def healths_and_states(s: Session, source_ids: Sequence[int]
+                       ) -> dict[int, tuple[SourceHealth, SourceState]]:
+    """:func:`health` and :func:`source_state` of many sources, read in one query (per 500)."""
+    out: dict[int, tuple[SourceHealth, SourceState]] = {}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        for row in s.scalars(select(SourceRow).where(SourceRow.id.in_(ids[i:i + 500]))):
+            health_ = _health(row)
+            if row.type == "telegram":
+                from monitor.store.telegram import is_joined
+
+                health_ = replace(health_, live=is_joined(s, row.id))
+            out[row.id] = (health_, SourceState(
+                id=row.id, name=row.name, type=row.type, language=row.language, footer=row.footer,
+                state=dict(row.state or {}), locator=row.locator))
+    return out
+
+
+def write_outcomes(s: Session, states: Sequence[SourceHealth],
+                   resumes: dict[int, ResumeState] | None = None) -> None:
+    """Store many sources' new schedule and health (and what a batch with no items brought:
+    validators, state) in one executemany per shape of row, not a statement per source."""
+    resumes = resumes or {}
+    rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for state in states:
+        values = {name: getattr(state, name) for name in _HEALTH}
+        resume = resumes.get(state.id)
+        if resume is not None:
+            values.update({name: getattr(resume, name) for name in ResumeState.__slots__
+                           if getattr(resume, name) is not None})
+        values["id"] = state.id
+        rows.setdefault(tuple(sorted(values)), []).append(values)
+    for group in rows.values():
+        s.execute(update(SourceRow), group)  # ORM bulk UPDATE by primary key: one executemany
+
+
 def watched_health(s: Session, *, types: Sequence[str] | None = None) -> list[SourceHealth]:
     """Health of the sources an operator expects to be collected (enabled, not retired)."""
     q = select(SourceRow).where(SourceRow.enabled.is_(True), SourceRow.retired.is_(False))
