@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -33,17 +34,19 @@ from monitor.dedup import stories
 from monitor.errors import SourceError
 from monitor.faults import crashpoint
 from monitor.ingest import batch as steps
-from monitor.ingest import prepare, versions
+from monitor.ingest import passes, prepare, versions
+from monitor.ingest.passes import Deferred
 from monitor.ingest.matchers import MatcherCache
 from monitor.match import MatchDoc
 from monitor.schedule import Outcome, next_state
 from monitor.settings import Settings
-from monitor.sources import Batch, CollectContext, sanitize, scheduled_types, source_class
+from monitor.sources import Batch, CollectContext, sanitize, source_class
 from monitor.sources.base import SourceConfig
 from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store import stories as story_repo
+from monitor.store import textindex
 from monitor.store.db import Session, Store
 from monitor.store.locks import RETENTION, lock_keys, story_keys
 from monitor.store.values import SourceState, StoryDecision
@@ -90,24 +93,6 @@ class PassSummary:
 
 
 AlertsHook = Callable[..., int]
-RECORD_EVERY = 200  # runs whose outcomes a pass writes in one transaction
-
-
-@dataclass(frozen=True, slots=True)
-class Deferred:
-    """A run's outcome waiting for :meth:`Pipeline.record_many`, with its quiet last batch."""
-
-    source_id: int
-    outcome: Outcome
-    quiet: Batch | None = None
-
-
-def _quiet(batch: Batch) -> bool:
-    """Nothing but "not modified": no items, no deletions, no move, no cursor."""
-    return (batch.not_modified and not batch.items and not batch.deletions
-            and not batch.new_locator and batch.cursor is None and batch.check_again_in is None)
-
-
 class Pipeline:
     """Runs sources end to end against one store. Safe to share between tasks of one event loop."""
 
@@ -123,6 +108,7 @@ class Pipeline:
         # with route_new_hits's signature.
         self._alerts_hook = route_new_hits if alerts_hook is True else (alerts_hook or None)
         self._running: set[int] = set()
+        self._queued: int | None = None  # items waiting for the text index, as far as we know
         # Called (from the ingesting thread) after a batch committed, e.g. to wake the alert worker.
         self.on_commit: Callable[[BatchResult], None] | None = None
 
@@ -160,7 +146,31 @@ class Pipeline:
         metrics.TRUNCATED.labels(source.type).inc(sanitize.truncated_count(batch))
         if self.on_commit is not None:
             self.on_commit(result)
+        if result.new:
+            self._index_behind(result.new)
         return result
+
+    def _index_behind(self, new: int) -> None:
+        """Let the text index catch up once enough new items wait (store/textindex.py)."""
+        if self._queued is None:
+            with self.store.unit() as s:
+                self._queued = textindex.pending(s)
+        else:
+            self._queued += new
+        if self._queued >= textindex.CHUNK:
+            self.catch_up_index()
+
+    def catch_up_index(self, *, everything: bool = False) -> int:
+        """Index the items queued for the text index (a chunk, or ``everything``)."""
+        done = 0
+        while True:
+            with self._write_lock, self.store.unit() as s:
+                n = textindex.catch_up(s)
+            done += n
+            if not everything or n < textindex.CHUNK:
+                break
+        self._queued = 0
+        return done
 
     def _ingest(self, s: Session, source: SourceState, batch: Batch, collector: str, now: datetime,
                 result: BatchResult, watch: metrics.Stopwatch) -> None:
@@ -173,7 +183,21 @@ class Pipeline:
         changes = versions.decide(batch.items, stored, pruned)
         ids = item_repo.new_ids(s, sum(c.status == "new" for c in changes))
         watch.lap("read")
-        enrich = watch.timed("enrich", lambda value: prepare.enrich(value, source.language))
+        ready = batch.prepared if isinstance(batch.prepared, dict) else {}
+
+        def enrich_one(value):
+            done = ready.get(prepare.key(value)) if ready else None
+            if done is not None and done.source_language == source.language:
+                return done.norm, done.language
+            return prepare.enrich(value, source.language)
+
+        def cluster_one(value, footer):
+            done = ready.get(prepare.key(value)) if ready else None
+            if done is not None and done.footer == footer:
+                return done.cluster
+            return prepare.cluster(value, footer, dedup)
+
+        enrich = watch.timed("enrich", enrich_one)
         prepared = steps.work_out(changes, ids, enrich)
         watch.lap("read", less=result.seconds.get("enrich", 0.0))
         fresh = prepared.fresh
@@ -185,7 +209,7 @@ class Pipeline:
             recent = (item_repo.recent_texts(s, source.id, limit=steps.FOOTER_SAMPLE - len(texts))
                       if steps.footer_due(state, len(texts)) else [])
             footer, state = steps.learn_footer(state, texts, recent)
-        clusters = [prepare.cluster(c.value, footer or source.footer, dedup) for c in fresh]
+        clusters = [cluster_one(c.value, footer or source.footer) for c in fresh]
         watch.lap("dedup")
         decision = self._stories(s, steps.story_entries(fresh, source.id, clusters))
         result.stories_joined = sum(p.how != "new" for p in decision.placements)
@@ -297,12 +321,13 @@ class Pipeline:
             collector = source_class(config.type)()
             ctx = CollectContext(settings=self.settings, fetcher=self.fetcher,
                                  executor=self.executor, progress=progress,
-                                 recent_posts=self._recent_reader(source_id))
+                                 recent_posts=self._recent_reader(source_id),
+                                 prepare=self._ahead(config))
             async for batch in collector.collect(config, ctx):
                 if held is not None:
                     await asyncio.to_thread(self.ingest, source_id, held)
                     held = None
-                if deferred is not None and _quiet(batch):
+                if deferred is not None and passes.quiet(batch):
                     held = batch
                     result.batches += 1
                     not_modified = True
@@ -363,6 +388,13 @@ class Pipeline:
                               min_interval=min_interval, check_again_in=check_again_in)
         self.record(source_id, outcome, now=now)
 
+    def _ahead(self, config: SourceConfig):
+        """The per-item work a collector parsing in the pool may do there (prepare.ahead)."""
+        if self.executor is None:
+            return None
+        return functools.partial(prepare.ahead, source_language=config.language, footer=None,
+                                 dedup=self.settings.dedup, limits=self.settings.limits)
+
     def _recent_reader(self, source_id: int):
         """What a collector may read of its source's stored posts (a recheck's ids)."""
         from monitor.store import telegram as tg_repo
@@ -392,106 +424,15 @@ class Pipeline:
             log.warning("source %s stopped after %d consecutive errors", new.name, new.error_count)
 
     def record_many(self, runs: Sequence[Deferred], *, now: datetime | None = None) -> None:
-        """:meth:`record` for many runs in one transaction: their sources read in one query,
-        their recent dates in another, the new health (and quiet batches' validators and state)
-        written in one executemany."""
-        if not runs:
-            return
-        now = now or utcnow()
-        since = now - timedelta(days=7)
-        with self._write_lock, self.store.unit() as s:
-            known = source_repo.healths_and_states(s, [r.source_id for r in runs])
-            rules, wanted = {}, []
-            for run in runs:
-                if run.source_id not in known:
-                    continue
-                health = known[run.source_id][0]
-                rules[run.source_id] = source_class(health.type).schedule_rules(self.settings,
-                                                                                health)
-                if run.outcome.error is None and rules[run.source_id].fixed_interval is None:
-                    wanted.append(run.source_id)
-            dates = item_repo.recent_dates_of(s, wanted, since=since) if wanted else {}
-            states, resumes, changes = [], {}, []
-            for run in runs:
-                if run.source_id not in known:
-                    continue
-                health, source = known[run.source_id]
-                new = next_state(health, run.outcome, now=now, rules=rules[run.source_id],
-                                 recent_dates=dates.get(run.source_id, ()))
-                states.append(new)
-                changes.append((health, new))
-                if run.quiet is not None:
-                    batch = sanitize.clean_batch(run.quiet, self.settings.limits)
-                    resumes[run.source_id] = steps.resume_state(
-                        source, batch, source.state, now=now, had_new=False, footer=None)
-            source_repo.write_outcomes(s, states, resumes)
-        for health, new in changes:
-            if new.retired and not health.retired:
-                log.warning("source %s is gone: retired", new.name)
-            elif health.enabled and not new.enabled:
-                log.warning("source %s stopped after %d consecutive errors", new.name,
-                            new.error_count)
+        """:meth:`record` for many runs in one transaction (:func:`passes.record_many`)."""
+        passes.record_many(self, runs, now=now)
 
     async def collect(self, *, names: Sequence[str] | None = None, everything: bool = False,
                       types: Sequence[str] | None = None,
                       progress: Callable[[RunResult], None] | None = None,
                       item_progress: Callable[[int], None] | None = None) -> PassSummary:
-        """One pass over the due sources (or the named ones, or all), concurrently within limits.
-
-        Without ``names``, only sources of ``types`` (default: the types collected on a
-        schedule)."""
-        if not names and types is None:
-            types = scheduled_types()
-        with self.store.unit() as s:
-            configs = source_repo.due_sources(s, names=names, everything=everything,
-                                              types=None if names else types)
-        summary = PassSummary()
-        limit = asyncio.Semaphore(max(1, self.settings.fetch.concurrency))
-        # The runs' outcomes are written together, RECORD_EVERY at a time, not one transaction
-        # per source: a pass of 304s is mostly this write.
-        pending: list[Deferred] = []
-
-        async def flush() -> None:
-            runs = pending[:]
-            del pending[:]
-            try:
-                await asyncio.to_thread(self.record_many, runs)
-            except Exception:  # noqa: BLE001 - the sources stay due: the next pass looks again
-                log.exception("recording the outcome of %d sources failed", len(runs))
-
-        async def one(config: SourceConfig) -> RunResult:
-            # Nothing one source does may cancel the others' fetches: whatever escapes
-            # run_source (a vanished row, a broken database connection) becomes its result.
-            source_id = config.id
-            try:
-                async with limit:
-                    res = await self.run_source(source_id, progress=item_progress, config=config,
-                                                deferred=pending)
-                if len(pending) >= RECORD_EVERY:
-                    await flush()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - logged, and counted as this source's error
-                log.exception("run of source %s failed", source_id)
-                res = RunResult(source=str(source_id), status="error",
-                                error=f"{type(exc).__name__}: {exc}")
-            if progress:
-                try:
-                    progress(res)
-                except Exception:  # noqa: BLE001 - a display callback must not stop the pass
-                    log.exception("progress callback failed")
-            return res
-
-        try:
-            done = await asyncio.gather(*(one(c) for c in configs))
-        finally:
-            await flush()
-        for res in done:
-            summary.results.append(res)
-            summary.fetched += res.status != "error"
-            summary.not_modified += res.status == "not_modified"
-            summary.new_items += res.new
-            summary.versions += res.versions
-            summary.hits += res.hits
-            summary.errors += res.status == "error"
-        return summary
+        """One pass over the due sources (or the named ones, or all), concurrently within limits
+        (:func:`passes.collect`). Without ``names``, only sources of ``types`` (default: the
+        types collected on a schedule)."""
+        return await passes.collect(self, names=names, everything=everything, types=types,
+                                    progress=progress, item_progress=item_progress)

@@ -16,7 +16,7 @@ import zlib
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, literal_column, or_, select, table, update
+from sqlalchemy import and_, bindparam, literal_column, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
@@ -155,11 +155,18 @@ def _contains(column, piece: str):
 def contains_any_clause(s: Session, pieces: Sequence[str]):
     """WHERE clause: the item's matching form contains one of ``pieces`` — served by an index on
     both backends (PostgreSQL: the pg_trgm GIN index of migration 0002; SQLite: the FTS5 trigram
-    table of migration 0004)."""
+    table of migration 0004, and the items still queued for it (migration 0070) read directly,
+    so an item is found the moment its batch committed)."""
     if s.get_bind().dialect.name == "sqlite":
         fts = table("items_fts", literal_column("rowid"), literal_column("norm_text"))
         likes = [_contains(literal_column("items_fts.norm_text"), p) for p in pieces]
-        return ItemRow.id.in_(select(literal_column("items_fts.rowid")).select_from(fts).where(or_(*likes)))
+        queued = table("items_fts_pending", literal_column("id"))
+        return or_(
+            ItemRow.id.in_(select(literal_column("items_fts.rowid")).select_from(fts)
+                           .where(or_(*likes))),
+            and_(ItemRow.id.in_(select(literal_column("items_fts_pending.id"))
+                                .select_from(queued)),
+                 or_(*(_contains(ItemRow.norm_text, p) for p in pieces))))
     return or_(*(_contains(ItemRow.norm_text, p) for p in pieces))
 
 

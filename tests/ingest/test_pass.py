@@ -109,3 +109,77 @@ async def test_a_quiet_batch_brings_new_validators_with_the_outcome(store, serve
         assert row.etag == '"two"' and row.body_hash is not None
         assert row.next_check_at > utcnow() - timedelta(seconds=5)
     assert counts(store)[0] == 3
+
+
+async def test_work_done_in_the_parse_workers_is_what_the_writer_would_do(store, server):
+    """Feeds parsed (and prepared) in the process pool, then their twins ingested without the
+    pool: the same matching forms and languages, the same LSH bands, and every twin joins its
+    original's story."""
+    from monitor.ingest.runtime import pipeline_for
+    from monitor.store.models import LshBandRow
+
+    feeds = 4
+    for n in range(feeds):
+        body = rss(n, entries=5).replace(b"</description>",
+                                         b" Long text for a signature, words enough to shingle "
+                                         b"and band, about the ministry and the parliament."
+                                         b"</description>")
+        server.route(f"/pooled/{n}", Route(body=body, headers={"Content-Type": "text/xml"}))
+        server.route(f"/inline/{n}", Route(body=body, headers={"Content-Type": "text/xml"}))
+    with store.unit() as s:
+        for n in range(feeds):
+            source_repo.add_source(s, type="rss", locator=server.url(f"/pooled/{n}"),
+                                   name=f"pooled{n}")
+    settings = Settings(database_url=store.url, fetch=FetchSettings(
+        allowed_private_networks=LOOPBACK, timeout=20, parse_workers=2))
+    async with pipeline_for(store, settings) as pipeline:
+        assert pipeline.executor is not None
+        first = await pipeline.collect(everything=True)
+    assert first.new_items == 5 * feeds
+    with store.unit() as s:
+        for n in range(feeds):
+            source_repo.add_source(s, type="rss", locator=server.url(f"/inline/{n}"),
+                                   name=f"inline{n}")
+    inline = Pipeline(store, settings, alerts_hook=False)
+    assert inline.executor is None
+    second = await inline.collect(names=[f"inline{n}" for n in range(feeds)])
+    assert second.new_items == 5 * feeds
+    with store.unit() as s:
+        names = {r.id: r.name for r in s.scalars(select(SourceRow))}
+        rows = list(s.scalars(select(ItemRow)))
+        bands = {}
+        for b in s.scalars(select(LshBandRow)):
+            bands.setdefault(b.item_id, set()).add(b.band_key)
+    twins: dict[tuple[str, str], dict[str, ItemRow]] = {}
+    for r in rows:
+        kind = "pooled" if names[r.source_id].startswith("pooled") else "inline"
+        twins.setdefault((names[r.source_id].removeprefix(kind), r.external_id), {})[kind] = r
+    assert len(twins) == 5 * feeds
+    for pair in twins.values():
+        a, b = pair["pooled"], pair["inline"]
+        assert (a.norm_text, a.language) == (b.norm_text, b.language)
+        assert a.norm_text and bands.get(a.id) and bands.get(a.id) == bands.get(b.id)
+        assert a.story_id == b.story_id
+
+
+def test_work_done_ahead_is_used_only_for_what_it_was_done_with(store):
+    """A result worked out for another language or footer is worked out again."""
+    from monitor.ingest import prepare
+    from monitor.sources.base import Batch
+    from monitor.types import Item
+
+    with store.unit() as s:
+        sid = source_repo.add_source(s, type="rss", locator="http://x.example/f", name="x",
+                                     language="en").id
+    settings = Settings(database_url=store.url)
+    pipeline = Pipeline(store, settings, alerts_hook=False)
+    item = Item(external_id="1", fetched_at=utcnow(), published_at=utcnow(),
+                text="Северокорейские офицеры погибли при ударе по полигону под Донецком.")
+    done = prepare.ahead([item], source_language="ru", footer=None, dedup=settings.dedup,
+                         limits=settings.limits)
+    stale = {k: prepare.Ready("STALE FORM", "xx", v.cluster, "ru", None)
+             for k, v in done.items()}
+    pipeline.ingest(sid, Batch(items=[item], prepared=stale))
+    with store.unit() as s:
+        row = s.scalar(select(ItemRow))
+    assert row.norm_text != "STALE FORM" and row.language == "en"
