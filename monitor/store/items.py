@@ -95,7 +95,8 @@ def write_items(s: Session, source_id: int, writes: Sequence[ItemWrite]) -> None
                 minhash=w.minhash, **_content(w.value))
             continue
         cols = (_version_columns(w) if w.kind == "version"
-                else {k: v for k in ("views", "forwards") if (v := getattr(w.value, k)) is not None})
+                else {k: v for k in ("views", "forwards")
+                      if (v := getattr(w.value, k)) is not None})
         target = fresh.get(w.id)
         if target is None:
             target = changed.setdefault(w.id, {})
@@ -124,7 +125,8 @@ def _update_rows(s: Session, rows: dict[int, dict]) -> None:
         s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), params)
 
 
-def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str], deleted_at: datetime) -> int:
+def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str],
+                 deleted_at: datetime) -> int:
     """Mark items deleted (never erase them); returns how many were newly marked."""
     ids = list(external_ids)
     if not ids:
@@ -138,7 +140,8 @@ def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str], delete
 def payload(s: Session, item_id: int, version: int | None = None) -> tuple[str, bytes, str] | None:
     """The raw evidence of an item version: (format, bytes, sha256)."""
     q = select(ItemPayloadRow).where(ItemPayloadRow.item_id == item_id)
-    q = q.where(ItemPayloadRow.version == version) if version else q.order_by(ItemPayloadRow.version.desc())
+    q = (q.where(ItemPayloadRow.version == version) if version
+         else q.order_by(ItemPayloadRow.version.desc()))
     row = s.scalars(q.limit(1)).first()
     return (row.format, zlib.decompress(row.data), row.sha256) if row else None
 
@@ -195,4 +198,5 @@ def recent_dates_of(s: Session, source_ids: Sequence[int], *,
 def recent_dates(s: Session, source_id: int, *, since: datetime) -> list[datetime]:
     """Published times (good dates only) of a source's items since ``since``: its pace."""
     return list(s.scalars(select(_ITEMS.c.published_at).where(
-        _ITEMS.c.source_id == source_id, _ITEMS.c.published_at >= since, _ITEMS.c.date_flag.is_(None))))
+        _ITEMS.c.source_id == source_id, _ITEMS.c.published_at >= since,
+        _ITEMS.c.date_flag.is_(None))))

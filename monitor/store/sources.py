@@ -32,7 +32,9 @@ def add_source(
     ``unique_locator`` is off (several chats of one Telegram export share its path)."""
     if s.scalar(select(SourceRow.id).where(SourceRow.name == name)) is not None:
         raise AlreadyExists(f"a source named {name!r} already exists")
-    clash = s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator)) if unique_locator else None
+    clash = (s.scalar(select(SourceRow).where(SourceRow.type == type,
+                                              SourceRow.locator == locator))
+             if unique_locator else None)
     if clash is not None:
         raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
     src = SourceRow(
@@ -121,7 +123,8 @@ _HEALTH = ("enabled", "retired", "pinned_interval", "interval", "next_check_at",
 
 def _health(row: SourceRow) -> SourceHealth:
     return SourceHealth(id=row.id, name=row.name, type=row.type, created_at=row.created_at,
-                        account=row.account, feed_min_interval=(row.state or {}).get("min_interval"),
+                        account=row.account,
+                        feed_min_interval=(row.state or {}).get("min_interval"),
                         **{name: getattr(row, name) for name in _HEALTH})
 
 
@@ -209,8 +212,9 @@ def find_channel_source(s: Session, *, channel_id: int | None, name: str | None,
 def live_sources(s: Session, type: str) -> dict[str | None, list[SourceConfig]]:
     """Enabled sources of a type by account (None: the default account)."""
     out: dict[str | None, list[SourceConfig]] = {}
-    for row in s.scalars(select(SourceRow).where(SourceRow.type == type, SourceRow.enabled.is_(True),
-                                                 SourceRow.retired.is_(False)).order_by(SourceRow.id)):
+    for row in s.scalars(select(SourceRow).where(
+            SourceRow.type == type, SourceRow.enabled.is_(True),
+            SourceRow.retired.is_(False)).order_by(SourceRow.id)):
         out.setdefault(row.account, []).append(to_config(row))
     return out
 
@@ -225,7 +229,8 @@ def mark_account(s: Session, type: str, account: str | None, *, status: str, err
 def to_config(src: SourceRow) -> SourceConfig:
     """The read-only snapshot a collector gets."""
     return SourceConfig(
-        id=src.id, name=src.name, type=src.type, locator=src.locator, options=dict(src.options or {}),
+        id=src.id, name=src.name, type=src.type, locator=src.locator,
+        options=dict(src.options or {}),
         account=src.account, language=src.language, etag=src.etag, last_modified=src.last_modified,
         body_hash=src.body_hash, cursor=src.cursor, state=dict(src.state or {}),
         last_checked_at=src.last_checked_at,
