@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from monitor.ingest import batch as steps
 from monitor.schedule import Outcome, next_state
-from monitor.sources import Batch, sanitize, scheduled_types, source_class
+from monitor.errors import InvalidInput
+from monitor.sources import Batch, sanitize, source_class
 from monitor.sources.base import SourceConfig
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
@@ -89,6 +90,18 @@ def record_many(pipeline: Pipeline, runs: Sequence[Deferred], *,
                         new.error_count)
 
 
+def _scheduled(types: set[str]) -> set[str]:
+    """Which of ``types`` are collected on a schedule, importing only their modules."""
+    out = set()
+    for name in types:
+        try:
+            if source_class(name).scheduled:
+                out.add(name)
+        except InvalidInput:  # an unknown type in the table: not ours to collect
+            continue
+    return out
+
+
 async def collect(pipeline: Pipeline, *, names: Sequence[str] | None = None,
                   everything: bool = False,
                   types: Sequence[str] | None = None,
@@ -100,11 +113,11 @@ async def collect(pipeline: Pipeline, *, names: Sequence[str] | None = None,
     schedule)."""
     from monitor.ingest.pipeline import PassSummary, RunResult
 
-    if not names and types is None:
-        types = scheduled_types()
     with pipeline.store.unit() as s:
         configs = source_repo.due_sources(s, names=names, everything=everything,
                                           types=None if names else types)
+    if not names and types is None:  # the scheduled types among those due: only they are loaded
+        configs = [c for c in configs if c.type in _scheduled({c.type for c in configs})]
     summary = PassSummary()
     limit = asyncio.Semaphore(max(1, pipeline.settings.fetch.concurrency))
     # The runs' outcomes are written together, RECORD_EVERY at a time, not one transaction
