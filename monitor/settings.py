@@ -61,7 +61,8 @@ class FetchSettings(_Section):
     default_interval: int = Field(3600, ge=1)
     error_limit: int = Field(10, ge=1, description="consecutive errors after which polling stops")
     max_clock_skew: int = Field(600, ge=0, description="future dates beyond this are implausible")
-    parse_workers: int = Field(0, ge=0, description="processes for feed parsing; 0 = number of cores")
+    parse_workers: int = Field(0, ge=0, description="processes for feed parsing and the "
+                               "per-item work ahead of the writer; 0 = the cores but one")
     allowed_private_networks: list[IPvAnyNetwork] = Field(
         default_factory=list, description="networks content fetches may reach although they are "
         "loopback, private, link-local or reserved (CIDR, e.g. 10.1.0.0/16 for an intranet RSSHub)")

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
@@ -36,17 +36,21 @@ from monitor.errors import SourceError
 from monitor.faults import crashpoint
 from monitor.ingest import batch as steps
 from monitor.ingest import coverage as coverage_index
-from monitor.ingest import prepare, versions
+from monitor.ingest import passes, prepare, versions
+from monitor.ingest.passes import Deferred
+from monitor.ingest.results import BatchResult, PassSummary, RunResult  # noqa: F401 (API)
 from monitor.ingest.matchers import MatcherCache
 from monitor.match import MatchDoc
 from monitor.schedule import Outcome, next_state
 from monitor.settings import Settings
-from monitor.sources import Batch, CollectContext, sanitize, scheduled_types, source_class
+from monitor.sources import Batch, CollectContext, sanitize, source_class
+from monitor.sources.base import SourceConfig
 from monitor.store import events as event_repo
 from monitor.store import hits as hit_repo
 from monitor.store import items as item_repo
 from monitor.store import sources as source_repo
 from monitor.store import stories as story_repo
+from monitor.store import textindex
 from monitor.store.db import Session, Store
 from monitor.store.locks import COVERAGE, RETENTION, lock_keys, story_keys
 from monitor.store.values import SourceState, StoryDecision
@@ -54,47 +58,7 @@ from monitor.types import utcnow
 
 log = logging.getLogger("monitor.ingest.pipeline")
 
-
-@dataclass
-class BatchResult:
-    new: int = 0
-    versions: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    hits: int = 0
-    alerts: int = 0
-    stories_joined: int = 0
-    new_hit_ids: list[int] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)  # wall time per stage (read, ...)
-
-
-@dataclass
-class RunResult:
-    source: str
-    status: str = "ok"  # ok | not_modified | error
-    error: str | None = None
-    new: int = 0
-    versions: int = 0
-    deleted: int = 0
-    hits: int = 0
-    alerts: int = 0
-    batches: int = 0
-
-
-@dataclass
-class PassSummary:
-    fetched: int = 0
-    not_modified: int = 0
-    new_items: int = 0
-    versions: int = 0
-    hits: int = 0
-    errors: int = 0
-    results: list[RunResult] = field(default_factory=list)
-
-
 AlertsHook = Callable[..., int]
-
-
 class Pipeline:
     """Runs sources end to end against one store. Safe to share between tasks of one event loop."""
 
@@ -110,6 +74,7 @@ class Pipeline:
         # with route_new_hits's signature.
         self._alerts_hook = route_new_hits if alerts_hook is True else (alerts_hook or None)
         self._running: set[int] = set()
+        self._queued: int | None = None  # items waiting for the text index, as far as we know
         # Called (from the ingesting thread) after a batch committed, e.g. to wake the alert worker.
         self.on_commit: Callable[[BatchResult], None] | None = None
         # the coverage level's index of stories in the window (built on first use, kept in step
@@ -165,7 +130,31 @@ class Pipeline:
         metrics.TRUNCATED.labels(source.type).inc(sanitize.truncated_count(batch))
         if self.on_commit is not None:
             self.on_commit(result)
+        if result.new:
+            self._index_behind(result.new)
         return result
+
+    def _index_behind(self, new: int) -> None:
+        """Let the text index catch up once enough new items wait (store/textindex.py)."""
+        if self._queued is None:
+            with self.store.unit() as s:
+                self._queued = textindex.pending(s)
+        else:
+            self._queued += new
+        if self._queued >= textindex.CHUNK:
+            self.catch_up_index()
+
+    def catch_up_index(self, *, everything: bool = False) -> int:
+        """Index the items queued for the text index (a chunk, or ``everything``)."""
+        done = 0
+        while True:
+            with self._write_lock, self.store.unit() as s:
+                n = textindex.catch_up(s)
+            done += n
+            if not everything or n < textindex.CHUNK:
+                break
+        self._queued = 0
+        return done
 
     def _ingest(self, s: Session, source: SourceState, batch: Batch, collector: str, now: datetime,
                 result: BatchResult, watch: metrics.Stopwatch) -> None:
@@ -178,7 +167,21 @@ class Pipeline:
         changes = versions.decide(batch.items, stored, pruned)
         ids = item_repo.new_ids(s, sum(c.status == "new" for c in changes))
         watch.lap("read")
-        enrich = watch.timed("enrich", lambda value: prepare.enrich(value, source.language))
+        ready = batch.prepared if isinstance(batch.prepared, dict) else {}
+
+        def enrich_one(value):
+            done = ready.get(prepare.key(value)) if ready else None
+            if done is not None and done.source_language == source.language:
+                return done.norm, done.language
+            return prepare.enrich(value, source.language)
+
+        def cluster_one(value, footer):
+            done = ready.get(prepare.key(value)) if ready else None
+            if done is not None and done.footer == footer:
+                return done.cluster
+            return prepare.cluster(value, footer, dedup)
+
+        enrich = watch.timed("enrich", enrich_one)
         prepared = steps.work_out(changes, ids, enrich)
         watch.lap("read", less=result.seconds.get("enrich", 0.0))
         fresh = prepared.fresh
@@ -190,7 +193,7 @@ class Pipeline:
             recent = (item_repo.recent_texts(s, source.id, limit=steps.FOOTER_SAMPLE - len(texts))
                       if steps.footer_due(state, len(texts)) else [])
             footer, state = steps.learn_footer(state, texts, recent)
-        clusters = [prepare.cluster(c.value, footer or source.footer, dedup) for c in fresh]
+        clusters = [cluster_one(c.value, footer or source.footer) for c in fresh]
         watch.lap("dedup")
         reps = ({c.item_id: self.representations.get(c.value) for c in fresh}
                 if dedup.coverage and fresh else {})
@@ -292,10 +295,18 @@ class Pipeline:
     # ------------------------------------------------------------------ runs (async)
 
     async def run_source(self, source_id: int, *,
-                         progress: Callable[[int], None] | None = None) -> RunResult:
-        """Collect one source: ingest each batch it yields, then record the outcome."""
-        with self.store.unit() as s:
-            config = source_repo.source_config(s, source_id)
+                         progress: Callable[[int], None] | None = None,
+                         config: SourceConfig | None = None,
+                         deferred: list[Deferred] | None = None) -> RunResult:
+        """Collect one source: ingest each batch it yields, then record the outcome.
+
+        With ``deferred`` (a pass: :meth:`collect`), the outcome is not written here but
+        appended there for :meth:`record_many`, and so is a last batch that brings nothing but
+        "not modified" (no items, no deletions: its validators and state go with the outcome, in
+        one statement for many sources; lost in a crash, they only cost a refetch)."""
+        if config is None:
+            with self.store.unit() as s:
+                config = source_repo.source_config(s, source_id)
         if config is None:
             raise SourceError(f"no source with id {source_id}")
         result = RunResult(source=config.name)
@@ -309,12 +320,24 @@ class Pipeline:
         min_interval = None
         http_status = None
         again = None
+        held: Batch | None = None  # a quiet batch, written with the outcome unless one follows
         try:
             collector = source_class(config.type)()
             ctx = CollectContext(settings=self.settings, fetcher=self.fetcher,
                                  executor=self.executor, progress=progress,
-                                 recent_posts=self._recent_reader(source_id))
+                                 recent_posts=self._recent_reader(source_id),
+                                 prepare=self._ahead(config))
             async for batch in collector.collect(config, ctx):
+                if held is not None:
+                    await asyncio.to_thread(self.ingest, source_id, held)
+                    held = None
+                if deferred is not None and passes.quiet(batch):
+                    held = batch
+                    result.batches += 1
+                    not_modified = True
+                    min_interval = batch.min_interval or min_interval
+                    http_status = batch.http_status or http_status
+                    continue
                 res = await asyncio.to_thread(self.ingest, source_id, batch)
                 result.batches += 1
                 result.new += res.new
@@ -342,6 +365,12 @@ class Pipeline:
         metrics.FETCHES.labels(config.type, result.status).inc()
         metrics.RUN_SECONDS.labels(config.type).observe((utcnow() - started).total_seconds())
         result.error = f"{type(error).__name__}: {error}" if error else None
+        if deferred is not None:
+            outcome = (Outcome.from_error(error) if error is not None else
+                       Outcome(not_modified=not_modified, status=http_status,
+                               min_interval=min_interval, check_again_in=again))
+            deferred.append(Deferred(source_id, outcome, None if error else held))
+            return result
         try:  # inside the source's own error handling: a failure here is this source's alone
             await asyncio.to_thread(self.record_outcome, source_id, error=error,
                                     not_modified=not_modified, min_interval=min_interval,
@@ -362,6 +391,13 @@ class Pipeline:
             outcome = Outcome(not_modified=not_modified, status=http_status,
                               min_interval=min_interval, check_again_in=check_again_in)
         self.record(source_id, outcome, now=now)
+
+    def _ahead(self, config: SourceConfig):
+        """The per-item work a collector parsing in the pool may do there (prepare.ahead)."""
+        if self.executor is None:
+            return None
+        return functools.partial(prepare.ahead, source_language=config.language, footer=None,
+                                 dedup=self.settings.dedup, limits=self.settings.limits)
 
     def _recent_reader(self, source_id: int):
         """What a collector may read of its source's stored posts (a recheck's ids)."""
@@ -391,47 +427,16 @@ class Pipeline:
         elif health.enabled and not new.enabled:
             log.warning("source %s stopped after %d consecutive errors", new.name, new.error_count)
 
+    def record_many(self, runs: Sequence[Deferred], *, now: datetime | None = None) -> None:
+        """:meth:`record` for many runs in one transaction (:func:`passes.record_many`)."""
+        passes.record_many(self, runs, now=now)
+
     async def collect(self, *, names: Sequence[str] | None = None, everything: bool = False,
                       types: Sequence[str] | None = None,
                       progress: Callable[[RunResult], None] | None = None,
                       item_progress: Callable[[int], None] | None = None) -> PassSummary:
-        """One pass over the due sources (or the named ones, or all), concurrently within limits.
-
-        Without ``names``, only sources of ``types`` (default: the types collected on a
-        schedule)."""
-        if not names and types is None:
-            types = scheduled_types()
-        with self.store.unit() as s:
-            ids = [src.id for src in source_repo.due_sources(s, names=names, everything=everything,
-                                                             types=None if names else types)]
-        summary = PassSummary()
-        limit = asyncio.Semaphore(max(1, self.settings.fetch.concurrency))
-
-        async def one(source_id: int) -> RunResult:
-            # Nothing one source does may cancel the others' fetches: whatever escapes
-            # run_source (a vanished row, a broken database connection) becomes its result.
-            try:
-                async with limit:
-                    res = await self.run_source(source_id, progress=item_progress)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - logged, and counted as this source's error
-                log.exception("run of source %s failed", source_id)
-                res = RunResult(source=str(source_id), status="error",
-                                error=f"{type(exc).__name__}: {exc}")
-            if progress:
-                try:
-                    progress(res)
-                except Exception:  # noqa: BLE001 - a display callback must not stop the pass
-                    log.exception("progress callback failed")
-            return res
-
-        for res in await asyncio.gather(*(one(i) for i in ids)):
-            summary.results.append(res)
-            summary.fetched += res.status != "error"
-            summary.not_modified += res.status == "not_modified"
-            summary.new_items += res.new
-            summary.versions += res.versions
-            summary.hits += res.hits
-            summary.errors += res.status == "error"
-        return summary
+        """One pass over the due sources (or the named ones, or all), concurrently within limits
+        (:func:`passes.collect`). Without ``names``, only sources of ``types`` (default: the
+        types collected on a schedule)."""
+        return await passes.collect(self, names=names, everything=everything, types=types,
+                                    progress=progress, item_progress=item_progress)

@@ -32,14 +32,15 @@ def _die_with_parent(parent: int) -> None:
 async def pipeline_for(store: Store, settings: Settings, *,
                        pool: bool = True) -> AsyncIterator[Pipeline]:
     """A pipeline with a shared HTTP fetcher and, when ``pool``, a process pool for feed parsing."""
-    workers = settings.fetch.parse_workers or os.cpu_count() or 1
+    # auto: the cores but one, which the writer (this process) keeps for itself
+    workers = settings.fetch.parse_workers or max(1, (os.cpu_count() or 1) - 1)
     # spawn, not fork: forked workers would inherit the parent's open database sockets, and after
     # a SIGKILL of the parent they would keep its transaction (and its locks) alive. Spawned
     # workers are direct children, so they can also be told to die with their parent.
     spawn = multiprocessing.get_context("spawn")
     executor = (ProcessPoolExecutor(max_workers=workers, mp_context=spawn,
                                     initializer=_die_with_parent, initargs=(os.getpid(),))
-                if pool and workers > 1 else None)
+                if pool and (os.cpu_count() or 1) > 1 else None)
     try:
         async with Fetcher(settings.fetch) as fetcher:
             yield Pipeline(store, settings, executor=executor, fetcher=fetcher)
@@ -47,7 +48,8 @@ async def pipeline_for(store: Store, settings: Settings, *,
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         # Telegram clients the run connected: disconnecting saves a session file's entity cache
-        # and update state, and frees the clients' tasks before this event loop ends.
-        from monitor.sources.telegram_accounts import CLIENTS
-
-        await CLIENTS.close()
+        # and update state, and frees the clients' tasks before this event loop ends. A run that
+        # never imported the module has none (and a feed pass need not load Telethon for this).
+        accounts = sys.modules.get("monitor.sources.telegram_accounts")
+        if accounts is not None:
+            await accounts.CLIENTS.close()

@@ -48,6 +48,9 @@ class Batch:
     min_interval: float | None = None  # seconds: the feed's TTL / Cache-Control / updatePeriod
     dropped: int = 0  # entries the collector left out (failing to parse, over a bound): counted
     check_again_in: float | None = None  # seconds: look again this soon (backfill, recheck due)
+    # the per-item work the pipeline lent a collector to do ahead, in the parse worker
+    # (CollectContext.prepare's result: opaque here, checked by the pipeline before use)
+    prepared: Any = None
 
 
 @dataclass(slots=True)
@@ -61,6 +64,9 @@ class CollectContext:
     # the source's stored posts published since a time, not marked deleted: (external id,
     # published at), oldest first (what a recheck re-reads); lent by the pipeline, read-only
     recent_posts: "Callable[[datetime], Awaitable[Sequence[tuple[str, datetime]]]] | None" = None
+    # a pure, picklable function of the batch's items that a collector parsing in the process
+    # pool runs there too, right after parsing; its result goes out as ``Batch.prepared``
+    prepare: Callable[[Sequence[Item]], Any] | None = None
 
 
 class Source(abc.ABC):

@@ -94,7 +94,12 @@ class RssSource(Source):
         kwargs = dict(fetched_at=utcnow(), key_policy=policy,
                       max_clock_skew=settings.max_clock_skew, language=source.language,
                       max_bytes=settings.max_bytes, max_entries=settings.max_entries)
-        parsed = await _run(ctx, parse_feed, *args, **kwargs)
+        prepared = None
+        if ctx.prepare is not None and ctx.executor is not None and \
+                not source.options.get("full_text"):
+            parsed, prepared = await _run(ctx, _parse_and_prepare, ctx.prepare, args, kwargs)
+        else:
+            parsed = await _run(ctx, parse_feed, *args, **kwargs)
         if not parsed.is_feed:
             kind = resp.headers.get("content-type", "unknown type").split(";")[0]
             raise PermanentSourceError(f"not a feed: {resp.url} returned {kind} with no feed "
@@ -109,7 +114,7 @@ class RssSource(Source):
         if ctx.progress is not None:
             ctx.progress(len(items))
         return Batch(items=items, body_hash=body_hash, min_interval=parsed.min_interval,
-                     state=state, dropped=parsed.dropped, **common)
+                     state=state, dropped=parsed.dropped, prepared=prepared, **common)
 
     async def _full_text(self, items: list[Item], source: SourceConfig, ctx: CollectContext,
                          fetcher: Fetcher) -> tuple[list[Item], dict[str, str]]:
@@ -159,3 +164,9 @@ async def _run(ctx: CollectContext, fn, *args, **kwargs):
 
 def _call(fn, args, kwargs):
     return fn(*args, **kwargs)
+
+
+def _parse_and_prepare(prepare, args, kwargs):
+    """In the worker: parse, then the per-item work the pipeline lent (both pure)."""
+    parsed = parse_feed(*args, **kwargs)
+    return parsed, (prepare(parsed.items) if parsed.is_feed and parsed.items else None)

@@ -16,7 +16,7 @@ import zlib
 from datetime import datetime
 from typing import Iterable, Sequence
 
-from sqlalchemy import bindparam, literal_column, or_, select, table, update
+from sqlalchemy import and_, bindparam, literal_column, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from monitor import types as t
@@ -96,7 +96,8 @@ def write_items(s: Session, source_id: int, writes: Sequence[ItemWrite]) -> None
                 minhash=w.minhash, **_content(w.value))
             continue
         cols = (_version_columns(w) if w.kind == "version"
-                else {k: v for k in ("views", "forwards") if (v := getattr(w.value, k)) is not None})
+                else {k: v for k in ("views", "forwards")
+                      if (v := getattr(w.value, k)) is not None})
         target = fresh.get(w.id)
         if target is None:
             target = changed.setdefault(w.id, {})
@@ -125,7 +126,8 @@ def _update_rows(s: Session, rows: dict[int, dict]) -> None:
         s.execute(update(_ITEMS).where(_ITEMS.c.id == bindparam("_id")), params)
 
 
-def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str], deleted_at: datetime) -> int:
+def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str],
+                 deleted_at: datetime) -> int:
     """Mark items deleted (never erase them); returns how many were newly marked."""
     ids = list(external_ids)
     if not ids:
@@ -139,7 +141,8 @@ def mark_deleted(s: Session, source_id: int, external_ids: Iterable[str], delete
 def payload(s: Session, item_id: int, version: int | None = None) -> tuple[str, bytes, str] | None:
     """The raw evidence of an item version: (format, bytes, sha256)."""
     q = select(ItemPayloadRow).where(ItemPayloadRow.item_id == item_id)
-    q = q.where(ItemPayloadRow.version == version) if version else q.order_by(ItemPayloadRow.version.desc())
+    q = (q.where(ItemPayloadRow.version == version) if version
+         else q.order_by(ItemPayloadRow.version.desc()))
     row = s.scalars(q.limit(1)).first()
     return (row.format, zlib.decompress(row.data), row.sha256) if row else None
 
@@ -156,11 +159,18 @@ def _contains(column, piece: str):
 def contains_any_clause(s: Session, pieces: Sequence[str]):
     """WHERE clause: the item's matching form contains one of ``pieces`` — served by an index on
     both backends (PostgreSQL: the pg_trgm GIN index of migration 0002; SQLite: the FTS5 trigram
-    table of migration 0004)."""
+    table of migration 0004, and the items still queued for it (migration 0070) read directly,
+    so an item is found the moment its batch committed)."""
     if s.get_bind().dialect.name == "sqlite":
         fts = table("items_fts", literal_column("rowid"), literal_column("norm_text"))
         likes = [_contains(literal_column("items_fts.norm_text"), p) for p in pieces]
-        return ItemRow.id.in_(select(literal_column("items_fts.rowid")).select_from(fts).where(or_(*likes)))
+        queued = table("items_fts_pending", literal_column("id"))
+        return or_(
+            ItemRow.id.in_(select(literal_column("items_fts.rowid")).select_from(fts)
+                           .where(or_(*likes))),
+            and_(ItemRow.id.in_(select(literal_column("items_fts_pending.id"))
+                                .select_from(queued)),
+                 or_(*(_contains(ItemRow.norm_text, p) for p in pieces))))
     return or_(*(_contains(ItemRow.norm_text, p) for p in pieces))
 
 
@@ -172,7 +182,22 @@ def recent_texts(s: Session, source_id: int, *, limit: int) -> list[str]:
                           .order_by(_ITEMS.c.id.desc()).limit(limit)))
 
 
+def recent_dates_of(s: Session, source_ids: Sequence[int], *,
+                    since: datetime) -> dict[int, list[datetime]]:
+    """:func:`recent_dates` of many sources in one query (per 500 ids)."""
+    out: dict[int, list[datetime]] = {i: [] for i in source_ids}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        q = select(_ITEMS.c.source_id, _ITEMS.c.published_at).where(
+            _ITEMS.c.source_id.in_(ids[i:i + 500]), _ITEMS.c.published_at >= since,
+            _ITEMS.c.date_flag.is_(None))
+        for source_id, published in s.execute(q):
+            out[source_id].append(published)
+    return out
+
+
 def recent_dates(s: Session, source_id: int, *, since: datetime) -> list[datetime]:
     """Published times (good dates only) of a source's items since ``since``: its pace."""
     return list(s.scalars(select(_ITEMS.c.published_at).where(
-        _ITEMS.c.source_id == source_id, _ITEMS.c.published_at >= since, _ITEMS.c.date_flag.is_(None))))
+        _ITEMS.c.source_id == source_id, _ITEMS.c.published_at >= since,
+        _ITEMS.c.date_flag.is_(None))))

@@ -32,7 +32,9 @@ def add_source(
     ``unique_locator`` is off (several chats of one Telegram export share its path)."""
     if s.scalar(select(SourceRow.id).where(SourceRow.name == name)) is not None:
         raise AlreadyExists(f"a source named {name!r} already exists")
-    clash = s.scalar(select(SourceRow).where(SourceRow.type == type, SourceRow.locator == locator)) if unique_locator else None
+    clash = (s.scalar(select(SourceRow).where(SourceRow.type == type,
+                                              SourceRow.locator == locator))
+             if unique_locator else None)
     if clash is not None:
         raise AlreadyExists(f"{type} source {locator!r} already exists as {clash.name!r}")
     src = SourceRow(
@@ -121,7 +123,8 @@ _HEALTH = ("enabled", "retired", "pinned_interval", "interval", "next_check_at",
 
 def _health(row: SourceRow) -> SourceHealth:
     return SourceHealth(id=row.id, name=row.name, type=row.type, created_at=row.created_at,
-                        account=row.account, feed_min_interval=(row.state or {}).get("min_interval"),
+                        account=row.account,
+                        feed_min_interval=(row.state or {}).get("min_interval"),
                         **{name: getattr(row, name) for name in _HEALTH})
 
 
@@ -142,6 +145,42 @@ def write_health(s: Session, state: SourceHealth) -> None:
     """Store a source's new schedule and health."""
     s.execute(update(SourceRow).where(SourceRow.id == state.id)
               .values(**{name: getattr(state, name) for name in _HEALTH}))
+
+
+def healths_and_states(s: Session, source_ids: Sequence[int]
+                       ) -> dict[int, tuple[SourceHealth, SourceState]]:
+    """:func:`health` and :func:`source_state` of many sources, read in one query (per 500)."""
+    out: dict[int, tuple[SourceHealth, SourceState]] = {}
+    ids = list(source_ids)
+    for i in range(0, len(ids), 500):
+        for row in s.scalars(select(SourceRow).where(SourceRow.id.in_(ids[i:i + 500]))):
+            health_ = _health(row)
+            if row.type == "telegram":
+                from monitor.store.telegram import is_joined
+
+                health_ = replace(health_, live=is_joined(s, row.id))
+            out[row.id] = (health_, SourceState(
+                id=row.id, name=row.name, type=row.type, language=row.language, footer=row.footer,
+                state=dict(row.state or {}), locator=row.locator))
+    return out
+
+
+def write_outcomes(s: Session, states: Sequence[SourceHealth],
+                   resumes: dict[int, ResumeState] | None = None) -> None:
+    """Store many sources' new schedule and health (and what a batch with no items brought:
+    validators, state) in one executemany per shape of row, not a statement per source."""
+    resumes = resumes or {}
+    rows: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for state in states:
+        values = {name: getattr(state, name) for name in _HEALTH}
+        resume = resumes.get(state.id)
+        if resume is not None:
+            values.update({name: getattr(resume, name) for name in ResumeState.__slots__
+                           if getattr(resume, name) is not None})
+        values["id"] = state.id
+        rows.setdefault(tuple(sorted(values)), []).append(values)
+    for group in rows.values():
+        s.execute(update(SourceRow), group)  # ORM bulk UPDATE by primary key: one executemany
 
 
 def watched_health(s: Session, *, types: Sequence[str] | None = None) -> list[SourceHealth]:
@@ -173,8 +212,9 @@ def find_channel_source(s: Session, *, channel_id: int | None, name: str | None,
 def live_sources(s: Session, type: str) -> dict[str | None, list[SourceConfig]]:
     """Enabled sources of a type by account (None: the default account)."""
     out: dict[str | None, list[SourceConfig]] = {}
-    for row in s.scalars(select(SourceRow).where(SourceRow.type == type, SourceRow.enabled.is_(True),
-                                                 SourceRow.retired.is_(False)).order_by(SourceRow.id)):
+    for row in s.scalars(select(SourceRow).where(
+            SourceRow.type == type, SourceRow.enabled.is_(True),
+            SourceRow.retired.is_(False)).order_by(SourceRow.id)):
         out.setdefault(row.account, []).append(to_config(row))
     return out
 
@@ -189,7 +229,8 @@ def mark_account(s: Session, type: str, account: str | None, *, status: str, err
 def to_config(src: SourceRow) -> SourceConfig:
     """The read-only snapshot a collector gets."""
     return SourceConfig(
-        id=src.id, name=src.name, type=src.type, locator=src.locator, options=dict(src.options or {}),
+        id=src.id, name=src.name, type=src.type, locator=src.locator,
+        options=dict(src.options or {}),
         account=src.account, language=src.language, etag=src.etag, last_modified=src.last_modified,
         body_hash=src.body_hash, cursor=src.cursor, state=dict(src.state or {}),
         last_checked_at=src.last_checked_at,
