@@ -26,15 +26,27 @@ def test_demo_collects_matches_and_folds_stories(fresh_db_url):
             forward = s.scalar(select(ItemRow).where(ItemRow.external_id == "9902"))
             # the sources are collected concurrently: whichever came first, the other joined by key
             assert forward.story_id == claim.story_id
-            assert {forward.dedup_kind, claim.dedup_kind} in ({"forward", "new"}, {"tg", "new"})
+            # one joined the other by key; the other started the story or joined it as coverage
+            # (the Russian outlet's rewrite of the claim, when that was collected first)
+            kinds = {forward.dedup_kind, claim.dedup_kind}
+            assert len(kinds & {"forward", "tg"}) == 1 and len(kinds - {"forward", "tg"}) == 1
+            assert kinds - {"forward", "tg"} <= {"new", "rewrite", "abridged"}
             story = s.get(StoryRow, claim.story_id)
             assert s.get(SourceRow, story.first_source_id).name == "t.me/frontline_ru"
             # whichever was collected first, the timeline tells the origin from its forward
             from monitor.store.feed import timeline
 
             line = timeline(s, claim.story_id)
-            assert [(e.source, e.joined) for e in line] == [("t.me/frontline_ru", "first seen"),
-                                                            ("t.me/svodka_ua", "forward")]
+            assert (line[0].source, line[0].joined) == ("t.me/frontline_ru", "first seen")
+            # the Russian outlet's rewrite of the claim is the same event: the three fold into
+            # one story in any collection order; the forward's link is a copy (by key), the
+            # rewrite's is coverage, with its reason
+            assert sorted(e.source for e in line) == [
+                "Russian Digest", "t.me/frontline_ru", "t.me/svodka_ua"]
+            levels = sorted(e.level for e in line)
+            assert levels == ["copy", "coverage", "first"], levels
+            joined = next(e for e in line if e.level == "coverage")
+            assert "Донецк" in joined.reason
             unrelated = s.scalar(select(ItemRow).where(ItemRow.external_id.like("%weather")))
             assert unrelated is not None and unrelated.story_id != claim.story_id
     finally:
