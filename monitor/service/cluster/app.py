@@ -158,35 +158,20 @@ def _register(app: procrastinate.App) -> None:
     async def deliver(context, timestamp: int = 0) -> int:
         return await _node(context).deliver()
 
-    @app.task(
-        name="monitor.digests",
-        queue=SINGLETONS,
-        queueing_lock="digests",
-        lock="digests",
-        priority=PRIORITY[SINGLETONS],
-        pass_context=True,
-    )
-    async def digests(context, timestamp: int) -> int:
-        return await _node(context).digests()
+    for job in ("digests", "health", "housekeeping"):
+        _singleton(app, job)
+
+
+def _singleton(app: procrastinate.App, job: str) -> None:
+    """A periodic job that runs once cluster-wide (its lock) and never queues twice."""
 
     @app.task(
-        name="monitor.health",
+        name=f"monitor.{job}",
         queue=SINGLETONS,
-        queueing_lock="health",
-        lock="health",
+        queueing_lock=job,
+        lock=job,
         priority=PRIORITY[SINGLETONS],
         pass_context=True,
     )
-    async def health(context, timestamp: int) -> int:
-        return await _node(context).health()
-
-    @app.task(
-        name="monitor.housekeeping",
-        queue=SINGLETONS,
-        queueing_lock="housekeeping",
-        lock="housekeeping",
-        priority=PRIORITY[SINGLETONS],
-        pass_context=True,
-    )
-    async def housekeeping(context, timestamp: int) -> dict:
-        return await _node(context).housekeeping()
+    async def run(context, timestamp: int):
+        return await getattr(_node(context), job)()
