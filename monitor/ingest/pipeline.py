@@ -38,7 +38,7 @@ from monitor.ingest import batch as steps
 from monitor.ingest import coverage as coverage_index
 from monitor.ingest import passes, prepare, versions
 from monitor.ingest.passes import Deferred
-from monitor.ingest.results import BatchResult, PassSummary, RunResult  # noqa: F401 (API)
+from monitor.ingest.results import BatchResult, PassSummary, RunResult
 from monitor.ingest.matchers import MatcherCache
 from monitor.match import MatchDoc
 from monitor.schedule import Outcome, next_state
